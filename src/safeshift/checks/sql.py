@@ -1,0 +1,58 @@
+"""``kind = "sql"``: a query returning one number, compared with an expectation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text
+
+from safeshift.checks.base import (
+    MAX_SAMPLES,
+    Check,
+    CheckContext,
+    CheckResult,
+    ExpectConfig,
+    register,
+)
+from safeshift.expectations import Expectation, SnapshotMissing
+
+
+class SqlConfig(ExpectConfig):
+    query: str
+    sample: str | None = None  # a query listing offending keys, shown when the check fails
+
+
+@register
+class SqlCheck(Check):
+    kind = "sql"
+    Config = SqlConfig
+
+    @property
+    def cfg(self) -> SqlConfig:
+        assert isinstance(self.config, SqlConfig)
+        return self.config
+
+    def statements(self) -> Sequence[str]:
+        return [self.cfg.query] + ([self.cfg.sample] if self.cfg.sample else [])
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        expectation = Expectation.parse(self.cfg.expect)
+        value = ctx.conn.execute(text(self.cfg.query)).scalar()
+        if value is None:
+            return self.result(False, expected=self.cfg.expect, message="query returned no value")
+        number = float(value)
+        shown = int(number) if number.is_integer() else number
+        try:
+            passed = expectation.holds(number, ctx.snapshot)
+        except SnapshotMissing as exc:
+            return self.result(False, value=shown, expected=self.cfg.expect, message=str(exc), error=True)
+        samples: list[object] = []
+        if not passed and self.cfg.sample:
+            rows = ctx.conn.execute(text(self.cfg.sample)).fetchmany(MAX_SAMPLES)
+            samples = [row[0] if len(row) == 1 else list(row) for row in rows]
+        return self.result(
+            passed,
+            value=shown,
+            expected=expectation.resolved(ctx.snapshot),
+            samples=samples,
+        )

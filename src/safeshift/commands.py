@@ -1,0 +1,180 @@
+"""Library functions behind the CLI commands other than ``run`` (see :mod:`safeshift.runner`).
+
+Each takes a plan and returns a result object with ``to_dict()``; the CLI only renders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
+from safeshift.dialects import BackupInfo, get_dialect
+from safeshift.engines import get_engine
+from safeshift.errors import ConfigError, ConnectError
+from safeshift.journal import now_iso
+from safeshift.plan import Plan
+from safeshift.runner import new_run_id, state_dir
+from safeshift.secrets import register_url, safe_url
+
+
+@dataclass
+class CheckReport:
+    phase: str
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
+
+
+def _open(plan: Plan) -> Any:
+    url = plan.database_url()
+    register_url(url)
+    dialect = get_dialect(url)
+    dialect.check_reachable()
+    return dialect
+
+
+def check(plan: Plan, phase: str = "post") -> CheckReport:
+    """Run the plan's pre- or post-checks now (the runbook's daily validation).
+
+    Snapshot-relative expectations compare against the current row counts.
+    """
+    if phase not in ("pre", "post"):
+        raise ConfigError(f"--phase: expected pre or post, got {phase!r}")
+    dialect = _open(plan)
+    checks = build_checks(plan, phase)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            snapshot = dialect.row_counts(conn)
+            conn.rollback()
+            return CheckReport(phase, run_checks(checks, CheckContext(conn=conn, snapshot=snapshot)))
+    except ConnectError:
+        raise
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {safe_url(plan.database_url())}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+def backup(plan: Plan, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
+    """Take (and verify) a backup outside a run."""
+    dialect = _open(plan)
+    home = state_dir(plan, workdir)
+    folder = Path(plan.backup.directory)
+    folder = folder if folder.is_absolute() else home / folder
+    run_id = new_run_id()
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            snapshot = dialect.row_counts(conn)
+        info = dialect.backup(engine, folder / f"{run_id}{dialect.backup_suffix}")
+        if verify:
+            info.verify_detail = dialect.verify_backup(info, snapshot, run_id)
+            info.verified = True
+        return info
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class RestoreResult:
+    backup: str
+    database: str
+    row_counts: dict[str, int]
+
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backup": self.backup, "database": self.database, "row_counts": self.row_counts}
+
+
+def restore(plan: Plan, backup_path: Path) -> RestoreResult:
+    """Replace the database's content with a backup file."""
+    if not backup_path.is_file():
+        raise ConfigError(f"{backup_path}: backup file not found")
+    dialect = _open(plan)
+    engine = dialect.create_engine()
+    try:
+        dialect.restore(engine, backup_path.resolve())
+        with engine.connect() as conn:
+            counts = dialect.row_counts(conn)
+        return RestoreResult(backup=str(backup_path), database=safe_url(dialect.url), row_counts=counts)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Status:
+    database: str
+    current: str | None
+    target: str
+    pending: list[dict[str, Any]]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "current": self.current,
+            "target": self.target,
+            "pending": self.pending,
+            "runs": self.runs,
+        }
+
+
+def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs under ``home`` with their outcome (a run without report was interrupted)."""
+    runs_dir = home / ".safeshift" / "runs"
+    found: list[dict[str, Any]] = []
+    if not runs_dir.is_dir():
+        return found
+    for folder in sorted(runs_dir.iterdir(), reverse=True)[:limit]:
+        report = folder / "report.json"
+        if report.is_file():
+            data = json.loads(report.read_text(encoding="utf-8"))
+            found.append(
+                {"run_id": folder.name, "outcome": data.get("outcome"), "message": data.get("message"), "report": str(report)}
+            )
+        else:
+            found.append({"run_id": folder.name, "outcome": "interrupted", "message": "no report: the run did not finish", "report": None})
+    return found
+
+
+def status(plan: Plan, *, workdir: Path | None = None) -> Status:
+    """Current revision, what is pending, and the last runs."""
+    dialect = _open(plan)
+    migrator = get_engine(plan)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            current = migrator.current(conn)
+            target = migrator.resolve_target(plan.migration.target)
+            pending = [r.to_dict() for r in migrator.pending(conn, plan.migration.target)]
+    except (ConfigError, ConnectError):
+        raise
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
+    finally:
+        engine.dispose()
+    return Status(
+        database=safe_url(dialect.url),
+        current=current,
+        target=target,
+        pending=pending,
+        runs=recent_runs(state_dir(plan, workdir)),
+    )
+
+
+__all__ = ["CheckReport", "RestoreResult", "Status", "backup", "check", "now_iso", "restore", "status"]

@@ -1,0 +1,136 @@
+"""``safeshift demo``: the seeds' cutovers on a fresh database, end to end.
+
+The demo builds the "before" database (the example's first revision plus generated
+data), then runs the example's real plan file against it with :func:`run_plan`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.engine import URL, make_url
+
+from safeshift.demo.family_data import FamilyData, generate
+from safeshift.dialects import get_dialect
+from safeshift.engines.alembic import AlembicEngine
+from safeshift.errors import ConfigError
+from safeshift.plan import load_plan
+from safeshift.result import RunResult
+from safeshift.runner import Observer, run_plan
+from safeshift.secrets import register_url
+
+DbKind = Literal["sqlite", "postgresql", "mysql"]
+BreakMode = Literal["check", "apply"]
+DEMO_DATABASE = "safeshift_demo_family"
+
+# Servers the demo (and the tests) create their scratch databases on; override with env vars.
+SERVER_URLS: dict[str, tuple[str, str]] = {
+    "postgresql": ("SAFESHIFT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "mysql": ("SAFESHIFT_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+
+
+def examples_dir() -> Path:
+    """The repository's ``examples/`` folder (``SAFESHIFT_EXAMPLES`` overrides)."""
+    env = os.environ.get("SAFESHIFT_EXAMPLES")
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "examples"
+    if not (path / "family" / "safeshift.toml").is_file():
+        raise ConfigError(f"examples not found at {path}; set SAFESHIFT_EXAMPLES to the repository's examples/ folder")
+    return path
+
+
+def server_url(kind: str) -> URL:
+    env, default = SERVER_URLS[kind]
+    return make_url(os.environ.get(env) or default)
+
+
+@dataclass
+class DemoResult:
+    """The demo's data set plus the run it made."""
+
+    database: str
+    data: FamilyData
+    run: RunResult
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.run.exit_code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.run.to_dict(), "demo": {"database": self.database, "data": self.data.to_dict()}}
+
+
+@contextlib.contextmanager
+def _env(**values: str | None) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def fresh_database(kind: DbKind, workdir: Path, name: str = DEMO_DATABASE) -> URL:
+    """An empty database for the demo: a new SQLite file, or a re-created server database."""
+    if kind == "sqlite":
+        path = workdir / f"{name}.sqlite3"
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        path.touch()
+        return make_url(f"sqlite:///{path}")
+    if kind not in SERVER_URLS:
+        raise ConfigError(f"--db: expected sqlite, postgresql or mysql, got {kind!r}")
+    admin = server_url(kind)
+    register_url(admin)
+    return get_dialect(admin).recreate_database(name)
+
+
+def demo_family(
+    *,
+    db: DbKind = "sqlite",
+    users: int = 100_000,
+    break_mode: BreakMode | None = None,
+    edge_cases: bool = False,
+    workdir: Path | None = None,
+    observer: Observer | None = None,
+    seed: int = 42,
+) -> DemoResult:
+    """Build the chores-tracker database before the change and run the family cutover on it."""
+    if users < 2:
+        raise ConfigError(f"--users: expected at least 2, got {users}")
+    example = examples_dir() / "family"
+    home = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    url = fresh_database(db, home)
+    url_text = url.render_as_string(hide_password=False)
+    with _env(FAMILY_DATABASE_URL=url_text, SAFESHIFT_FAMILY_BREAK=break_mode):
+        plan = load_plan(example / "safeshift.toml")
+        dialect = get_dialect(url)
+        engine = dialect.create_engine()
+        try:
+            with engine.connect() as conn:
+                AlembicEngine(plan).upgrade(conn, "0001")
+                conn.commit()
+                data = generate(conn, users, seed=seed, edge_cases=edge_cases)
+                dialect.after_bulk_load(conn, ["users", "chores", "reward_adjustments"])
+        finally:
+            engine.dispose()
+        result = run_plan(plan, workdir=home, observer=observer)
+    shown = url.render_as_string(hide_password=True)
+    return DemoResult(database=shown, data=data, run=result)

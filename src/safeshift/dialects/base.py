@@ -1,0 +1,162 @@
+"""The dialect interface: how one kind of database is backed up, restored, locked and read.
+
+Everything that differs between SQLite, PostgreSQL and MySQL/MariaDB lives behind this
+interface, one module per database, so the runner never asks which database it is on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import create_engine, func, inspect, select, table
+from sqlalchemy.engine import URL, Connection, Engine
+
+# progress(done, total) for long work such as a backup; total may be None when unknown.
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class TableFacts:
+    name: str
+    row_estimate: int | None = None
+    bytes: int | None = None
+
+
+@dataclass
+class ServerFacts:
+    dialect: str
+    version: str
+    database: str
+    database_bytes: int | None
+    tables: list[TableFacts] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BackupInfo:
+    path: str
+    bytes: int
+    seconds: float
+    verified: bool = False
+    verify_detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Session:
+    """A database session seen by the activity check."""
+
+    id: str
+    user: str | None
+    state: str | None
+    seconds: float | None
+    query: str | None
+    blocking: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SchemaShape = dict[str, list[str]]  # table -> ordered column names
+
+
+class Dialect(ABC):
+    """Per-database behaviour. Subclasses set ``name`` and implement the abstract methods."""
+
+    name: ClassVar[str]
+    backup_suffix: ClassVar[str] = ".backup"
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+
+    # -- connecting -------------------------------------------------------------------
+    def create_engine(self) -> Engine:
+        """An engine for the target database."""
+        return create_engine(self.url, pool_pre_ping=True)
+
+    def check_reachable(self) -> None:
+        """Raise ``ConnectError`` with one line when the database cannot be used at all."""
+
+    def check_tools(self) -> None:
+        """Raise ``ConfigError`` naming the package when a backup tool is missing."""
+
+    # -- facts ------------------------------------------------------------------------
+    @abstractmethod
+    def server_facts(self, conn: Connection) -> ServerFacts:
+        """Version, database size, per-table row estimates and sizes."""
+
+    def table_names(self, conn: Connection) -> list[str]:
+        return sorted(inspect(conn).get_table_names())
+
+    def row_counts(self, conn: Connection, tables: list[str] | None = None) -> dict[str, int]:
+        """Exact row count of every table (the snapshot)."""
+        names = self.table_names(conn) if tables is None else tables
+        counts: dict[str, int] = {}
+        for name in names:
+            counts[name] = int(conn.execute(select(func.count()).select_from(table(name))).scalar_one())
+        return counts
+
+    def schema_shape(self, conn: Connection) -> SchemaShape:
+        """Tables and their columns, to tell whether a schema is back where it started."""
+        insp = inspect(conn)
+        return {name: [c["name"] for c in insp.get_columns(name)] for name in sorted(insp.get_table_names())}
+
+    def activity(self, conn: Connection, older_than_s: float) -> list[Session]:
+        """Sessions with transactions open longer than ``older_than_s`` or blocking others."""
+        return []
+
+    # -- housekeeping for demos, tests and scratch copies ------------------------------
+    def recreate_database(self, name: str) -> URL:
+        """Drop and create database ``name`` on this server; return its URL (server dialects)."""
+        raise NotImplementedError(f"{self.name} cannot create databases")
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` on this server if it exists (server dialects)."""
+        raise NotImplementedError(f"{self.name} cannot drop databases")
+
+    def after_bulk_load(self, conn: Connection, tables: list[str]) -> None:
+        """Fix what inserting explicit ids leaves behind (PostgreSQL sequences)."""
+
+    # -- apply session ----------------------------------------------------------------
+    def prepare_apply_session(self, conn: Connection, lock_timeout_s: float) -> list[str]:
+        """Set lock/statement timeouts on the connection that applies the migration.
+
+        Returns the statements run, for the dry run and the report.
+        """
+        return []
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether an error means 'gave up waiting for a lock' (worth a retry)."""
+        return False
+
+    # -- backup and restore -----------------------------------------------------------
+    @abstractmethod
+    def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:
+        """Write a consistent backup of the whole database to ``dest``."""
+
+    @abstractmethod
+    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
+        """Prove the backup restores to the snapshot; raise ``BackupError`` when it does not."""
+
+    @abstractmethod
+    def restore(self, engine: Engine, backup_path: Path) -> None:
+        """Replace the database's content with the backup's."""
+
+    # -- one run per database ---------------------------------------------------------
+    @abstractmethod
+    def run_lock(self, engine: Engine, run_id: str, started: str) -> contextlib.AbstractContextManager[None]:
+        """Held for a whole run; a second run is refused at once with ``LockError``."""
+
+
+@contextlib.contextmanager
+def no_lock() -> Iterator[None]:
+    yield

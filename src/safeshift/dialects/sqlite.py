@@ -1,0 +1,194 @@
+"""SQLite: the embedded default. Backups use SQLite's online backup API."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, create_engine
+
+from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, TableFacts
+from safeshift.errors import BackupError, ConnectError, LockError
+
+_PAGES_PER_STEP = 4096
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    backup_suffix = ".sqlite3"
+
+    @property
+    def path(self) -> Path | None:
+        """The database file, or None for an in-memory database."""
+        db = self.url.database
+        if not db or db == ":memory:" or db.startswith("file::memory:"):
+            return None
+        return Path(db).expanduser().resolve()
+
+    def create_engine(self) -> Engine:
+        """An engine whose transactions really include DDL (pysqlite's default does not)."""
+        engine = create_engine(self.url)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let us emit BEGIN ourselves
+            dbapi_conn.execute("PRAGMA busy_timeout = 5000")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    def check_reachable(self) -> None:
+        path = self.path
+        if path is None:
+            return
+        if not path.parent.is_dir():
+            raise ConnectError(f"cannot open SQLite database {path}: directory {path.parent} does not exist")
+        if not path.exists():
+            raise ConnectError(f"cannot open SQLite database {path}: file does not exist")
+
+    def server_facts(self, conn: Connection) -> ServerFacts:
+        page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+        page_count = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+        tables = [TableFacts(name=name) for name in self.table_names(conn)]
+        try:  # dbstat is compiled in most builds; sizes are a bonus, not a requirement
+            rows = conn.exec_driver_sql(
+                "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"
+            ).all()
+            sizes = {str(r[0]): int(r[1]) for r in rows}
+            for facts in tables:
+                facts.bytes = sizes.get(facts.name)
+        except Exception:
+            conn.rollback()
+        return ServerFacts(
+            dialect=self.name,
+            version=f"SQLite {sqlite3.sqlite_version}",
+            database=str(self.path or ":memory:"),
+            database_bytes=page_size * page_count,
+            tables=tables,
+        )
+
+    # -- backup -----------------------------------------------------------------------
+    def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:
+        started = time.perf_counter()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        raw = engine.raw_connection()
+        try:
+            source = raw.driver_connection
+            assert isinstance(source, sqlite3.Connection)
+            target = sqlite3.connect(tmp)
+            try:
+
+                def step(_status: int, remaining: int, total: int) -> None:
+                    if progress:
+                        progress(total - remaining, total)
+
+                source.backup(target, pages=_PAGES_PER_STEP, progress=step)
+            finally:
+                target.close()
+            _fsync(tmp)
+            os.replace(tmp, dest)
+        except (sqlite3.Error, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise BackupError(f"backup to {dest} failed: {exc}") from None
+        finally:
+            raw.close()
+        return BackupInfo(path=str(dest), bytes=dest.stat().st_size, seconds=time.perf_counter() - started)
+
+    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
+        uri = Path(backup.path).resolve().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True)
+        except sqlite3.Error as exc:
+            raise BackupError(f"backup {backup.path} cannot be opened: {exc}") from None
+        try:
+            integrity = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+            if integrity != ["ok"]:
+                raise BackupError(f"backup {backup.path} failed PRAGMA integrity_check: {integrity[0]}")
+            counts = {
+                name: int(conn.execute(f"SELECT COUNT(*) FROM {_quote(name)}").fetchone()[0])  # noqa: S608
+                for name in snapshot
+            }
+        except sqlite3.Error as exc:
+            raise BackupError(f"backup {backup.path} cannot be read: {exc}") from None
+        finally:
+            conn.close()
+        differ = {t: (snapshot[t], counts.get(t)) for t in snapshot if counts.get(t) != snapshot[t]}
+        if differ:
+            name, (want, got) = next(iter(differ.items()))
+            raise BackupError(
+                f"backup {backup.path} does not match the snapshot: table {name} has {got} rows, expected {want}"
+            )
+        return {"integrity_check": "ok", "tables_compared": len(counts), "row_counts_equal": True}
+
+    def restore(self, engine: Engine, backup_path: Path) -> None:
+        engine.dispose()  # no pooled connection may hold the file while its pages are replaced
+        source = sqlite3.connect(backup_path)
+        raw = engine.raw_connection()
+        try:
+            target = raw.driver_connection
+            assert isinstance(target, sqlite3.Connection)
+            source.backup(target, pages=_PAGES_PER_STEP)
+        finally:
+            source.close()
+            raw.close()
+        engine.dispose()
+
+    # -- lock -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def run_lock(self, engine: Engine, run_id: str, started: str) -> Iterator[None]:
+        path = self.path
+        if path is None:
+            yield
+            return
+        lock_path = path.with_name(path.name + ".safeshift-lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                raise LockError(
+                    f"another safeshift run holds {path.name}: run {holder.get('run_id', '?')} "
+                    f"started {holder.get('started', '?')} (pid {holder.get('pid', '?')})"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"run_id": run_id, "started": started, "pid": os.getpid()}).encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,28 @@
+"""Migration-engine registry: how a migration is applied (Alembic today; SQL files and commands next)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from safeshift.engines.alembic import AlembicEngine
+from safeshift.engines.base import MigrationEngine, Revision
+from safeshift.errors import ConfigError
+
+if TYPE_CHECKING:
+    from safeshift.plan import Plan
+
+__all__ = ["MigrationEngine", "Revision", "get_engine", "register_engine"]
+
+_REGISTRY: dict[str, type[MigrationEngine]] = {AlembicEngine.name: AlembicEngine}
+
+
+def register_engine(cls: type[MigrationEngine]) -> type[MigrationEngine]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_engine(plan: Plan) -> MigrationEngine:
+    cls = _REGISTRY.get(plan.migration.engine)
+    if cls is None:
+        raise ConfigError(f"{plan.source.name}: migration.engine: unknown engine {plan.migration.engine!r}")
+    return cls(plan)

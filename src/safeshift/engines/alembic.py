@@ -1,0 +1,125 @@
+"""Alembic, in-process: ``alembic.command`` with our connection, never a subprocess.
+
+The connection is handed to ``env.py`` through ``config.attributes["connection"]``
+(Alembic's documented recipe), so the run's lock and timeouts apply to the migration.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection
+
+from safeshift.engines.base import MigrationEngine, Revision
+from safeshift.errors import ConfigError
+
+_DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": "mysql+pymysql://"}
+
+
+class AlembicEngine(MigrationEngine):
+    name = "alembic"
+
+    @property
+    def config_path(self) -> Path:
+        return self.plan.resolve(self.plan.migration.config)
+
+    def _config(self, output: io.StringIO | None = None) -> Config:
+        path = self.config_path
+        if not path.is_file():
+            raise ConfigError(f"{self.plan.source.name}: migration.config: Alembic config {path} not found")
+        cfg = Config(str(path), output_buffer=output or io.StringIO())
+        # script_location in the ini is relative to the ini's folder, as with the alembic CLI
+        location = cfg.get_main_option("script_location")
+        if location and not Path(location).is_absolute() and "%(here)s" not in location:
+            cfg.set_main_option("script_location", str(path.parent / location))
+        return cfg
+
+    def _script(self) -> ScriptDirectory:
+        try:
+            return ScriptDirectory.from_config(self._config())
+        except CommandError as exc:
+            raise ConfigError(f"{self.plan.source.name}: migration.config: {exc}") from None
+
+    def current(self, conn: Connection) -> str | None:
+        heads = MigrationContext.configure(conn).get_current_heads()
+        if conn.in_transaction():
+            conn.commit()
+        return ",".join(sorted(heads)) if heads else None
+
+    def resolve_target(self, target: str) -> str:
+        script = self._script()
+        try:
+            revs = script.get_revisions(target)
+        except CommandError as exc:
+            raise ConfigError(f"{self.plan.source.name}: migration.target: {exc}") from None
+        if not revs:
+            raise ConfigError(f"{self.plan.source.name}: migration.target: no revision {target!r}")
+        return ",".join(sorted(r.revision for r in revs if r is not None))
+
+    def pending(self, conn: Connection, target: str) -> list[Revision]:
+        script = self._script()
+        current = self.current(conn)
+        try:
+            revs = list(script.iterate_revisions(target, current or "base"))
+        except CommandError as exc:
+            raise ConfigError(f"{self.plan.source.name}: migration.target: {exc}") from None
+        revs.reverse()
+        return [Revision(id=r.revision, message=(r.doc or "").strip()) for r in revs]
+
+    def _with_connection(self, conn: Connection) -> Config:
+        cfg = self._config()
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def upgrade(self, conn: Connection, target: str) -> None:
+        with _quiet_alembic():
+            command.upgrade(self._with_connection(conn), target)
+
+    def downgrade(self, conn: Connection, revision: str | None) -> None:
+        with _quiet_alembic():
+            command.downgrade(self._with_connection(conn), revision or "base")
+
+    def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
+        output = io.StringIO()
+        cfg = self._config(output)
+        cfg.set_main_option("sqlalchemy.url", _DIALECT_URLS.get(dialect_name, "sqlite://"))
+        span = f"{start}:{target}" if start else target
+        with _quiet_alembic():
+            command.upgrade(cfg, span, sql=True)
+        return _split_sql(output.getvalue())
+
+
+def _split_sql(script: str) -> list[str]:
+    """Alembic's offline script as a list of statements (comments and blank lines dropped)."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not buf and (not stripped or stripped.startswith("--")):
+            continue
+        buf.append(line)
+        if stripped.endswith(";"):
+            statements.append("\n".join(buf).strip())
+            buf = []
+    if buf:
+        statements.append("\n".join(buf).strip())
+    return statements
+
+
+class _quiet_alembic:
+    """Alembic logs through logging.fileConfig in env.py; keep its INFO lines off our screen."""
+
+    def __enter__(self) -> None:
+        self._logger = logging.getLogger("alembic")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)

@@ -1,0 +1,54 @@
+"""The migration-engine interface: how a migration is applied, reversed and described."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    from safeshift.plan import Plan
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MigrationEngine(ABC):
+    """Subclasses set ``name`` and implement the abstract methods."""
+
+    name: ClassVar[str]
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    @abstractmethod
+    def current(self, conn: Connection) -> str | None:
+        """The database's revision now; None for an empty (base) database."""
+
+    @abstractmethod
+    def resolve_target(self, target: str) -> str:
+        """The concrete revision a target such as ``head`` names (ConfigError when unknown)."""
+
+    @abstractmethod
+    def pending(self, conn: Connection, target: str) -> list[Revision]:
+        """Revisions to apply, oldest first."""
+
+    @abstractmethod
+    def upgrade(self, conn: Connection, target: str) -> None:
+        """Apply pending revisions up to ``target`` using ``conn``."""
+
+    @abstractmethod
+    def downgrade(self, conn: Connection, revision: str | None) -> None:
+        """Go back to ``revision`` (None: base)."""
+
+    def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
+        """The SQL or commands an upgrade would run, for ``--dry-run``."""
+        return []

@@ -1,0 +1,56 @@
+"""One exception family with a user-facing message and an exit code.
+
+Every error a user can cause or meet ends up here, so the CLI can print one line and
+exit with a documented code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes (see README)."""
+
+    OK = 0
+    CHECKS_FAILED = 1
+    USAGE = 2
+    ROLLED_BACK = 3
+    ROLLBACK_FAILED = 4
+
+
+class SafeshiftError(Exception):
+    """Base class: ``str(err)`` is a one-line message fit for a user."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, exit_code: ExitCode | None = None) -> None:
+        super().__init__(" ".join(message.split()))
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(SafeshiftError):
+    """The plan file, a URL or an argument is wrong (exit 2)."""
+
+
+class ConnectError(SafeshiftError):
+    """The database cannot be reached (exit 2: nothing was changed)."""
+
+
+class BackupError(SafeshiftError):
+    """A backup could not be written or did not verify (exit 2: nothing was changed)."""
+
+
+class LockError(SafeshiftError):
+    """Another run holds the database (exit 2: nothing was changed)."""
+
+
+class ChecksFailed(SafeshiftError):
+    """One or more checks failed (exit 1)."""
+
+    exit_code = ExitCode.CHECKS_FAILED

@@ -1,0 +1,181 @@
+"""The plan file (``safeshift.toml``) parsed into strict pydantic models.
+
+Unknown keys are rejected and every error names the file, the key and what was
+expected on one line, because a typo in a production runbook must never be ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from safeshift.errors import ConfigError
+
+DEFAULT_PLAN = "safeshift.toml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Strict(BaseModel):
+    """Base for plan sections: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSection(Strict):
+    url: str = Field(description="SQLAlchemy URL; use ${ENV_VAR} so no secret sits in the file")
+    allow_inline_secrets: bool = False
+
+
+class MigrationSection(Strict):
+    engine: Literal["alembic"] = "alembic"
+    config: str = "alembic.ini"
+    target: str = "head"
+
+
+class BackupSection(Strict):
+    directory: str = ".safeshift/backups"
+    verify: bool = True
+    min_free_ratio: float = Field(default=2.0, ge=0)
+
+
+class RollbackSection(Strict):
+    strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = "downgrade-then-restore"
+
+
+class CheckSpec(Strict):
+    """A check as written in the plan; kind-specific keys are validated by the check registry."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+    name: str | None = None
+
+
+class ChecksSection(Strict):
+    pre: list[CheckSpec] = Field(default_factory=list)
+    post: list[CheckSpec] = Field(default_factory=list)
+
+
+class Plan(Strict):
+    database: DatabaseSection
+    migration: MigrationSection = Field(default_factory=MigrationSection)
+    backup: BackupSection = Field(default_factory=BackupSection)
+    rollback: RollbackSection = Field(default_factory=RollbackSection)
+    checks: ChecksSection = Field(default_factory=ChecksSection)
+
+    # Where the plan came from; relative paths in it resolve against this folder.
+    source: Path = Field(default=Path(DEFAULT_PLAN), exclude=True)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _absolute(cls, value: Any) -> Any:
+        return Path(value).resolve() if value else value
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path from the plan, relative to the plan file's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def database_url(self) -> URL:
+        """The target URL with ${ENV} references filled in (never stored back in the plan)."""
+        return interpolate_url(self.database.url, self.source.name, self.database.allow_inline_secrets)
+
+
+def interpolate(text: str, where: str) -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` with environment values."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return value
+
+    return _ENV_REF.sub(sub, text)
+
+
+def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False) -> URL:
+    where = f"{filename}: database.url"
+    if not allow_inline_secrets:
+        literal = _ENV_REF.sub("ENV", raw)
+        try:
+            literal_url = make_url(literal)
+        except ArgumentError:
+            literal_url = None
+        if literal_url is not None and literal_url.password not in (None, "", "ENV"):
+            raise ConfigError(
+                f"{where}: the URL holds an inline password; put the URL in an environment "
+                "variable (url = \"${DATABASE_URL}\") or set allow_inline_secrets = true"
+            )
+    text = interpolate(raw, where)
+    try:
+        return make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            f"{where}: expected a database URL such as sqlite:///app.db or "
+            "postgresql://user@host/db"
+        ) from None
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
+    loc = loc.replace(".[", "[")
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return loc, "unknown key"
+    if kind == "missing":
+        return loc, "required key is missing"
+    msg = error.get("msg", "invalid value")
+    return loc, msg[0].lower() + msg[1:] if msg else msg
+
+
+def validation_message(filename: str, exc: ValidationError) -> str:
+    """One line naming the file, the first bad key and what was expected."""
+    loc, msg = _describe(exc.errors()[0])
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{filename}: {loc}: {msg}{suffix}"
+
+
+def parse_plan(data: dict[str, Any], source: Path) -> Plan:
+    """Validate a plan given as a dict (as read from TOML)."""
+    try:
+        plan = Plan.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(validation_message(source.name, exc)) from None
+    # Kind-specific check keys are validated now, not at run time.
+    from safeshift.checks import build_checks
+
+    for phase in ("pre", "post"):
+        build_checks(plan, phase)
+    return plan
+
+
+def load_plan(path: str | Path | None = None) -> Plan:
+    """Read and validate a plan file; errors are one-line ``ConfigError``s."""
+    plan_path = Path(path or DEFAULT_PLAN)
+    if plan_path.is_dir():
+        plan_path = plan_path / DEFAULT_PLAN
+    try:
+        raw = plan_path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{plan_path}: plan file not found (pass --plan PATH)") from None
+    except OSError as exc:
+        raise ConfigError(f"{plan_path}: cannot read plan file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{plan_path.name}: not valid TOML: {exc}") from None
+    return parse_plan(data, plan_path)

@@ -1,0 +1,95 @@
+"""The run report: ``report.json`` (the RunResult) and ``report.md`` for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from safeshift.secrets import redact, redact_data
+
+if TYPE_CHECKING:
+    from safeshift.result import RunResult
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    lines = [
+        f"# safeshift run {data['run_id']}",
+        "",
+        f"- **Outcome:** {data['outcome']} (exit {data['exit_code']})",
+        f"- **Message:** {data['message']}",
+        f"- **Database:** `{data['database']}`",
+        f"- **Plan:** `{data['plan']}`",
+        f"- **Revision:** {data['start_revision'] or 'base'} → {data['target_revision']}",
+        f"- **Started / finished:** {data['started']} / {data['finished']}",
+    ]
+    facts = data.get("facts")
+    if facts:
+        lines.append(f"- **Server:** {facts['version']}, database size {_size(facts['database_bytes'])}")
+    lines += ["", "## Phases", "", "| phase | status | seconds |", "|---|---|---:|"]
+    lines += [f"| {p['name']} | {p['status']} | {p['seconds']:.3f} |" for p in data["phases"]]
+    if data["checks"]:
+        lines += ["", "## Checks", "", "| phase | check | passed | value | expected | offending |", "|---|---|---|---:|---|---|"]
+        for c in data["checks"]:
+            samples = ", ".join(str(s) for s in c["samples"]) or (c["message"] if not c["passed"] else "")
+            mark = "✅" if c["passed"] else "❌"
+            lines.append(f"| {c['phase']} | {c['name']} | {mark} | {c['value']} | {c['expected'] or ''} | {samples} |")
+    backup = data.get("backup")
+    if backup:
+        lines += [
+            "",
+            "## Backup",
+            "",
+            f"- File: `{backup['path']}` ({_size(backup['bytes'])}, {backup['seconds']:.2f} s)",
+            f"- Verified: {'yes' if backup['verified'] else 'no'} {json.dumps(backup['verify_detail']) if backup['verify_detail'] else ''}",
+        ]
+    if data["snapshot"]:
+        lines += ["", "## Snapshot (row counts)", "", "| table | rows |", "|---|---:|"]
+        lines += [f"| {t} | {n} |" for t, n in data["snapshot"].items()]
+    rollback = data.get("rollback")
+    if rollback:
+        proof = rollback.get("proof", {})
+        lines += [
+            "",
+            "## Rollback",
+            "",
+            f"- Reason: {rollback['reason']}",
+            f"- Strategy: {rollback['strategy']}; steps: "
+            + ", ".join(f"{s['step']} {'ok' if s['ok'] else 'FAILED'}" for s in rollback["steps"]),
+            f"- Proof: {'database equals the snapshot' if proof.get('equal') else 'NOT EQUAL'}"
+            f" (revision {proof.get('revision') or 'base'}, {proof.get('tables_compared', 0)} tables compared)",
+        ]
+        lines += [f"  - {d}" for d in proof.get("differences", [])]
+        if proof.get("row_counts"):
+            lines += ["", "| table | snapshot | after rollback |", "|---|---:|---:|"]
+            lines += [
+                f"| {t} | {data['snapshot'].get(t)} | {n} |" for t, n in proof["row_counts"].items()
+            ]
+    if data.get("statements"):
+        lines += ["", "## Planned statements", ""]
+        for st in data["statements"]:
+            lines.append(f"- {st['phase']}: {st['what']}" + (f"\n\n  ```sql\n  {st['sql']}\n  ```" if st["sql"] else ""))
+    return redact("\n".join(lines) + "\n")
+
+
+def write_report(result: RunResult, folder: Path) -> None:
+    """Write both report files and record their paths on the result."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / "report.json"
+    md_path = folder / "report.md"
+    result.report = str(json_path)
+    result.report_md = str(md_path)
+    data = redact_data(result.to_dict())
+    json_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(data), encoding="utf-8")

@@ -1,0 +1,434 @@
+"""The run: preflight → snapshot → backup → apply → verify → report, with a proven rollback.
+
+Each phase is timed and journaled before the next starts. Anything that goes wrong after
+apply starts triggers the plan's rollback strategy, and the rollback is itself proven:
+revision, tables, columns and row counts back to the snapshot, and the pre-checks passing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets as _random
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
+from safeshift.dialects import Dialect, get_dialect
+from safeshift.dialects.base import SchemaShape
+from safeshift.engines import MigrationEngine, get_engine
+from safeshift.errors import ConnectError, ExitCode, SafeshiftError
+from safeshift.journal import Journal, now_iso
+from safeshift.plan import Plan
+from safeshift.report import write_report
+from safeshift.result import PhaseResult, RunResult
+from safeshift.secrets import redact, register_url, safe_url
+
+
+class Observer(Protocol):
+    """Receives progress while a run goes on (the CLI draws it; tests may record it)."""
+
+    def phase_started(self, name: str) -> None: ...
+    def phase_finished(self, phase: PhaseResult) -> None: ...
+    def progress(self, task: str, done: int, total: int | None) -> None: ...
+
+
+class NullObserver:
+    def phase_started(self, name: str) -> None:
+        pass
+
+    def phase_finished(self, phase: PhaseResult) -> None:
+        pass
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        pass
+
+
+class _Stop(Exception):
+    """Ends the run early with an outcome already decided."""
+
+
+class _PhaseFailed(Exception):
+    """A phase after the start of apply failed: roll back."""
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
+
+
+def state_dir(plan: Plan, workdir: Path | None) -> Path:
+    """Where runs and backups go: ``workdir`` or the plan's folder."""
+    return (workdir or plan.base_dir).resolve()
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, SafeshiftError):
+        return exc.message
+    if isinstance(exc, _Stop | _PhaseFailed):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc).strip().splitlines()
+    return redact(f"{type(orig or exc).__name__}: {text[0] if text else ''}")
+
+
+class Run:
+    """One execution of a plan. Use :func:`run_plan`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        workdir: Path | None = None,
+        dry_run: bool = False,
+        observer: Observer | None = None,
+    ) -> None:
+        self.plan = plan
+        self.dry_run = dry_run
+        self.observer = observer or NullObserver()
+        self.url = plan.database_url()
+        register_url(self.url)
+        self.dialect: Dialect = get_dialect(self.url)
+        self.migrator: MigrationEngine = get_engine(plan)
+        self.pre_checks = build_checks(plan, "pre")
+        self.post_checks = build_checks(plan, "post")
+        self.home = state_dir(plan, workdir)
+        self.run_id = new_run_id()
+        self.run_dir = self.home / ".safeshift" / "runs" / self.run_id
+        self.result = RunResult(
+            run_id=self.run_id, plan=str(plan.source), database=safe_url(self.url), started=now_iso()
+        )
+        self.journal: Journal | None = None
+        self.engine: Engine | None = None
+        self.schema: SchemaShape = {}
+        self.changed = False  # True once apply has started: from then on, failure means rollback
+
+    # -- plumbing ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[PhaseResult]:
+        record = PhaseResult(name=name, status="ok")
+        self.observer.phase_started(name)
+        self._event(name, "started")
+        started = time.perf_counter()
+        try:
+            yield record
+        except BaseException as exc:
+            if record.status == "ok":
+                record.status = "failed"
+            record.detail.setdefault("error", _error_text(exc))
+            raise
+        finally:
+            record.seconds = time.perf_counter() - started
+            self.result.phases.append(record)
+            self._event(name, "finished", status=record.status, seconds=round(record.seconds, 4), detail=record.detail)
+            self.observer.phase_finished(record)
+
+    def _event(self, phase: str, event: str, **data: Any) -> None:
+        if self.journal is not None:
+            self.journal.event(phase, event, **data)
+
+    def _checks(self, conn: Connection, checks: list[Any], snapshot: dict[str, int] | None) -> list[CheckResult]:
+        results = run_checks(checks, CheckContext(conn=conn, snapshot=snapshot))
+        self.result.checks.extend(results)
+        return results
+
+    def _stop(self, outcome: str, message: str, exit_code: ExitCode = ExitCode.USAGE) -> _Stop:
+        self.result.outcome = outcome  # type: ignore[assignment]
+        self.result.message = message
+        self.result.blocked_exit = exit_code
+        return _Stop(message)
+
+    # -- the run ----------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        if not self.dry_run:
+            self.journal = Journal(self.run_dir / "journal.jsonl")
+            self.result.journal = str(self.journal.path)
+            self._event("run", "started", plan=str(self.plan.source), database=safe_url(self.url))
+        try:
+            self.dialect.check_reachable()
+            self.engine = self.dialect.create_engine()
+            with self.dialect.run_lock(self.engine, self.run_id, self.result.started):
+                self._phases()
+        except _Stop:
+            pass
+        except SafeshiftError as exc:
+            self.result.outcome = "blocked" if not self.changed else "failed"
+            self.result.message = exc.message
+            self.result.blocked_exit = exc.exit_code
+        except Exception as exc:  # never a traceback: say what happened and whether anything changed
+            self.result.outcome = "blocked" if not self.changed else "failed"
+            self.result.message = _error_text(exc)
+        finally:
+            if self.engine is not None:
+                self.engine.dispose()
+            self.result.finished = now_iso()
+            if self.journal is not None:
+                self._event("run", "finished", outcome=self.result.outcome, message=self.result.message)
+                self.journal.close()
+                write_report(self.result, self.run_dir)
+        return self.result
+
+    def _connect(self) -> Connection:
+        assert self.engine is not None
+        try:
+            return self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {_error_text(exc)}") from None
+
+    def _phases(self) -> None:
+        with self._connect() as conn:
+            self._preflight(conn)
+            if self.dry_run:
+                self._plan_statements()
+                raise self._stop("planned", "dry run: nothing was changed", ExitCode.OK)
+            self._snapshot(conn)
+            self._backup()
+        try:
+            with self._connect() as conn:
+                self._apply(conn)
+                self._verify(conn)
+        except (_PhaseFailed, KeyboardInterrupt) as exc:
+            reason = self.result.message or _error_text(exc)
+            self._rollback(reason)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return
+        self.result.outcome = "succeeded"
+        self.result.message = f"migrated {self.result.start_revision or 'base'} → {self.result.target_revision}"
+
+    # -- phases -----------------------------------------------------------------------
+    def _preflight(self, conn: Connection) -> None:
+        with self.phase("preflight") as ph:
+            facts = self.dialect.server_facts(conn)
+            conn.rollback()
+            self.result.facts = facts
+            start = self.migrator.current(conn)
+            target = self.migrator.resolve_target(self.plan.migration.target)
+            pending = self.migrator.pending(conn, self.plan.migration.target)
+            self.result.start_revision = start
+            self.result.target_revision = target
+            self.result.pending = [r.to_dict() for r in pending]
+            ph.detail.update(
+                version=facts.version,
+                database_bytes=facts.database_bytes,
+                current=start,
+                target=target,
+                pending=[r.id for r in pending],
+            )
+            if not pending:
+                ph.status = "skipped"
+                raise self._stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK)
+            self._check_disk(ph)
+            results = self._checks(conn, self.pre_checks, None)
+            failed = [r for r in results if not r.passed]
+            if failed:
+                ph.status = "blocked"
+                raise self._stop("blocked", _failure_message("pre-check", failed), ExitCode.CHECKS_FAILED)
+
+    def _check_disk(self, ph: PhaseResult) -> None:
+        size = self.result.facts.database_bytes if self.result.facts else None
+        folder = self.backup_dir
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        ph.detail["backup_free_bytes"] = free
+        need = int((size or 0) * self.plan.backup.min_free_ratio)
+        if free < need:
+            ph.status = "blocked"
+            raise self._stop(
+                "blocked",
+                f"not enough free disk for the backup at {folder}: {free} bytes free, "
+                f"{need} needed ({self.plan.backup.min_free_ratio:g} × database size)",
+            )
+
+    @property
+    def backup_dir(self) -> Path:
+        path = Path(self.plan.backup.directory).expanduser()
+        return path if path.is_absolute() else self.home / path
+
+    def _snapshot(self, conn: Connection) -> None:
+        with self.phase("snapshot") as ph:
+            self.result.snapshot = self.dialect.row_counts(conn)
+            self.schema = self.dialect.schema_shape(conn)
+            conn.rollback()
+            ph.detail.update(tables=len(self.result.snapshot), rows=sum(self.result.snapshot.values()))
+
+    def _backup(self) -> None:
+        assert self.engine is not None
+        with self.phase("backup") as ph:
+            dest = self.backup_dir / f"{self.run_id}{self.dialect.backup_suffix}"
+
+            def progress(done: int, total: int | None) -> None:
+                self.observer.progress("backup", done, total)
+
+            try:
+                info = self.dialect.backup(self.engine, dest, progress)
+            except SafeshiftError:
+                ph.status = "blocked"
+                raise
+            self.result.backup = info
+            ph.detail.update(path=info.path, bytes=info.bytes)
+            if self.plan.backup.verify:
+                try:
+                    info.verify_detail = self.dialect.verify_backup(info, self.result.snapshot, self.run_id)
+                except SafeshiftError:
+                    ph.status = "blocked"
+                    raise
+                info.verified = True
+                ph.detail["verified"] = True
+
+    def _apply(self, conn: Connection) -> None:
+        with self.phase("apply") as ph:
+            self.changed = True
+            ph.detail["session"] = self.dialect.prepare_apply_session(conn, 5.0)
+            if conn.in_transaction():
+                conn.commit()
+            try:
+                self.migrator.upgrade(conn, self.plan.migration.target)
+                if conn.in_transaction():
+                    conn.commit()
+            except BaseException as exc:
+                if conn.in_transaction():
+                    conn.rollback()
+                self.result.message = f"apply failed: {_error_text(exc)}"
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise _PhaseFailed(self.result.message) from exc
+            ph.detail["revision"] = self.migrator.current(conn)
+
+    def _verify(self, conn: Connection) -> None:
+        with self.phase("verify") as ph:
+            results = self._checks(conn, self.post_checks, self.result.snapshot)
+            failed = [r for r in results if not r.passed]
+            ph.detail.update(passed=len(results) - len(failed), failed=len(failed))
+            if failed:
+                self.result.message = _failure_message("post-check", failed)
+                raise _PhaseFailed(self.result.message)
+
+    # -- rollback ---------------------------------------------------------------------
+    def _rollback(self, reason: str) -> None:
+        strategy = self.plan.rollback.strategy
+        self.result.rollback = {"reason": reason, "strategy": strategy, "steps": []}
+        steps: list[str] = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
+        proof: dict[str, Any] = {}
+        for step in steps:
+            with self.phase(f"rollback:{step}") as ph:
+                try:
+                    self._rollback_step(step)
+                except Exception as exc:
+                    ph.status = "failed"
+                    ph.detail["error"] = _error_text(exc)
+                    self.result.rollback["steps"].append({"step": step, "ok": False, "error": _error_text(exc)})
+                    continue
+                self.result.rollback["steps"].append({"step": step, "ok": True})
+            proof = self._prove()
+            if proof["equal"]:
+                break
+        self.result.rollback["proof"] = proof
+        if proof.get("equal"):
+            self.result.outcome = "rolled_back"
+            self.result.message = f"{reason}; rolled back and proven equal to the snapshot"
+        else:
+            self.result.outcome = "failed"
+            differs = "; ".join(proof.get("differences", [])[:3]) or "rollback did not complete"
+            self.result.message = f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}"
+
+    def _rollback_step(self, step: str) -> None:
+        assert self.engine is not None
+        if step == "downgrade":
+            with self._connect() as conn:
+                self.migrator.downgrade(conn, self.result.start_revision)
+                if conn.in_transaction():
+                    conn.commit()
+        elif step == "restore":
+            if self.result.backup is None:
+                raise SafeshiftError("no backup to restore from")
+            self.dialect.restore(self.engine, Path(self.result.backup.path))
+
+    def _prove(self) -> dict[str, Any]:
+        """Is the database back where it started? Revision, schema, row counts, pre-checks."""
+        with self.phase("prove") as ph, self._connect() as conn:
+            differences: list[str] = []
+            revision = self.migrator.current(conn)
+            if revision != self.result.start_revision:
+                differences.append(f"revision is {revision}, expected {self.result.start_revision}")
+            schema = self.dialect.schema_shape(conn)
+            for name in sorted(set(schema) | set(self.schema)):
+                if name not in schema:
+                    differences.append(f"table {name} is missing")
+                elif name not in self.schema:
+                    differences.append(f"table {name} should not exist")
+                elif schema[name] != self.schema[name]:
+                    differences.append(f"table {name} has columns {schema[name]}, expected {self.schema[name]}")
+            counts = self.dialect.row_counts(conn, [t for t in self.result.snapshot if t in schema])
+            for name, want in self.result.snapshot.items():
+                got = counts.get(name)
+                if got is not None and got != want:
+                    differences.append(f"table {name} has {got} rows, expected {want}")
+            conn.rollback()
+            checks = self._checks(conn, self.pre_checks, self.result.snapshot)
+            for check_result in checks:
+                check_result.phase = "proof"
+            for failed in (r for r in checks if not r.passed):
+                differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
+            proof = {
+                "equal": not differences,
+                "revision": revision,
+                "tables_compared": len(self.result.snapshot),
+                "row_counts": counts,
+                "differences": differences,
+            }
+            ph.detail.update(equal=proof["equal"], differences=differences)
+            if differences:
+                ph.status = "failed"
+            return proof
+
+    # -- dry run ----------------------------------------------------------------------
+    def _plan_statements(self) -> None:
+        plan: list[dict[str, Any]] = []
+        for check in self.pre_checks:
+            plan.extend({"phase": "preflight", "what": check.name, "sql": s} for s in check.statements())
+        plan.append({"phase": "snapshot", "what": "row count of every table", "sql": None})
+        dest = self.backup_dir / f"<run-id>{self.dialect.backup_suffix}"
+        plan.append({"phase": "backup", "what": f"{self.dialect.name} backup to {dest}", "sql": None})
+        for sql in self.migrator.render(self.result.start_revision, self.result.target_revision or "head", self.dialect.name):
+            plan.append({"phase": "apply", "what": self.migrator.name, "sql": sql})
+        for check in self.post_checks:
+            plan.extend({"phase": "verify", "what": check.name, "sql": s} for s in check.statements())
+        plan.append(
+            {"phase": "rollback", "what": f"on failure: {self.plan.rollback.strategy} to {self.result.start_revision or 'base'}", "sql": None}
+        )
+        self.result.statements = plan
+
+
+def _failure_message(what: str, failed: list[CheckResult]) -> str:
+    parts = []
+    for r in failed[:3]:
+        text = f"{what} {r.name!r} failed: got {r.value}, expected {r.expected}"
+        if r.error:
+            text = f"{what} {r.name!r} could not run: {r.message}"
+        if r.samples:
+            text += " (offending: " + ", ".join(str(s) for s in r.samples) + ")"
+        parts.append(text)
+    if len(failed) > 3:
+        parts.append(f"and {len(failed) - 3} more")
+    return "; ".join(parts)
+
+
+def run_plan(
+    plan: Plan,
+    *,
+    workdir: Path | None = None,
+    dry_run: bool = False,
+    observer: Observer | None = None,
+) -> RunResult:
+    """Execute a plan and return what happened. Raises ``SafeshiftError`` only for bad input."""
+    return Run(plan, workdir=workdir, dry_run=dry_run, observer=observer).execute()

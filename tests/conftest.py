@@ -1,0 +1,89 @@
+"""Shared fixtures: an engine for every reachable database.
+
+Most tests take ``db_url``/``db_engine`` and so run on SQLite, PostgreSQL and MariaDB.
+A server that is down makes its tests skip on a laptop and fail in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+
+from safeshift.demo import server_url
+from safeshift.dialects import get_dialect
+
+DATABASES = ["sqlite", "postgresql", "mysql"]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+@cache
+def server_problem(kind: str) -> str | None:
+    """None when the server answers, else why not."""
+    if kind == "sqlite":
+        return None
+    url = server_url(kind)
+    args = {"connect_timeout": 3}
+    try:
+        engine = create_engine(url, connect_args=args)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        return f"{kind} server at {url.render_as_string(hide_password=True)} is not reachable: {exc}"
+    return None
+
+
+def require_server(kind: str) -> None:
+    problem = server_problem(kind)
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def scratch_url(kind: str, tmp_path: Path, prefix: str = "ss_test") -> URL:
+    """A new empty database of ``kind`` (the caller drops server databases)."""
+    if kind == "sqlite":
+        path = tmp_path / f"{prefix}.sqlite3"
+        path.touch()
+        return make_url(f"sqlite:///{path}")
+    require_server(kind)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    return get_dialect(server_url(kind)).recreate_database(name)
+
+
+def drop_scratch(kind: str, url: URL) -> None:
+    if kind != "sqlite" and url.database:
+        get_dialect(server_url(kind)).drop_database(url.database)
+
+
+@pytest.fixture(params=DATABASES)
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(db_kind: str, tmp_path: Path) -> Iterator[URL]:
+    url = scratch_url(db_kind, tmp_path)
+    try:
+        yield url
+    finally:
+        drop_scratch(db_kind, url)
+
+
+@pytest.fixture
+def db_engine(db_url: URL) -> Iterator[Engine]:
+    engine = get_dialect(db_url).create_engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
