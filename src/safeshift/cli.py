@@ -122,6 +122,10 @@ _OUTCOME_STYLE = {
 
 
 def _render_run(result: RunResult) -> None:
+    if result.outcome == "blocked" and result.exit_code == ExitCode.USAGE:
+        # stopped by an error before anything changed: one line, like any usage error
+        where = f" (report: {result.report_md})" if result.report_md else ""
+        _fail(result.message + where, int(ExitCode.USAGE))
     failed = [c for c in result.checks if not c.passed]
     if failed:
         table = Table(title="failed checks", show_lines=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
-from safeshift.dialects import BackupInfo, get_dialect
+from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError
 from safeshift.journal import now_iso
@@ -37,7 +37,7 @@ class CheckReport:
         return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
 
 
-def _open(plan: Plan) -> Any:
+def _open(plan: Plan) -> Dialect:
     url = plan.database_url()
     register_url(url)
     dialect = get_dialect(url)

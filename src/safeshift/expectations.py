@@ -89,7 +89,7 @@ class Expectation:
                     table=match.group("table"),
                 )
             )
-        if len(parts) % 2:
+        if not terms or len(parts) % 2:
             raise ExpectationError(_HINT.format(text=text))
         return cls(text=text.strip(), op=op, terms=tuple(terms))
 

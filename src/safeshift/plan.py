@@ -129,7 +129,7 @@ def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False)
         ) from None
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: Any) -> tuple[str, str]:
     loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
     loc = loc.replace(".[", "[")
     kind = error.get("type", "")

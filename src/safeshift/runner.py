@@ -12,7 +12,7 @@ import secrets as _random
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,7 +59,7 @@ class _PhaseFailed(Exception):
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
 
 
 def state_dir(plan: Plan, workdir: Path | None) -> Path:
@@ -399,8 +399,14 @@ class Run:
         plan.append({"phase": "snapshot", "what": "row count of every table", "sql": None})
         dest = self.backup_dir / f"<run-id>{self.dialect.backup_suffix}"
         plan.append({"phase": "backup", "what": f"{self.dialect.name} backup to {dest}", "sql": None})
-        for sql in self.migrator.render(self.result.start_revision, self.result.target_revision or "head", self.dialect.name):
-            plan.append({"phase": "apply", "what": self.migrator.name, "sql": sql})
+        try:
+            rendered = self.migrator.render(
+                self.result.start_revision, self.result.target_revision or "head", self.dialect.name
+            )
+        except Exception as exc:  # the dry run must still show everything else
+            plan.append({"phase": "apply", "what": f"{self.migrator.name} (SQL not renderable offline: {_error_text(exc)})", "sql": None})
+        else:
+            plan.extend({"phase": "apply", "what": self.migrator.name, "sql": sql} for sql in rendered)
         for check in self.post_checks:
             plan.extend({"phase": "verify", "what": check.name, "sql": s} for s in check.statements())
         plan.append(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +98,28 @@ def fresh_database(kind: DbKind, workdir: Path, name: str = DEMO_DATABASE) -> UR
     return get_dialect(admin).recreate_database(name)
 
 
+def prepare_family_database(
+    db: DbKind, workdir: Path, users: int, *, seed: int = 42, edge_cases: bool = False
+) -> tuple[URL, FamilyData]:
+    """A fresh database holding the chores-tracker schema (revision 0001) and generated data."""
+    url = fresh_database(db, workdir)
+    url_text = url.render_as_string(hide_password=False)
+    with _env(FAMILY_DATABASE_URL=url_text):
+        plan = load_plan(examples_dir() / "family" / "safeshift.toml")
+    dialect = get_dialect(url)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            AlembicEngine(plan).upgrade(conn, "0001")
+            conn.commit()
+            data = generate(conn, users, seed=seed, edge_cases=edge_cases)
+            dialect.after_bulk_load(conn, ["users", "chores", "reward_adjustments"])
+            conn.commit()
+    finally:
+        engine.dispose()
+    return url, data
+
+
 def demo_family(
     *,
     db: DbKind = "sqlite",
@@ -114,23 +135,10 @@ def demo_family(
         raise ConfigError(f"--users: expected at least 2, got {users}")
     example = examples_dir() / "family"
     home = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    url = fresh_database(db, home)
+    home.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence
+    url, data = prepare_family_database(db, home, users, seed=seed, edge_cases=edge_cases)
     url_text = url.render_as_string(hide_password=False)
     with _env(FAMILY_DATABASE_URL=url_text, SAFESHIFT_FAMILY_BREAK=break_mode):
         plan = load_plan(example / "safeshift.toml")
-        dialect = get_dialect(url)
-        engine = dialect.create_engine()
-        try:
-            with engine.connect() as conn:
-                AlembicEngine(plan).upgrade(conn, "0001")
-                conn.commit()
-                data = generate(conn, users, seed=seed, edge_cases=edge_cases)
-                dialect.after_bulk_load(conn, ["users", "chores", "reward_adjustments"])
-        finally:
-            engine.dispose()
         result = run_plan(plan, workdir=home, observer=observer)
-    shown = url.render_as_string(hide_password=True)
-    return DemoResult(database=shown, data=data, run=result)
+    return DemoResult(database=url.render_as_string(hide_password=True), data=data, run=result)

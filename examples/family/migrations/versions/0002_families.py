@@ -13,7 +13,7 @@ a family (a post-check then fails), ``apply`` fails right after the first DDL st
 
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -43,6 +43,22 @@ families = sa.table(
 founders = sa.table("_family_founders", sa.column("user_id", sa.Integer), sa.column("family_id", sa.Integer))
 
 
+def _users_before() -> sa.Table:
+    """The users table at revision 0001: SQLite's batch mode needs it to render SQL offline (--dry-run)."""
+    return sa.Table(
+        "users",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(255), nullable=True),
+        sa.Column("username", sa.String(100), nullable=False, unique=True),
+        sa.Column("hashed_password", sa.String(255), nullable=False),
+        sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("is_parent", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("parent_id", sa.Integer, nullable=True),
+        sa.Index("ix_users_parent_id", "parent_id"),
+    )
+
+
 def _invite_codes(n: int) -> list[str]:
     codes: set[str] = set()
     while len(codes) < n:
@@ -61,7 +77,7 @@ def upgrade() -> None:
     )
     if os.environ.get("SAFESHIFT_FAMILY_BREAK") == "apply":
         raise RuntimeError("demo break: the migration fails after its first DDL statement")
-    with op.batch_alter_table("users") as batch:
+    with op.batch_alter_table("users", copy_from=_users_before() if context.is_offline_mode() else None) as batch:
         batch.add_column(sa.Column("family_id", sa.Integer, nullable=True))
         batch.create_index("ix_users_family_id", ["family_id"])
         batch.create_foreign_key("fk_users_family_id", "families", ["family_id"], ["id"])
@@ -76,11 +92,11 @@ def _move_data(bind: sa.engine.Connection) -> None:
         sa.select(users.c.id, users.c.username).where(users.c.is_parent == sa.true()).order_by(users.c.id)
     ).all()
     codes = _invite_codes(len(parents))
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     if parents:
         bind.execute(
             sa.insert(families),
-            [{"name": f"{name}'s Family", "invite_code": code, "created_at": now} for (_, name), code in zip(parents, codes)],
+            [{"name": f"{name}'s Family", "invite_code": code, "created_at": now} for (_, name), code in zip(parents, codes, strict=True)],
         )
     family_by_code = dict(bind.execute(sa.select(families.c.invite_code, families.c.id)).all())
     # A mapping table turns the per-parent family ids into one set-based UPDATE.
@@ -92,7 +108,7 @@ def _move_data(bind: sa.engine.Connection) -> None:
     if parents:
         bind.execute(
             sa.insert(founders),
-            [{"user_id": uid, "family_id": family_by_code[code]} for (uid, _), code in zip(parents, codes)],
+            [{"user_id": uid, "family_id": family_by_code[code]} for (uid, _), code in zip(parents, codes, strict=True)],
         )
     founder = sa.case((users.c.is_parent == sa.true(), users.c.id), else_=users.c.parent_id)
     bind.execute(

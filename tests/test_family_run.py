@@ -1,0 +1,251 @@
+"""The family cutover end to end, on every reachable database.
+
+Each test reopens the database afterwards: the verdict must match what is really there.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from safeshift.cli import app
+from safeshift.demo import DEMO_DATABASE, demo_family, prepare_family_database, server_url
+from safeshift.dialects import get_dialect
+from safeshift.plan import load_plan
+from safeshift.runner import run_plan
+
+from conftest import EXAMPLES, require_server
+
+USERS = 3000
+
+
+@pytest.fixture
+def demo_dir(db_kind: str, tmp_path: Path) -> Any:
+    require_server(db_kind)
+    yield tmp_path
+    if db_kind != "sqlite":
+        get_dialect(server_url(db_kind)).drop_database(DEMO_DATABASE)
+
+
+def reopen(url: URL) -> dict[str, Any]:
+    dialect = get_dialect(url)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            tables = dialect.table_names(conn)
+            revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return {"tables": tables, "revision": revision, "counts": dialect.row_counts(conn), "conn_url": url}
+    finally:
+        engine.dispose()
+
+
+def db_url_of(result: Any) -> URL:
+    return sa.engine.make_url(result.run.database)
+
+
+def test_success(db_kind: str, demo_dir: Path) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir)  # type: ignore[arg-type]
+    assert result.run.outcome == "succeeded", result.run.message
+    assert result.exit_code == 0
+    state = reopen(db_url_of(result))
+    assert state["revision"] == "0002"
+    assert "families" in state["tables"]
+    assert state["counts"]["families"] == result.data.parents
+    assert state["counts"]["users"] == result.data.users
+    assert {p.name for p in result.run.phases} == {"preflight", "snapshot", "backup", "apply", "verify"}
+    assert all(c.passed for c in result.run.checks)
+    assert result.run.backup is not None and result.run.backup.verified
+    assert Path(result.run.backup.path).is_file()
+    report = json.loads(Path(result.run.report or "").read_text())
+    assert report["outcome"] == "succeeded"
+    assert Path(result.run.report_md or "").read_text().startswith("# safeshift run")
+    events = [json.loads(line) for line in Path(result.run.journal or "").read_text().splitlines()]
+    assert events[0]["event"] == "started" and events[-1]["outcome"] == "succeeded"
+    assert [e["phase"] for e in events if e["event"] == "finished" and e["phase"] != "run"] == [
+        "preflight", "snapshot", "backup", "apply", "verify"
+    ]
+
+
+@pytest.mark.parametrize("mode", ["check", "apply"])
+def test_break_rolls_back_to_snapshot(db_kind: str, demo_dir: Path, mode: str) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, break_mode=mode)  # type: ignore[arg-type]
+    assert result.run.outcome == "rolled_back", result.run.message
+    assert result.exit_code == 3
+    proof = result.run.rollback["proof"]
+    assert proof["equal"] is True and proof["differences"] == []
+    state = reopen(db_url_of(result))
+    assert state["revision"] == "0001"
+    assert "families" not in state["tables"]
+    assert state["counts"] == result.run.snapshot
+    assert state["counts"]["users"] == result.data.users
+    assert "database equals the snapshot" in Path(result.run.report_md or "").read_text()
+
+
+def test_edge_cases_block_before_backup(db_kind: str, demo_dir: Path) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, edge_cases=True)  # type: ignore[arg-type]
+    assert result.run.outcome == "blocked"
+    assert result.exit_code == 1
+    for uid in result.data.cycle_ids + result.data.missing_parent_ids:
+        assert str(uid) in result.run.message
+    assert result.run.backup is None
+    backups = demo_dir / ".safeshift" / "backups"
+    assert not backups.exists() or not any(backups.iterdir())
+    state = reopen(db_url_of(result))
+    assert state["revision"] == "0001" and "families" not in state["tables"]
+    assert [p.name for p in result.run.phases] == ["preflight"]
+
+
+def _plan(tmp_path: Path, url: URL, extra: str = "") -> Path:
+    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
+    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
+    plan = tmp_path / "plan" / "safeshift.toml"
+    plan.parent.mkdir(exist_ok=True)
+    plan.write_text(text + extra)
+    return plan
+
+
+@pytest.fixture
+def family_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> URL:
+    url, _ = prepare_family_database("sqlite", tmp_path, 500)
+    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
+    return url
+
+
+def test_noop_when_nothing_pending(tmp_path: Path, family_sqlite: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family_sqlite))
+    assert run_plan(plan).outcome == "succeeded"
+    again = run_plan(plan)
+    assert again.outcome == "noop" and int(again.exit_code) == 0
+    assert "nothing to do" in again.message
+
+
+def test_unverifiable_backup_stops_before_change(
+    tmp_path: Path, family_sqlite: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safeshift.dialects.sqlite import SQLiteDialect
+
+    real_backup = SQLiteDialect.backup
+
+    def corrupting_backup(self: SQLiteDialect, engine: Any, dest: Path, progress: Any = None) -> Any:
+        info = real_backup(self, engine, dest, progress)
+        with open(dest, "r+b") as fh:  # damage a table page: the copy no longer verifies
+            fh.seek(4096 * 3)
+            fh.write(b"\xff" * 4096)
+        return info
+
+    monkeypatch.setattr(SQLiteDialect, "backup", corrupting_backup)
+    result = run_plan(load_plan(_plan(tmp_path, family_sqlite)))
+    assert result.outcome == "blocked" and int(result.exit_code) == 2
+    assert "backup" in result.message
+    assert reopen(family_sqlite)["revision"] == "0001"
+    assert [p.name for p in result.phases][-1] == "backup"
+
+
+def test_not_enough_disk_blocks(tmp_path: Path, family_sqlite: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family_sqlite).parent / "safeshift.toml")
+    text = plan.source.read_text().replace("verify = true", "verify = true\nmin_free_ratio = 1e15")
+    plan.source.write_text(text)
+    result = run_plan(load_plan(plan.source))
+    assert result.outcome == "blocked" and int(result.exit_code) == 2
+    assert "not enough free disk" in result.message
+    assert reopen(family_sqlite)["revision"] == "0001"
+
+
+def test_second_run_refused_while_first_holds_lock(tmp_path: Path, family_sqlite: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family_sqlite))
+    dialect = get_dialect(family_sqlite)
+    engine = dialect.create_engine()
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with dialect.run_lock(engine, "first-run-id", "2026-01-01T00:00:00Z"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(5)
+        result = run_plan(plan)
+    finally:
+        release.set()
+        thread.join()
+        engine.dispose()
+    assert result.outcome == "blocked" and int(result.exit_code) == 2
+    assert "first-run-id" in result.message and "2026-01-01T00:00:00Z" in result.message
+    assert reopen(family_sqlite)["revision"] == "0001"
+    assert run_plan(plan).outcome == "succeeded"
+
+
+def test_dry_run_lists_statements_and_changes_nothing(tmp_path: Path, family_sqlite: URL) -> None:
+    result = run_plan(load_plan(_plan(tmp_path, family_sqlite)), dry_run=True)
+    assert result.outcome == "planned"
+    sql = "\n".join(s["sql"] or "" for s in result.statements)
+    assert "CREATE TABLE families" in sql
+    assert "WITH RECURSIVE" in sql
+    phases = [s["phase"] for s in result.statements]
+    assert phases.index("preflight") < phases.index("apply") < phases.index("verify")
+    assert reopen(family_sqlite)["revision"] == "0001"
+
+
+def test_cli_demo_break_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "family", "--break", "--json", "--users", "1500", "--workdir", str(tmp_path)]
+    )
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    assert data["outcome"] == "rolled_back"
+    assert {"run_id", "outcome", "phases", "checks", "report"} <= set(data)
+    assert {"name", "status", "seconds"} <= set(data["phases"][0])
+    assert {"name", "phase", "passed", "value", "expected"} <= set(data["checks"][0])
+    state = reopen(sa.engine.make_url(data["database"]))
+    assert state["revision"] == "0001" and "families" not in state["tables"]
+    assert state["counts"] == data["snapshot"]
+
+
+def test_cli_run_status_check(tmp_path: Path, family_sqlite: URL) -> None:
+    plan = str(_plan(tmp_path, family_sqlite))
+    runner = CliRunner()
+    status = runner.invoke(app, ["status", "--plan", plan, "--json"])
+    assert status.exit_code == 0 and json.loads(status.stdout)["current"] == "0001"
+    run = runner.invoke(app, ["run", "--plan", plan])
+    assert run.exit_code == 0, run.output
+    assert "succeeded" in run.stdout
+    check = runner.invoke(app, ["check", "--plan", plan, "--json"])
+    assert check.exit_code == 0 and json.loads(check.stdout)["passed"] is True
+    status = runner.invoke(app, ["status", "--plan", plan, "--json"])
+    data = json.loads(status.stdout)
+    assert data["current"] == "0002" and data["pending"] == [] and data["runs"][0]["outcome"] == "succeeded"
+    # the daily validation catches a later corruption with exit 1 and the offender
+    engine = get_dialect(family_sqlite).create_engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET family_id = NULL WHERE id = 7"))
+    engine.dispose()
+    check = runner.invoke(app, ["check", "--plan", plan, "--json"])
+    assert check.exit_code == 1
+    failed = [c for c in json.loads(check.stdout)["checks"] if not c["passed"]]
+    assert any(7 in c["samples"] for c in failed)
+
+
+def test_cli_backup_and_restore(tmp_path: Path, family_sqlite: URL) -> None:
+    plan = str(_plan(tmp_path, family_sqlite))
+    runner = CliRunner()
+    backup = runner.invoke(app, ["backup", "--plan", plan, "--json"])
+    assert backup.exit_code == 0, backup.output
+    info = json.loads(backup.stdout)
+    assert info["verified"] is True
+    before = reopen(family_sqlite)["counts"]
+    engine = get_dialect(family_sqlite).create_engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM chores"))
+    engine.dispose()
+    restore = runner.invoke(app, ["restore", info["path"], "--plan", plan, "--yes"])
+    assert restore.exit_code == 0, restore.output
+    assert reopen(family_sqlite)["counts"] == before
