@@ -49,6 +49,21 @@ class RollbackSection(Strict):
     strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = "downgrade-then-restore"
 
 
+class PreflightSection(Strict):
+    """Live activity limits: a long open transaction ahead of an ALTER stalls every writer behind it."""
+
+    long_transaction_seconds: float = Field(default=60.0, ge=0)
+    max_long_transactions: int = Field(default=0, ge=0)
+
+
+class ApplySection(Strict):
+    """How the migration's session waits for locks, and how often it tries again."""
+
+    lock_timeout: float = Field(default=5.0, gt=0, description="seconds a statement may wait for a lock")
+    retries: int = Field(default=3, ge=0, description="extra attempts after a lock timeout")
+    retry_backoff: float = Field(default=1.0, ge=0, description="seconds before the first retry; doubles")
+
+
 class CheckSpec(Strict):
     """A check as written in the plan; kind-specific keys are validated by the check registry."""
 
@@ -66,6 +81,8 @@ class Plan(Strict):
     database: DatabaseSection
     migration: MigrationSection = Field(default_factory=MigrationSection)
     backup: BackupSection = Field(default_factory=BackupSection)
+    preflight: PreflightSection = Field(default_factory=PreflightSection)
+    apply: ApplySection = Field(default_factory=ApplySection)
     rollback: RollbackSection = Field(default_factory=RollbackSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
 

@@ -162,7 +162,7 @@ class Run:
             self.result.outcome = "blocked" if not self.changed else "failed"
             self.result.message = exc.message
             self.result.blocked_exit = exc.exit_code
-        except Exception as exc:  # never a traceback: say what happened and whether anything changed
+        except (Exception, KeyboardInterrupt) as exc:  # never a traceback: say what happened and whether anything changed
             self.result.outcome = "blocked" if not self.changed else "failed"
             self.result.message = _error_text(exc)
         finally:
@@ -197,8 +197,6 @@ class Run:
         except (_PhaseFailed, KeyboardInterrupt) as exc:
             reason = self.result.message or _error_text(exc)
             self._rollback(reason)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
             return
         self.result.outcome = "succeeded"
         self.result.message = f"migrated {self.result.start_revision or 'base'} → {self.result.target_revision}"
@@ -225,7 +223,9 @@ class Run:
             if not pending:
                 ph.status = "skipped"
                 raise self._stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK)
+            self.dialect.check_tools()
             self._check_disk(ph)
+            self._check_activity(conn, ph)
             results = self._checks(conn, self.pre_checks, None)
             failed = [r for r in results if not r.passed]
             if failed:
@@ -248,6 +248,28 @@ class Run:
                 f"not enough free disk for the backup at {folder}: {free} bytes free, "
                 f"{need} needed ({self.plan.backup.min_free_ratio:g} × database size)",
             )
+
+    def _check_activity(self, conn: Connection, ph: PhaseResult) -> None:
+        """Long open transactions and blockers make an ALTER queue up every writer behind it."""
+        limits = self.plan.preflight
+        sessions = self.dialect.activity(conn, limits.long_transaction_seconds)
+        if conn.in_transaction():
+            conn.rollback()
+        ph.detail["activity"] = [s.to_dict() for s in sessions]
+        passed = len(sessions) <= limits.max_long_transactions
+        result = CheckResult(
+            name=f"at most {limits.max_long_transactions} transactions open > {limits.long_transaction_seconds:g}s or blocking",
+            kind="activity",
+            phase="pre",
+            passed=passed,
+            value=len(sessions),
+            expected=f"<= {limits.max_long_transactions}",
+            samples=[f"{s.id} {s.user or ''} {s.state or ''} {s.seconds or 0:.0f}s{' blocking' if s.blocking else ''}".strip() for s in sessions[:10]],
+        )
+        self.result.checks.append(result)
+        if not passed:
+            ph.status = "blocked"
+            raise self._stop("blocked", _failure_message("preflight", [result]), ExitCode.CHECKS_FAILED)
 
     @property
     def backup_dir(self) -> Path:
@@ -286,23 +308,57 @@ class Run:
                 ph.detail["verified"] = True
 
     def _apply(self, conn: Connection) -> None:
+        settings = self.plan.apply
         with self.phase("apply") as ph:
             self.changed = True
-            ph.detail["session"] = self.dialect.prepare_apply_session(conn, 5.0)
+            ph.detail["session"] = self.dialect.prepare_apply_session(conn, settings.lock_timeout)
             if conn.in_transaction():
                 conn.commit()
-            try:
-                self.migrator.upgrade(conn, self.plan.migration.target)
-                if conn.in_transaction():
-                    conn.commit()
-            except BaseException as exc:
-                if conn.in_transaction():
-                    conn.rollback()
-                self.result.message = f"apply failed: {_error_text(exc)}"
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                raise _PhaseFailed(self.result.message) from exc
+            waits: list[dict[str, Any]] = []
+            ph.detail["lock_waits"] = waits
+            attempt = 0
+            while True:
+                attempt += 1
+                started = time.perf_counter()
+                try:
+                    self.migrator.upgrade(conn, self.plan.migration.target)
+                    if conn.in_transaction():
+                        conn.commit()
+                    break
+                except BaseException as exc:
+                    if conn.in_transaction():
+                        conn.rollback()
+                    if self._may_retry(conn, exc, attempt):
+                        delay = settings.retry_backoff * 2 ** (attempt - 1)
+                        waits.append(
+                            {"attempt": attempt, "waited_s": round(time.perf_counter() - started, 3),
+                             "retry_in_s": delay, "error": _error_text(exc)}
+                        )
+                        self._event("apply", "lock_timeout", attempt=attempt, retry_in_s=delay)
+                        time.sleep(delay)
+                        continue
+                    if self.dialect.is_lock_timeout(exc):
+                        waits.append({"attempt": attempt, "waited_s": round(time.perf_counter() - started, 3), "error": _error_text(exc)})
+                    self.result.message = f"apply failed: {_error_text(exc)}"
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    raise _PhaseFailed(self.result.message) from exc
+            ph.detail["attempts"] = attempt
             ph.detail["revision"] = self.migrator.current(conn)
+
+    def _may_retry(self, conn: Connection, exc: BaseException, attempt: int) -> bool:
+        """Retry only a lock timeout that left nothing behind (the schema still equals the snapshot)."""
+        if not isinstance(exc, Exception) or not self.dialect.is_lock_timeout(exc):
+            return False
+        if attempt > self.plan.apply.retries:
+            return False
+        try:
+            unchanged = self.dialect.schema_shape(conn) == self.schema
+            unchanged = unchanged and self.migrator.current(conn) == self.result.start_revision
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+        return unchanged
 
     def _verify(self, conn: Connection) -> None:
         with self.phase("verify") as ph:
