@@ -289,3 +289,7 @@ def demo_family(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -99,10 +99,16 @@ def fresh_database(kind: DbKind, workdir: Path, name: str = DEMO_DATABASE) -> UR
 
 
 def prepare_family_database(
-    db: DbKind, workdir: Path, users: int, *, seed: int = 42, edge_cases: bool = False
+    db: DbKind,
+    workdir: Path,
+    users: int,
+    *,
+    seed: int = 42,
+    edge_cases: bool = False,
+    name: str = DEMO_DATABASE,
 ) -> tuple[URL, FamilyData]:
     """A fresh database holding the chores-tracker schema (revision 0001) and generated data."""
-    url = fresh_database(db, workdir)
+    url = fresh_database(db, workdir, name)
     url_text = url.render_as_string(hide_password=False)
     with _env(FAMILY_DATABASE_URL=url_text):
         plan = load_plan(examples_dir() / "family" / "safeshift.toml")

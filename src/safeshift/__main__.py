@@ -1,0 +1,5 @@
+"""``python -m safeshift``."""
+
+from safeshift.cli import main
+
+main()
