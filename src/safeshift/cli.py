@@ -14,10 +14,11 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from safeshift import commands
+from safeshift.approval import Approval
 from safeshift.errors import ExitCode, SafeshiftError
 from safeshift.plan import DEFAULT_PLAN, load_plan
 from safeshift.result import PhaseResult, RunResult
-from safeshift.runner import run_plan
+from safeshift.runner import rehearse_plan, run_plan
 from safeshift.secrets import redact, redact_data
 
 app = typer.Typer(
@@ -90,6 +91,8 @@ class RichObserver:
         self.console.print(f" {mark} {phase.name:<22} {phase.seconds:7.2f}s{extra}", soft_wrap=True)
 
     def progress(self, task: str, done: int, total: int | None) -> None:
+        if not self.console.is_terminal:
+            return  # a log file wants the checklist, not bar redraws
         if self._progress is None:
             self._progress = Progress(
                 TextColumn("   {task.description}"),
@@ -115,6 +118,7 @@ _OUTCOME_STYLE = {
     "succeeded": "bold green",
     "noop": "green",
     "planned": "cyan",
+    "rehearsed": "cyan",
     "rolled_back": "bold yellow",
     "blocked": "bold yellow",
     "failed": "bold red",
@@ -145,6 +149,13 @@ def _render_run(result: RunResult) -> None:
         out.print(f"rollback proof: {verdict}")
         for diff in proof["differences"]:
             out.print(f"  - {redact(diff)}", markup=False)
+    if result.rehearsal:
+        r = result.rehearsal
+        out.print(f"rehearsal: {'passed' if r.get('passed') else 'FAILED'}, predicted apply time {r.get('predicted_apply_seconds')}s, {r.get('statement_count', 0)} statements")
+    if result.digest and result.outcome in ("planned", "blocked"):
+        out.print(f"plan digest: [bold]{result.digest}[/] (approve with --approve {result.digest})")
+    if result.approval:
+        out.print(f"approved: digest {result.approval['digest']} by {result.approval['by']} at {result.approval['at']}")
     style = _OUTCOME_STYLE.get(result.outcome, "bold")
     out.print(f"[{style}]{result.outcome}[/]: {redact(result.message)}", soft_wrap=True)
     if result.report:
@@ -154,14 +165,40 @@ def _render_run(result: RunResult) -> None:
 @app.command()
 def run(
     plan: PlanOpt = Path(DEFAULT_PLAN),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show every statement that would run; change nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show every statement that would run and the plan digest; change nothing.")] = False,
+    rehearse: Annotated[
+        bool | None,
+        typer.Option("--rehearse/--no-rehearse", help="Apply + verify on a copy restored from the fresh backup first (default: the plan's [rehearsal] enabled)."),
+    ] = None,
+    approve: Annotated[str | None, typer.Option("--approve", metavar="DIGEST", help="The digest printed by --dry-run, when the plan requires approval.")] = None,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
-    """Execute the plan: preflight, snapshot, backup, apply, verify, report; roll back on failure."""
+    """Execute the plan: preflight, snapshot, backup, [rehearse], [approve], apply, verify, report; roll back on failure."""
     loaded = _call(lambda: load_plan(plan))
     observer = None if json_out else RichObserver(err)
-    result = _call(lambda: run_plan(loaded, workdir=workdir, dry_run=dry_run, observer=observer))
+    approval = Approval(digest=approve, confirm=None if approve or json_out or not sys.stdin.isatty() else _confirm)
+    result = _call(
+        lambda: run_plan(loaded, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval)
+    )
+    if json_out:
+        _emit_json(result.to_dict())
+    else:
+        _render_run(result)
+    raise typer.Exit(int(result.exit_code))
+
+
+def _confirm(digest: str, database: str) -> str | None:
+    err.print(f"plan digest [bold]{digest}[/]: this run changes database [bold]{database}[/].")
+    answer: str = typer.prompt("Type the database name to approve", default="", show_default=False)
+    return answer.strip() or None
+
+
+@app.command("rehearse")
+def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
+    """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
+    loaded = _call(lambda: load_plan(plan))
+    result = _call(lambda: rehearse_plan(loaded, workdir=workdir, observer=None if json_out else RichObserver(err)))
     if json_out:
         _emit_json(result.to_dict())
     else:

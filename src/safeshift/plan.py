@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -33,10 +35,78 @@ class DatabaseSection(Strict):
     allow_inline_secrets: bool = False
 
 
+# Keys each migration engine reads; any other engine's key in [migration] is a mistake.
+ENGINE_KEYS: dict[str, tuple[str, ...]] = {
+    "alembic": ("config",),
+    "sql": ("directory",),
+    "command": ("up", "down", "current", "pending", "target_name", "url_env", "timeout"),
+}
+_COMMON_KEYS = ("engine", "target")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class MigrationSection(Strict):
-    engine: Literal["alembic"] = "alembic"
-    config: str = "alembic.ini"
+    """How the migration is applied: Alembic, a folder of SQL files, or an external tool.
+
+    One model with engine-specific optional keys (not a union) so the error for a stray key
+    names the key and the engine, and code reading ``config`` needs no narrowing.
+    """
+
+    engine: Literal["alembic", "sql", "command"] = "alembic"
     target: str = "head"
+    # alembic
+    config: str = "alembic.ini"
+    # sql: NNNN_name.up.sql / .down.sql, relative to the plan
+    directory: str = "migrations"
+    # command: argv lists, or strings split like a shell would (no shell ever runs)
+    up: tuple[str, ...] | None = None
+    down: tuple[str, ...] | None = None
+    current: tuple[str, ...] | None = None
+    pending: tuple[str, ...] | None = None
+    target_name: str | None = None
+    url_env: str = "DATABASE_URL"
+    timeout: float = Field(default=3600.0, gt=0, description="seconds a command may run")
+
+    @field_validator("up", "down", "current", "pending", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = shlex.split(value)
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "command_line", "expected a command line, got {problem}", {"problem": str(exc).lower()}
+                ) from None
+        if isinstance(value, list | tuple) and (not value or not all(isinstance(v, str) and v for v in value)):
+            raise PydanticCustomError("command_line", "expected a command such as \"tool migrate up\" or [\"tool\", \"up\"]")
+        return value
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise PydanticCustomError(
+                "env_name", "expected an environment variable name such as DATABASE_URL, got '{value}'", {"value": value}
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _keys_match_engine(self) -> MigrationSection:
+        own = ENGINE_KEYS[self.engine]
+        stray = sorted(set(self.model_fields_set) - set(own) - set(_COMMON_KEYS))
+        if stray:
+            raise PydanticCustomError(
+                "engine_key",
+                "key '{key}' is not used by engine '{engine}' (its keys: {keys})",
+                {"key": stray[0], "engine": self.engine, "keys": ", ".join(sorted((*_COMMON_KEYS, *own)))},
+            )
+        if self.engine == "command":
+            for key in ("up", "current"):
+                if getattr(self, key) is None:
+                    raise PydanticCustomError(
+                        "engine_key", "engine 'command' needs key '{key}' (a command line)", {"key": key}
+                    )
+        return self
 
 
 class BackupSection(Strict):
@@ -64,6 +134,18 @@ class ApplySection(Strict):
     retry_backoff: float = Field(default=1.0, ge=0, description="seconds before the first retry; doubles")
 
 
+class ApprovalSection(Strict):
+    """An explicit decision before production, bound to the plan a person reviewed."""
+
+    required: bool = False
+
+
+class RehearsalSection(Strict):
+    """Apply and verify on a copy restored from the fresh backup before touching the target."""
+
+    enabled: bool = False
+
+
 class CheckSpec(Strict):
     """A check as written in the plan; kind-specific keys are validated by the check registry."""
 
@@ -83,6 +165,8 @@ class Plan(Strict):
     backup: BackupSection = Field(default_factory=BackupSection)
     preflight: PreflightSection = Field(default_factory=PreflightSection)
     apply: ApplySection = Field(default_factory=ApplySection)
+    rehearsal: RehearsalSection = Field(default_factory=RehearsalSection)
+    approval: ApprovalSection = Field(default_factory=ApprovalSection)
     rollback: RollbackSection = Field(default_factory=RollbackSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
 

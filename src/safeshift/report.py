@@ -76,6 +76,24 @@ def render_markdown(data: dict[str, Any]) -> str:
             lines += [
                 f"| {t} | {data['snapshot'].get(t)} | {n} |" for t, n in proof["row_counts"].items()
             ]
+    if data.get("digest"):
+        lines += ["", "## Approval", "", f"- Plan digest: `{data['digest']}`"]
+        if data.get("approval"):
+            a = data["approval"]
+            lines.append(f"- Approved by {a['by']} at {a['at']} ({a['how']})")
+    rehearsal = data.get("rehearsal")
+    if rehearsal:
+        lines += [
+            "",
+            "## Rehearsal on a copy",
+            "",
+            f"- Result: {'passed' if rehearsal.get('passed') else 'FAILED'}",
+            f"- Predicted apply time: {rehearsal.get('predicted_apply_seconds')} s "
+            f"({rehearsal.get('statement_count', 0)} statements); verify {rehearsal.get('verify_seconds', '?')} s",
+        ]
+        if rehearsal.get("statements"):
+            lines += ["", "| seconds | statement (slowest first) |", "|---:|---|"]
+            lines += [f"| {st['seconds']:.4f} | `{st['sql'][:120]}` |" for st in rehearsal["statements"][:10]]
     if data.get("statements"):
         lines += ["", "## Planned statements", ""]
         for st in data["statements"]:

@@ -9,12 +9,13 @@ from safeshift.checks.base import CheckResult
 from safeshift.dialects.base import BackupInfo, ServerFacts
 from safeshift.errors import ExitCode
 
-Outcome = Literal["succeeded", "rolled_back", "failed", "blocked", "noop", "planned"]
+Outcome = Literal["succeeded", "rolled_back", "failed", "blocked", "noop", "planned", "rehearsed"]
 
 EXIT_FOR_OUTCOME: dict[str, ExitCode] = {
     "succeeded": ExitCode.OK,
     "noop": ExitCode.OK,
     "planned": ExitCode.OK,
+    "rehearsed": ExitCode.OK,
     "rolled_back": ExitCode.ROLLED_BACK,
     "failed": ExitCode.ROLLBACK_FAILED,
 }
@@ -51,6 +52,9 @@ class RunResult:
     backup: BackupInfo | None = None
     rollback: dict[str, Any] = field(default_factory=dict)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    digest: str | None = None
+    approval: dict[str, Any] = field(default_factory=dict)
+    rehearsal: dict[str, Any] = field(default_factory=dict)
     report: str | None = None
     report_md: str | None = None
     journal: str | None = None
@@ -86,6 +90,9 @@ class RunResult:
             "rollback": self.rollback,
             "facts": self.facts.to_dict() if self.facts else None,
             "statements": self.statements,
+            "digest": self.digest,
+            "approval": self.approval,
+            "rehearsal": self.rehearsal,
             "report": self.report,
             "report_md": self.report_md,
             "journal": self.journal,

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from safeshift.approval import Approval, plan_digest
 from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import SchemaShape
@@ -89,9 +91,15 @@ class Run:
         workdir: Path | None = None,
         dry_run: bool = False,
         observer: Observer | None = None,
+        rehearse: bool | None = None,
+        rehearse_only: bool = False,
+        approval: Approval | None = None,
     ) -> None:
         self.plan = plan
         self.dry_run = dry_run
+        self.rehearse = plan.rehearsal.enabled if rehearse is None else rehearse
+        self.rehearse_only = rehearse_only
+        self.approval = approval
         self.observer = observer or NullObserver()
         self.url = plan.database_url()
         register_url(self.url)
@@ -134,8 +142,11 @@ class Run:
         if self.journal is not None:
             self.journal.event(phase, event, **data)
 
+    def _context(self, conn: Connection, snapshot: dict[str, int] | None) -> CheckContext:
+        return CheckContext(conn=conn, snapshot=snapshot)
+
     def _checks(self, conn: Connection, checks: list[Any], snapshot: dict[str, int] | None) -> list[CheckResult]:
-        results = run_checks(checks, CheckContext(conn=conn, snapshot=snapshot))
+        results = run_checks(checks, self._context(conn, snapshot))
         self.result.checks.extend(results)
         return results
 
@@ -190,6 +201,11 @@ class Run:
                 raise self._stop("planned", "dry run: nothing was changed", ExitCode.OK)
             self._snapshot(conn)
             self._backup()
+        if self.rehearse or self.rehearse_only:
+            self._rehearse()
+            if self.rehearse_only:
+                raise self._stop("rehearsed", self.result.message, ExitCode.OK)
+        self._approve()
         try:
             with self._connect() as conn:
                 self._apply(conn)
@@ -212,6 +228,7 @@ class Run:
             pending = self.migrator.pending(conn, self.plan.migration.target)
             self.result.start_revision = start
             self.result.target_revision = target
+            self.result.digest = plan_digest(self.plan, self.migrator, target)
             self.result.pending = [r.to_dict() for r in pending]
             ph.detail.update(
                 version=facts.version,
@@ -219,6 +236,7 @@ class Run:
                 current=start,
                 target=target,
                 pending=[r.id for r in pending],
+                digest=self.result.digest,
             )
             if not pending:
                 ph.status = "skipped"
@@ -306,6 +324,91 @@ class Run:
                     raise
                 info.verified = True
                 ph.detail["verified"] = True
+
+    def _approve(self) -> None:
+        """Proceed only with the digest of the reviewed plan, or a typed confirmation."""
+        if not self.plan.approval.required:
+            return
+        digest = self.result.digest or ""
+        with self.phase("approve") as ph:
+            approval = self.approval or Approval()
+            if approval.digest is not None:
+                if approval.digest != digest:
+                    ph.status = "blocked"
+                    raise self._stop(
+                        "blocked",
+                        f"approval refused: digest {approval.digest} does not match the plan now ({digest}); "
+                        "the plan or its migration changed since review: run --dry-run again",
+                    )
+                self.result.approval = approval.record(digest, "digest")
+            elif approval.confirm is not None:
+                name = _database_name(self.dialect)
+                typed = approval.confirm(digest, name)
+                if typed != name:
+                    ph.status = "blocked"
+                    raise self._stop("blocked", "approval refused: the database name was not typed")
+                self.result.approval = approval.record(digest, "typed database name")
+            else:
+                ph.status = "blocked"
+                raise self._stop(
+                    "blocked",
+                    f"approval required: review `safeshift run --dry-run`, then run with --approve {digest}",
+                )
+            ph.detail.update(self.result.approval)
+
+    def _rehearse(self) -> None:
+        """Apply and verify on a scratch copy restored from the fresh backup; time every statement."""
+        assert self.result.backup is not None
+        with self.phase("rehearse") as ph:
+            url = self.dialect.scratch_copy(self.result.backup, "rehearsal")
+            scratch = get_dialect(url)
+            engine = scratch.create_engine()
+            timer = StatementTimer(engine)
+            rehearsal: dict[str, Any] = {"database": safe_url(url)}
+            self.result.rehearsal = rehearsal
+            failure: str | None = None
+            try:
+                with engine.connect() as conn:
+                    scratch.prepare_apply_session(conn, self.plan.apply.lock_timeout)
+                    if conn.in_transaction():
+                        conn.commit()
+                    started = time.perf_counter()
+                    try:
+                        self.migrator.upgrade(conn, self.plan.migration.target)
+                        if conn.in_transaction():
+                            conn.commit()
+                    except Exception as exc:
+                        failure = f"the migration failed on the copy: {_error_text(exc)}"
+                    rehearsal["apply_seconds"] = round(time.perf_counter() - started, 4)
+                    if failure is None:
+                        started = time.perf_counter()
+                        results = run_checks(
+                            self.post_checks, self._context(conn, self.result.snapshot)
+                        )
+                        rehearsal["verify_seconds"] = round(time.perf_counter() - started, 4)
+                        rehearsal["checks"] = [r.to_dict() for r in results]
+                        failed = [r for r in results if not r.passed]
+                        if failed:
+                            failure = _failure_message("post-check on the copy", failed)
+            finally:
+                engine.dispose()
+                scratch.drop_scratch_copy(url)
+            rehearsal["statements"] = timer.slowest(20)
+            rehearsal["statement_count"] = timer.count
+            rehearsal["predicted_apply_seconds"] = rehearsal.get("apply_seconds")
+            rehearsal["passed"] = failure is None
+            ph.detail.update(
+                predicted_apply_seconds=rehearsal.get("apply_seconds"),
+                statements=timer.count,
+                passed=failure is None,
+            )
+            if failure is not None:
+                ph.status = "blocked"
+                raise self._stop("blocked", f"rehearsal failed, nothing changed on the target: {failure}", ExitCode.CHECKS_FAILED)
+            self.result.message = (
+                f"rehearsal passed: apply took {rehearsal['apply_seconds']:.2f}s on the copy "
+                f"({timer.count} statements)"
+            )
 
     def _apply(self, conn: Connection) -> None:
         settings = self.plan.apply
@@ -491,6 +594,46 @@ def run_plan(
     workdir: Path | None = None,
     dry_run: bool = False,
     observer: Observer | None = None,
+    rehearse: bool | None = None,
+    approval: Approval | None = None,
 ) -> RunResult:
-    """Execute a plan and return what happened. Raises ``SafeshiftError`` only for bad input."""
-    return Run(plan, workdir=workdir, dry_run=dry_run, observer=observer).execute()
+    """Execute a plan and return what happened. Raises ``SafeshiftError`` only for bad input.
+
+    ``rehearse`` (default: the plan's ``[rehearsal] enabled``) applies and verifies on a copy
+    first; ``approval`` carries the reviewed digest when the plan requires approval.
+    """
+    return Run(
+        plan, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval
+    ).execute()
+
+
+def rehearse_plan(plan: Plan, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
+    """Preflight, snapshot, backup, then apply + verify on a scratch copy only; the target is not changed."""
+    return Run(plan, workdir=workdir, observer=observer, rehearse_only=True).execute()
+
+
+class StatementTimer:
+    """Times every statement an engine runs (the rehearsal's per-statement durations)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._timings: list[tuple[float, str]] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("safeshift_started", []).append(time.perf_counter())
+
+    def _after(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        started = conn.info["safeshift_started"].pop()
+        self.count += 1
+        self._timings.append((time.perf_counter() - started, " ".join(statement.split())[:300]))
+
+    def slowest(self, n: int) -> list[dict[str, Any]]:
+        return [{"seconds": round(t, 4), "sql": sql} for t, sql in sorted(self._timings, reverse=True)[:n]]
+
+
+def _database_name(dialect: Dialect) -> str:
+    """What a person types to approve: the database's name (a SQLite file's name)."""
+    name = dialect.url.database or ""
+    return Path(name).name if dialect.name == "sqlite" else name

@@ -123,6 +123,14 @@ class Dialect(ABC):
         """Drop database ``name`` on this server if it exists (server dialects)."""
         raise NotImplementedError(f"{self.name} cannot drop databases")
 
+    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
+        """Restore ``backup`` into a new scratch database (rehearsals); drop it with :meth:`drop_scratch_copy`."""
+        raise NotImplementedError(f"{self.name} cannot make scratch copies")
+
+    def drop_scratch_copy(self, url: URL) -> None:
+        """Remove a scratch copy made by :meth:`scratch_copy`."""
+        raise NotImplementedError(f"{self.name} cannot make scratch copies")
+
     def after_bulk_load(self, conn: Connection, tables: list[str]) -> None:
         """Fix what inserting explicit ids leaves behind (PostgreSQL sequences)."""
 

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
 from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, TableFacts
 from safeshift.errors import BackupError, ConnectError, LockError
@@ -148,6 +149,17 @@ class SQLiteDialect(Dialect):
             source.close()
             raw.close()
         engine.dispose()
+
+    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
+        source = Path(backup.path)
+        copy = source.with_name(f"{source.stem}.{label}.scratch.sqlite3")
+        shutil.copyfile(source, copy)
+        return make_url(f"sqlite:///{copy}")
+
+    def drop_scratch_copy(self, url: URL) -> None:
+        if url.database:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(url.database + suffix).unlink(missing_ok=True)
 
     # -- lock -------------------------------------------------------------------------
     @contextlib.contextmanager

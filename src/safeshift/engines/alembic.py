@@ -86,6 +86,12 @@ class AlembicEngine(MigrationEngine):
         with _quiet_alembic():
             command.downgrade(self._with_connection(conn), revision or "base")
 
+    def files(self) -> list[Path]:
+        script_dir = Path(self._script().dir)
+        found = [self.config_path]
+        found += sorted(p for p in script_dir.rglob("*") if p.is_file() and p.suffix in (".py", ".mako", ".sql"))
+        return [p for p in found if "__pycache__" not in p.parts]
+
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
         output = io.StringIO()
         cfg = self._config(output)

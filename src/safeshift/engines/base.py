@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.engine import Connection
@@ -48,6 +49,10 @@ class MigrationEngine(ABC):
     @abstractmethod
     def downgrade(self, conn: Connection, revision: str | None) -> None:
         """Go back to ``revision`` (None: base)."""
+
+    def files(self) -> list[Path]:
+        """Every file that defines the migration, hashed into the approval digest."""
+        return []
 
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
         """The SQL or commands an upgrade would run, for ``--dry-run``."""
