@@ -18,7 +18,7 @@ from safeshift.approval import Approval
 from safeshift.errors import ExitCode, SafeshiftError
 from safeshift.plan import DEFAULT_PLAN, load_plan
 from safeshift.result import PhaseResult, RunResult
-from safeshift.runner import rehearse_plan, run_plan
+from safeshift.runner import rehearse_plan, resume_run, rollback_run, run_plan
 from safeshift.secrets import redact, redact_data
 
 app = typer.Typer(
@@ -194,6 +194,40 @@ def _confirm(digest: str, database: str) -> str | None:
     return answer.strip() or None
 
 
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The id of an interrupted run (see `safeshift status`).")],
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    json_out: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Finish an interrupted run whose migration completed: verify, and roll back if that fails."""
+    loaded = _call(lambda: load_plan(plan))
+    result = _call(lambda: resume_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(err)))
+    _finish(result, json_out)
+
+
+@app.command()
+def rollback(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The id of an interrupted run (see `safeshift status`).")],
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    json_out: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Roll back an interrupted run with the plan's strategy and prove the database equals its snapshot."""
+    loaded = _call(lambda: load_plan(plan))
+    result = _call(lambda: rollback_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(err)))
+    _finish(result, json_out)
+
+
+def _finish(result: RunResult, json_out: bool) -> None:
+    if json_out:
+        _emit_json(result.to_dict())
+    else:
+        _render_run(result)
+    raise typer.Exit(int(result.exit_code))
+
+
 @app.command("rehearse")
 def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
     """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
@@ -277,7 +311,7 @@ def status(plan: PlanOpt = Path(DEFAULT_PLAN), workdir: WorkdirOpt = None, json_
     out.print(f"revision: {st.current or 'base'} (target {st.target})")
     out.print("pending: " + (", ".join(f"{p['id']} {p['message']}" for p in st.pending) or "none"), markup=False)
     for r in st.runs:
-        out.print(f"  {r['run_id']}  {r['outcome']:<12} {r['message']}", markup=False)
+        out.print(f"  {r['run_id']}  {r['outcome']:<12} {r['message']}", markup=False, soft_wrap=True)
 
 
 @demo_app.command("family")

@@ -16,6 +16,7 @@ from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError
 from safeshift.journal import now_iso
 from safeshift.plan import Plan
+from safeshift.recovery import all_runs
 from safeshift.runner import new_run_id, state_dir
 from safeshift.secrets import register_url, safe_url
 
@@ -135,21 +136,20 @@ class Status:
 
 
 def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
-    """The last runs under ``home`` with their outcome (a run without report was interrupted)."""
-    runs_dir = home / ".safeshift" / "runs"
-    found: list[dict[str, Any]] = []
-    if not runs_dir.is_dir():
-        return found
-    for folder in sorted(runs_dir.iterdir(), reverse=True)[:limit]:
-        report = folder / "report.json"
+    """The last runs under ``home``: outcome, and for an interrupted one what to run next."""
+    runs = []
+    for record in all_runs(home)[:limit]:
+        data = record.to_dict()
+        report = record.folder / "report.json"
         if report.is_file():
-            data = json.loads(report.read_text(encoding="utf-8"))
-            found.append(
-                {"run_id": folder.name, "outcome": data.get("outcome"), "message": data.get("message"), "report": str(report)}
-            )
+            saved = json.loads(report.read_text(encoding="utf-8"))
+            data["message"] = saved.get("message")
+            data["report"] = str(report)
         else:
-            found.append({"run_id": folder.name, "outcome": "interrupted", "message": "no report: the run did not finish", "report": None})
-    return found
+            data["message"] = f"interrupted in {record.last_phase}; next: {record.next_step}"
+            data["report"] = None
+        runs.append(data)
+    return runs
 
 
 def status(plan: Plan, *, workdir: Path | None = None) -> Status:

@@ -8,10 +8,11 @@ revision, tables, columns and row counts back to the snapshot, and the pre-check
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets as _random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,14 +21,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from safeshift import faults
 from safeshift.approval import Approval, plan_digest
 from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
 from safeshift.dialects import Dialect, get_dialect
-from safeshift.dialects.base import SchemaShape
+from safeshift.dialects.base import BackupInfo, SchemaShape
 from safeshift.engines import MigrationEngine, get_engine
-from safeshift.errors import ConnectError, ExitCode, SafeshiftError
+from safeshift.errors import ConfigError, ConnectError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.plan import Plan
+from safeshift.recovery import RunRecord, interrupted_runs, load_run
 from safeshift.report import write_report
 from safeshift.result import PhaseResult, RunResult
 from safeshift.secrets import redact, register_url, safe_url
@@ -117,6 +120,7 @@ class Run:
         self.engine: Engine | None = None
         self.schema: SchemaShape = {}
         self.changed = False  # True once apply has started: from then on, failure means rollback
+        self.record: RunRecord = RunRecord(run_id=self.run_id, folder=self.run_dir)
 
     # -- plumbing ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -124,6 +128,7 @@ class Run:
         record = PhaseResult(name=name, status="ok")
         self.observer.phase_started(name)
         self._event(name, "started")
+        faults.hit(f"{name}:started")
         started = time.perf_counter()
         try:
             yield record
@@ -137,6 +142,7 @@ class Run:
             self.result.phases.append(record)
             self._event(name, "finished", status=record.status, seconds=round(record.seconds, 4), detail=record.detail)
             self.observer.phase_finished(record)
+        faults.hit(f"{name}:finished")
 
     def _event(self, phase: str, event: str, **data: Any) -> None:
         if self.journal is not None:
@@ -157,7 +163,8 @@ class Run:
         return _Stop(message)
 
     # -- the run ----------------------------------------------------------------------
-    def execute(self) -> RunResult:
+    def execute(self, body: Callable[[], None] | None = None) -> RunResult:
+        """Run ``body`` (default: the whole run) under the lock, journaled, always reported."""
         if not self.dry_run:
             self.journal = Journal(self.run_dir / "journal.jsonl")
             self.result.journal = str(self.journal.path)
@@ -166,7 +173,7 @@ class Run:
             self.dialect.check_reachable()
             self.engine = self.dialect.create_engine()
             with self.dialect.run_lock(self.engine, self.run_id, self.result.started):
-                self._phases()
+                (body or self._phases)()
         except _Stop:
             pass
         except SafeshiftError as exc:
@@ -186,6 +193,70 @@ class Run:
                 write_report(self.result, self.run_dir)
         return self.result
 
+    # -- recovery of interrupted runs -------------------------------------------------
+    def _refuse_if_interrupted(self) -> None:
+        """A new run on a half-migrated database would snapshot the wrong state."""
+        for record in interrupted_runs(self.home, safe_url(self.url)):
+            if record.run_id != self.run_id:
+                raise self._stop(
+                    "blocked",
+                    f"run {record.run_id} was interrupted in phase {record.last_phase} on this database; "
+                    f"run: {record.next_step}",
+                )
+
+    def adopt(self, record: RunRecord) -> None:
+        """Continue an interrupted run: same id, folder and journal; state read back from it."""
+        if record.finished:
+            raise ConfigError(f"run {record.run_id} already finished ({record.outcome}); nothing to recover")
+        if record.database != safe_url(self.url):
+            raise ConfigError(
+                f"run {record.run_id} was against {record.database}, but the plan now points at {safe_url(self.url)}"
+            )
+        self.run_id = record.run_id
+        self.run_dir = record.folder
+        self.record = record
+        result = self.result
+        result.run_id = record.run_id
+        result.started = record.started or result.started
+        revisions = record.state.get("revisions", {})
+        result.start_revision = revisions.get("start_revision")
+        result.target_revision = revisions.get("target_revision")
+        result.digest = revisions.get("digest")
+        snapshot = record.state.get("snapshot", {})
+        result.snapshot = dict(snapshot.get("counts", {}))
+        self.schema = dict(snapshot.get("schema", {}))
+        backup = record.state.get("backup", {}).get("backup")
+        if backup:
+            result.backup = BackupInfo(**backup)
+        result.phases = [
+            PhaseResult(name=e["phase"], status=e.get("status", "?"), seconds=e.get("seconds", 0.0), detail=e.get("detail", {}))
+            for e in record.phases
+        ]
+        self.changed = record.apply_started
+
+    def _recover_rollback(self) -> None:
+        record = self.record
+        if not self.result.snapshot:
+            self.result.outcome = "noop"
+            self.result.message = f"run {record.run_id} died in {record.last_phase} before its snapshot: nothing was changed"
+            return
+        self._rollback(f"rollback of interrupted run {record.run_id} (died in {record.last_phase})")
+
+    def _recover_resume(self) -> None:
+        record = self.record
+        try:
+            with self._connect() as conn:
+                revision = self.migrator.current(conn)
+                if revision != self.result.target_revision:
+                    self.result.message = f"the database is at {revision}, not {self.result.target_revision}"
+                    raise _PhaseFailed(self.result.message)
+                self._verify(conn)
+        except (_PhaseFailed, KeyboardInterrupt) as exc:
+            self._rollback(self.result.message or _error_text(exc))
+            return
+        self.result.outcome = "succeeded"
+        self.result.message = f"resumed run {record.run_id}: migrated {self.result.start_revision or 'base'} → {self.result.target_revision}"
+
     def _connect(self) -> Connection:
         assert self.engine is not None
         try:
@@ -194,6 +265,7 @@ class Run:
             raise ConnectError(f"cannot connect to {safe_url(self.url)}: {_error_text(exc)}") from None
 
     def _phases(self) -> None:
+        self._refuse_if_interrupted()
         with self._connect() as conn:
             self._preflight(conn)
             if self.dry_run:
@@ -230,6 +302,9 @@ class Run:
             self.result.target_revision = target
             self.result.digest = plan_digest(self.plan, self.migrator, target)
             self.result.pending = [r.to_dict() for r in pending]
+            self._event(
+                "state", "revisions", start_revision=start, target_revision=target, digest=self.result.digest
+            )
             ph.detail.update(
                 version=facts.version,
                 database_bytes=facts.database_bytes,
@@ -299,6 +374,7 @@ class Run:
             self.result.snapshot = self.dialect.row_counts(conn)
             self.schema = self.dialect.schema_shape(conn)
             conn.rollback()
+            self._event("state", "snapshot", counts=self.result.snapshot, schema=self.schema)
             ph.detail.update(tables=len(self.result.snapshot), rows=sum(self.result.snapshot.values()))
 
     def _backup(self) -> None:
@@ -324,6 +400,7 @@ class Run:
                     raise
                 info.verified = True
                 ph.detail["verified"] = True
+            self._event("state", "backup", backup=info.to_dict())
 
     def _approve(self) -> None:
         """Proceed only with the digest of the reviewed plan, or a typed confirmation."""
@@ -419,6 +496,7 @@ class Run:
                 conn.commit()
             waits: list[dict[str, Any]] = []
             ph.detail["lock_waits"] = waits
+            _count_statements(conn)
             attempt = 0
             while True:
                 attempt += 1
@@ -574,6 +652,19 @@ class Run:
         self.result.statements = plan
 
 
+def _count_statements(conn: Connection) -> None:
+    """Fault points inside apply: ``apply:statement:<n>`` after the n-th statement."""
+    if not os.environ.get(faults.ENV, "").startswith("apply:statement:"):
+        return
+    counter = {"n": 0}
+
+    def after(*_args: Any) -> None:
+        counter["n"] += 1
+        faults.hit(f"apply:statement:{counter['n']}")
+
+    event.listen(conn, "after_cursor_execute", after)
+
+
 def _failure_message(what: str, failed: list[CheckResult]) -> str:
     parts = []
     for r in failed[:3]:
@@ -605,6 +696,30 @@ def run_plan(
     return Run(
         plan, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval
     ).execute()
+
+
+def rollback_run(
+    plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None
+) -> RunResult:
+    """Roll back an interrupted run from its journal and prove the database equals its snapshot."""
+    run = Run(plan, workdir=workdir, observer=observer)
+    run.adopt(load_run(run.home, run_id))
+    return run.execute(run._recover_rollback)
+
+
+def resume_run(
+    plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None
+) -> RunResult:
+    """Finish an interrupted run whose migration completed: verify, then succeed or roll back."""
+    run = Run(plan, workdir=workdir, observer=observer)
+    record = load_run(run.home, run_id)
+    run.adopt(record)
+    if not record.apply_finished:  # refused before touching the journal: the run stays open
+        raise ConfigError(
+            f"run {run_id} cannot be resumed: its migration did not complete (died in {record.last_phase}); "
+            f"run safeshift rollback {run_id}"
+        )
+    return run.execute(run._recover_resume)
 
 
 def rehearse_plan(plan: Plan, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:

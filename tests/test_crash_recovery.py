@@ -1,0 +1,111 @@
+"""Fault injection: the process dies (os._exit) at every phase boundary and inside apply;
+`safeshift resume` or `safeshift rollback` then leaves the database fully migrated with every
+check passing, or equal to its snapshot. Nothing is ever lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from conftest import EXAMPLES, require_server
+from safeshift.demo import prepare_family_database, server_url
+from safeshift.dialects import get_dialect
+
+BEFORE_APPLY = ["preflight:started", "preflight:finished", "snapshot:started", "snapshot:finished",
+                "backup:started", "backup:finished"]
+INSIDE_APPLY = ["apply:started", "apply:statement:1", "apply:statement:4", "apply:statement:9"]
+AFTER_APPLY = ["apply:finished", "verify:started", "verify:finished"]
+POINTS = BEFORE_APPLY + INSIDE_APPLY + AFTER_APPLY
+
+
+def cli(plan: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safeshift.cli", *args, "--plan", str(plan), "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture
+def family(db_kind: str, tmp_path: Path) -> Iterator[tuple[URL, Path, dict[str, str]]]:
+    require_server(db_kind)
+    name = f"ss_crash_{uuid.uuid4().hex[:8]}"
+    url, _ = prepare_family_database(db_kind, tmp_path, 1500, name=name)  # type: ignore[arg-type]
+    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
+    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
+    plan = tmp_path / "plan" / "safeshift.toml"
+    plan.parent.mkdir()
+    plan.write_text(text)
+    env = {**os.environ, "FAMILY_DATABASE_URL": url.render_as_string(hide_password=False)}
+    env.pop("SAFESHIFT_FAULT", None)
+    yield url, plan, env
+    if db_kind != "sqlite":
+        get_dialect(server_url(db_kind)).drop_database(name)
+
+
+def database_state(url: URL) -> dict[str, Any]:
+    dialect = get_dialect(url)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            return {
+                "revision": conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar(),
+                "shape": dialect.schema_shape(conn),
+                "counts": dialect.row_counts(conn),
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_killed_run_recovers(family: tuple[URL, Path, dict[str, str]], point: str) -> None:
+    url, plan, env = family
+    before = database_state(url)
+    killed = cli(plan, "run", env={**env, "SAFESHIFT_FAULT": point})
+    assert killed.returncode == 137, killed.stdout + killed.stderr
+    runs = list((plan.parent / ".safeshift" / "runs").iterdir())
+    assert len(runs) == 1
+    run_id = runs[0].name
+    assert not (runs[0] / "report.json").exists()
+
+    status = json.loads(cli(plan, "status", env=env).stdout)
+    assert status["runs"][0]["outcome"] == "interrupted"
+
+    if point in INSIDE_APPLY + AFTER_APPLY:  # a new run must not start on top of it
+        refused = cli(plan, "run", env=env)
+        assert refused.returncode == 2 and run_id in json.loads(refused.stdout)["message"]
+
+    if point in AFTER_APPLY:
+        resumed = cli(plan, "resume", run_id, env=env)
+        data = json.loads(resumed.stdout)
+        assert resumed.returncode == 0, data["message"]
+        assert data["outcome"] == "succeeded"
+        assert all(c["passed"] for c in data["checks"] if c["phase"] == "post")
+        after = database_state(url)
+        assert after["revision"] == "0002"
+        assert after["counts"]["users"] == before["counts"]["users"]
+        assert after["counts"]["chores"] == before["counts"]["chores"]
+    else:
+        if point in INSIDE_APPLY:
+            wrong = cli(plan, "resume", run_id, env=env)
+            assert wrong.returncode == 2 and "rollback" in wrong.stderr
+        rolled = cli(plan, "rollback", run_id, env=env)
+        data = json.loads(rolled.stdout)
+        assert data["outcome"] in ("rolled_back", "noop"), data["message"]
+        if data["outcome"] == "rolled_back":
+            assert rolled.returncode == 3 and data["rollback"]["proof"]["equal"] is True
+        assert database_state(url) == before
+    assert (runs[0] / "report.json").exists()
+    # the run is closed: a fresh run now goes through
+    final = cli(plan, "run", env=env)
+    assert final.returncode == 0 or json.loads(final.stdout)["outcome"] == "noop", final.stdout
+    assert database_state(url)["revision"] == "0002"
