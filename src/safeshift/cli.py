@@ -70,7 +70,7 @@ def _emit_json(data: dict[str, Any]) -> None:
 
 
 class RichObserver:
-    """A live checklist of phases and a progress bar for long work, on stderr."""
+    """A live checklist of phases and a progress bar for long work (stdout: errors alone go to stderr)."""
 
     _MARK = {"ok": "[green]✓[/]", "skipped": "[yellow]–[/]", "blocked": "[yellow]■[/]", "failed": "[red]✗[/]"}
 
@@ -86,7 +86,7 @@ class RichObserver:
         self._stop_progress()
         mark = self._MARK.get(phase.status, "?")
         extra = ""
-        if phase.status not in ("ok",) and "error" in phase.detail:
+        if phase.status == "failed" and "error" in phase.detail:
             extra = f"  [dim]{redact(str(phase.detail['error']))}[/]"
         self.console.print(f" {mark} {phase.name:<22} {phase.seconds:7.2f}s{extra}", soft_wrap=True)
 
@@ -176,7 +176,7 @@ def run(
 ) -> None:
     """Execute the plan: preflight, snapshot, backup, [rehearse], [approve], apply, verify, report; roll back on failure."""
     loaded = _call(lambda: load_plan(plan))
-    observer = None if json_out else RichObserver(err)
+    observer = None if json_out else RichObserver(out)
     approval = Approval(digest=approve, confirm=None if approve or json_out or not sys.stdin.isatty() else _confirm)
     result = _call(
         lambda: run_plan(loaded, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval)
@@ -203,7 +203,7 @@ def resume(
 ) -> None:
     """Finish an interrupted run whose migration completed: verify, and roll back if that fails."""
     loaded = _call(lambda: load_plan(plan))
-    result = _call(lambda: resume_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(err)))
+    result = _call(lambda: resume_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(out)))
     _finish(result, json_out)
 
 
@@ -216,7 +216,7 @@ def rollback(
 ) -> None:
     """Roll back an interrupted run with the plan's strategy and prove the database equals its snapshot."""
     loaded = _call(lambda: load_plan(plan))
-    result = _call(lambda: rollback_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(err)))
+    result = _call(lambda: rollback_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(out)))
     _finish(result, json_out)
 
 
@@ -232,7 +232,7 @@ def _finish(result: RunResult, json_out: bool) -> None:
 def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
     """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
     loaded = _call(lambda: load_plan(plan))
-    result = _call(lambda: rehearse_plan(loaded, workdir=workdir, observer=None if json_out else RichObserver(err)))
+    result = _call(lambda: rehearse_plan(loaded, workdir=workdir, observer=None if json_out else RichObserver(out)))
     if json_out:
         _emit_json(result.to_dict())
     else:
@@ -338,9 +338,9 @@ def demo_family(
         _fail(f"--break-mode: expected check or apply, got {break_mode!r}", int(ExitCode.USAGE))
     if db not in ("sqlite", "postgresql", "mysql"):
         _fail(f"--db: expected sqlite, postgresql or mysql, got {db!r}", int(ExitCode.USAGE))
-    observer = None if json_out else RichObserver(err)
+    observer = None if json_out else RichObserver(out)
     if not json_out:
-        err.print(f"[bold]family cutover demo[/] on {db}: {users} users" + (" with edge cases" if edge_cases else "") + (f", broken ({break_mode})" if break_ else ""))
+        out.print(f"[bold]family cutover demo[/] on {db}: {users} users" + (" with edge cases" if edge_cases else "") + (f", broken ({break_mode})" if break_ else ""))
     result = _call(
         lambda: run_demo(
             db=db,  # type: ignore[arg-type]
