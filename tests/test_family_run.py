@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from safeshift.cli import app
-from safeshift.demo import DEMO_DATABASE, demo_family, prepare_family_database, server_url
+from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
 from safeshift.runner import run_plan
@@ -27,11 +28,18 @@ USERS = 3000
 
 
 @pytest.fixture
-def demo_dir(db_kind: str, tmp_path: Path) -> Any:
+def demo_db(db_kind: str) -> Any:
+    """A database name of this test's own: tests and demos may run side by side on one server."""
     require_server(db_kind)
-    yield tmp_path
+    name = f"ss_demo_{uuid.uuid4().hex[:8]}"
+    yield name
     if db_kind != "sqlite":
-        get_dialect(server_url(db_kind)).drop_database(DEMO_DATABASE)
+        get_dialect(server_url(db_kind)).drop_database(name)
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path, demo_db: str) -> Path:
+    return tmp_path
 
 
 def reopen(url: URL) -> dict[str, Any]:
@@ -50,8 +58,8 @@ def db_url_of(result: Any) -> URL:
     return sa.engine.make_url(result.run.database)
 
 
-def test_success(db_kind: str, demo_dir: Path) -> None:
-    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir)  # type: ignore[arg-type]
+def test_success(db_kind: str, demo_dir: Path, demo_db: str) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, database=demo_db)  # type: ignore[arg-type]
     assert result.run.outcome == "succeeded", result.run.message
     assert result.exit_code == 0
     state = reopen(db_url_of(result))
@@ -74,8 +82,8 @@ def test_success(db_kind: str, demo_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["check", "apply"])
-def test_break_rolls_back_to_snapshot(db_kind: str, demo_dir: Path, mode: str) -> None:
-    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, break_mode=mode)  # type: ignore[arg-type]
+def test_break_rolls_back_to_snapshot(db_kind: str, demo_dir: Path, demo_db: str, mode: str) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, break_mode=mode, database=demo_db)  # type: ignore[arg-type]
     assert result.run.outcome == "rolled_back", result.run.message
     assert result.exit_code == 3
     proof = result.run.rollback["proof"]
@@ -88,8 +96,8 @@ def test_break_rolls_back_to_snapshot(db_kind: str, demo_dir: Path, mode: str) -
     assert "database equals the snapshot" in Path(result.run.report_md or "").read_text()
 
 
-def test_edge_cases_block_before_backup(db_kind: str, demo_dir: Path) -> None:
-    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, edge_cases=True)  # type: ignore[arg-type]
+def test_edge_cases_block_before_backup(db_kind: str, demo_dir: Path, demo_db: str) -> None:
+    result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, edge_cases=True, database=demo_db)  # type: ignore[arg-type]
     assert result.run.outcome == "blocked"
     assert result.exit_code == 1
     for uid in result.data.cycle_ids + result.data.missing_parent_ids:

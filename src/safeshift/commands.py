@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
+from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError
@@ -60,7 +60,11 @@ def check(plan: Plan, phase: str = "post") -> CheckReport:
         with engine.connect() as conn:
             snapshot = dialect.row_counts(conn)
             conn.rollback()
-            return CheckReport(phase, run_checks(checks, CheckContext(conn=conn, snapshot=snapshot)))
+            # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
+            ctx = CheckContext(conn=conn, snapshot=None, base_dir=plan.base_dir)
+            ctx.baseline = capture_baseline(checks, ctx)
+            ctx.snapshot = snapshot
+            return CheckReport(phase, run_checks(checks, ctx))
     except ConnectError:
         raise
     except Exception as exc:

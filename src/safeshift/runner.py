@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import secrets as _random
 import shutil
 import time
@@ -23,11 +24,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults
 from safeshift.approval import Approval, plan_digest
-from safeshift.checks import CheckContext, CheckResult, build_checks, run_checks
+from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import BackupInfo, SchemaShape
 from safeshift.engines import MigrationEngine, get_engine
-from safeshift.errors import ConfigError, ConnectError, ExitCode, SafeshiftError
+from safeshift.errors import BackupError, ConfigError, ConnectError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.plan import Plan
 from safeshift.recovery import RunRecord, interrupted_runs, load_run
@@ -119,6 +120,7 @@ class Run:
         self.journal: Journal | None = None
         self.engine: Engine | None = None
         self.schema: SchemaShape = {}
+        self.baseline: dict[str, Any] = {}
         self.changed = False  # True once apply has started: from then on, failure means rollback
         self.record: RunRecord = RunRecord(run_id=self.run_id, folder=self.run_dir)
 
@@ -149,7 +151,7 @@ class Run:
             self.journal.event(phase, event, **data)
 
     def _context(self, conn: Connection, snapshot: dict[str, int] | None) -> CheckContext:
-        return CheckContext(conn=conn, snapshot=snapshot)
+        return CheckContext(conn=conn, snapshot=snapshot, base_dir=self.plan.base_dir, baseline=self.baseline)
 
     def _checks(self, conn: Connection, checks: list[Any], snapshot: dict[str, int] | None) -> list[CheckResult]:
         results = run_checks(checks, self._context(conn, snapshot))
@@ -225,6 +227,7 @@ class Run:
         snapshot = record.state.get("snapshot", {})
         result.snapshot = dict(snapshot.get("counts", {}))
         self.schema = dict(snapshot.get("schema", {}))
+        self.baseline = _load_baseline(record.folder)
         backup = record.state.get("backup", {}).get("backup")
         if backup:
             result.backup = BackupInfo(**backup)
@@ -374,6 +377,9 @@ class Run:
             self.result.snapshot = self.dialect.row_counts(conn)
             self.schema = self.dialect.schema_shape(conn)
             conn.rollback()
+            # before-states of checks that compare before/after (table_unchanged, baseline mode)
+            self.baseline = capture_baseline(self.pre_checks + self.post_checks, self._context(conn, None))
+            _save_baseline(self.run_dir, self.baseline)
             self._event("state", "snapshot", counts=self.result.snapshot, schema=self.schema)
             ph.detail.update(tables=len(self.result.snapshot), rows=sum(self.result.snapshot.values()))
 
@@ -387,17 +393,17 @@ class Run:
 
             try:
                 info = self.dialect.backup(self.engine, dest, progress)
-            except SafeshiftError:
+            except SafeshiftError as exc:
                 ph.status = "blocked"
-                raise
+                raise BackupError(f"backup failed, nothing was changed: {exc.message}") from None
             self.result.backup = info
             ph.detail.update(path=info.path, bytes=info.bytes)
             if self.plan.backup.verify:
                 try:
                     info.verify_detail = self.dialect.verify_backup(info, self.result.snapshot, self.run_id)
-                except SafeshiftError:
+                except SafeshiftError as exc:
                     ph.status = "blocked"
-                    raise
+                    raise BackupError(f"backup did not verify, nothing was changed: {exc.message}") from None
                 info.verified = True
                 ph.detail["verified"] = True
             self._event("state", "backup", backup=info.to_dict())
@@ -650,6 +656,30 @@ class Run:
             {"phase": "rollback", "what": f"on failure: {self.plan.rollback.strategy} to {self.result.start_revision or 'base'}", "sql": None}
         )
         self.result.statements = plan
+
+
+_BASELINE_FILE = "baseline.pickle"
+
+
+def _save_baseline(run_dir: Path, baseline: dict[str, Any]) -> None:
+    """Checks' before-states, kept beside the journal so a resumed run can still compare."""
+    if not baseline:
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / _BASELINE_FILE
+    with open(path, "wb") as fh:
+        pickle.dump(baseline, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _load_baseline(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / _BASELINE_FILE
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as fh:  # written by safeshift itself for this run
+        data = pickle.load(fh)  # noqa: S301
+    return data if isinstance(data, dict) else {}
 
 
 def _count_statements(conn: Connection) -> None:

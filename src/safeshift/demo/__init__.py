@@ -135,14 +135,18 @@ def demo_family(
     workdir: Path | None = None,
     observer: Observer | None = None,
     seed: int = 42,
+    database: str = DEMO_DATABASE,
 ) -> DemoResult:
-    """Build the chores-tracker database before the change and run the family cutover on it."""
+    """Build the chores-tracker database before the change and run the family cutover on it.
+
+    On a server the demo database ``database`` is dropped and created anew.
+    """
     if users < 2:
         raise ConfigError(f"--users: expected at least 2, got {users}")
     example = examples_dir() / "family"
     home = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
     home.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence
-    url, data = prepare_family_database(db, home, users, seed=seed, edge_cases=edge_cases)
+    url, data = prepare_family_database(db, home, users, seed=seed, edge_cases=edge_cases, name=database)
     url_text = url.render_as_string(hide_password=False)
     with _env(FAMILY_DATABASE_URL=url_text, SAFESHIFT_FAMILY_BREAK=break_mode):
         plan = load_plan(example / "safeshift.toml")
