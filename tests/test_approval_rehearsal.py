@@ -76,7 +76,7 @@ def test_approval_digest_flow(family: URL, tmp_path: Path) -> None:
     assert approved.outcome == "succeeded", approved.message
     assert approved.approval["digest"] == fresh and approved.approval["by"] == "alice"
     assert approved.approval["at"]
-    assert f"Approved by alice" in Path(approved.report_md or "").read_text()
+    assert "Approved by alice" in Path(approved.report_md or "").read_text()
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])

@@ -16,13 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
+from conftest import EXAMPLES, require_server
 from safeshift.cli import app
 from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
 from safeshift.runner import run_plan
-
-from conftest import EXAMPLES, require_server
 
 USERS = 3000
 
