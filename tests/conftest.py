@@ -7,8 +7,9 @@ A server that is down makes its tests skip on a laptop and fail in CI (``CI=true
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -87,3 +88,20 @@ def db_engine(db_url: URL) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def family_plan(folder: Path, extra: str = "", edit: Callable[[str], str] | None = None) -> Path:
+    """A copy of the family example's plan in ``folder`` (its Alembic config by absolute path,
+    its Python checks beside it), optionally edited, with ``extra`` TOML appended."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = EXAMPLES / "family"
+    text = (source / "safeshift.toml").read_text()
+    text = text.replace('config = "alembic.ini"', 'config = "ALEMBIC_INI"')
+    if edit is not None:
+        text = edit(text)
+    text = text.replace("ALEMBIC_INI", str(source / "alembic.ini"))
+    for module in source.glob("*.py"):
+        shutil.copy(module, folder / module.name)
+    plan = folder / "safeshift.toml"
+    plan.write_text(text + extra)
+    return plan

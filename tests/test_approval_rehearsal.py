@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, require_server
+from conftest import EXAMPLES, family_plan, require_server
 from safeshift.approval import Approval
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database, server_url
@@ -21,12 +21,7 @@ from safeshift.runner import rehearse_plan, run_plan
 
 
 def make_plan(tmp_path: Path, extra: str = "") -> Path:
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-    path = tmp_path / "plan" / "safeshift.toml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text + extra)
-    return path
+    return family_plan(tmp_path / "plan", extra)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from conftest import family_plan
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database
 
@@ -41,7 +41,7 @@ CASES: dict[str, tuple[Edit, list[str], str]] = {
     "not a url": (replace(URL_LINE, 'url = "just some words"'), [], "expected a database URL"),
     "unsupported database": (replace(URL_LINE, 'url = "oracle://scott@db/orcl"'), [], "unsupported database 'oracle'"),
     "inline password": (replace(URL_LINE, 'url = "postgresql://app:s3cr3t-inline@127.0.0.1/x"'), [], "inline password"),
-    "bad expectation": (replace('expect = "== 0"', 'expect = "zero please"'), [], "expect"),
+    "bad expectation": (append('[[checks.post]]\nkind = "sql"\nquery = "SELECT 1"\nexpect = "zero please"'), [], "expect"),
     "unknown check kind": (append('[[checks.post]]\nkind = "telepathy"'), [], "unknown check kind 'telepathy'"),
     "check without query": (append('[[checks.post]]\nkind = "sql"\nexpect = "== 0"'), [], "query: required key is missing"),
     "bad rollback strategy": (replace('strategy = "downgrade-then-restore"', 'strategy = "hope"'), [], "rollback.strategy"),
@@ -84,10 +84,7 @@ def revision(url: sa.engine.URL) -> str:
 def test_bad_input_is_one_line_exit_2_and_no_change(case: str, setup: tuple[Path, sa.engine.URL]) -> None:
     plan, url = setup
     spoil, args, expected = CASES[case]
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', 'config = "ALEMBIC_INI"')
-    text = spoil(text).replace("ALEMBIC_INI", str(EXAMPLES / "family" / "alembic.ini"))
-    plan.write_text(text)
+    family_plan(plan.parent, edit=spoil)
     result = CliRunner().invoke(app, ["run", "--plan", str(plan), *args])
     assert result.exit_code == 2, (result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -116,11 +113,7 @@ def test_missing_backup_tool_found_in_preflight(
         bin_dir.mkdir()
         monkeypatch.setenv("PATH", str(bin_dir))
         monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
-        text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-        text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-        plan = tmp_path / "p" / "safeshift.toml"
-        plan.parent.mkdir()
-        plan.write_text(text)
+        plan = family_plan(tmp_path / "p")
         result = CliRunner().invoke(app, ["run", "--plan", str(plan)])
         assert result.exit_code == 2, result.output
         assert "postgresql-client" in result.stderr
@@ -142,8 +135,7 @@ def test_missing_backup_tool_found_in_preflight(
 )
 def test_bad_command_arguments(args: list[str], expected: str, setup: tuple[Path, sa.engine.URL]) -> None:
     plan, url = setup
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    plan.write_text(text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"'))
+    family_plan(plan.parent)
     cmd = args + (["--plan", str(plan)] if args[0] != "demo" else [])
     result = CliRunner().invoke(app, cmd)
     assert result.exit_code == 2, result.output

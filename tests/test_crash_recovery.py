@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import EXAMPLES, require_server
+from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 
@@ -40,11 +40,7 @@ def family(db_kind: str, tmp_path: Path) -> Iterator[tuple[URL, Path, dict[str, 
     require_server(db_kind)
     name = f"ss_crash_{uuid.uuid4().hex[:8]}"
     url, _ = prepare_family_database(db_kind, tmp_path, 1500, name=name)  # type: ignore[arg-type]
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-    plan = tmp_path / "plan" / "safeshift.toml"
-    plan.parent.mkdir()
-    plan.write_text(text)
+    plan = family_plan(tmp_path / "plan")
     env = {**os.environ, "FAMILY_DATABASE_URL": url.render_as_string(hide_password=False)}
     env.pop("SAFESHIFT_FAULT", None)
     yield url, plan, env

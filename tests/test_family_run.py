@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, require_server
+from conftest import family_plan, require_server
 from safeshift.cli import app
 from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
@@ -110,12 +110,7 @@ def test_edge_cases_block_before_backup(db_kind: str, demo_dir: Path, demo_db: s
 
 
 def _plan(tmp_path: Path, url: URL, extra: str = "") -> Path:
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-    plan = tmp_path / "plan" / "safeshift.toml"
-    plan.parent.mkdir(exist_ok=True)
-    plan.write_text(text + extra)
-    return plan
+    return family_plan(tmp_path / "plan", extra)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import EXAMPLES, require_server
+from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
@@ -23,12 +23,7 @@ from safeshift.runner import run_plan
 
 
 def make_plan(tmp_path: Path, extra: str = "") -> Path:
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-    path = tmp_path / "plan" / "safeshift.toml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text + extra)
-    return path
+    return family_plan(tmp_path / "plan", extra)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import EXAMPLES, require_server
+from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
@@ -28,14 +28,8 @@ from safeshift.runner import run_plan
 USERS = 2000
 
 
-def family_plan(tmp_path: Path, extra: str = "", env: str = "FAMILY_DATABASE_URL") -> Path:
-    text = (EXAMPLES / "family" / "safeshift.toml").read_text()
-    text = text.replace('config = "alembic.ini"', f'config = "{EXAMPLES / "family" / "alembic.ini"}"')
-    text = text.replace("${FAMILY_DATABASE_URL}", "${" + env + "}")
-    folder = tmp_path / f"plan-{uuid.uuid4().hex[:6]}"
-    folder.mkdir()
-    (folder / "safeshift.toml").write_text(text + extra)
-    return folder / "safeshift.toml"
+def plan_in(tmp_path: Path, extra: str = "") -> Path:
+    return family_plan(tmp_path / f"plan-{uuid.uuid4().hex[:6]}", extra)
 
 
 @pytest.fixture
@@ -61,7 +55,7 @@ def revision(url: URL) -> str | None:
 
 
 def test_second_run_is_refused_and_first_completes(family_db: URL, tmp_path: Path) -> None:
-    plan = load_plan(family_plan(tmp_path))
+    plan = load_plan(plan_in(tmp_path))
     results: dict[str, Any] = {}
     entered = threading.Event()
 
@@ -97,7 +91,7 @@ def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
 ) -> None:
     lock_timeout = 1.0
     plan = load_plan(
-        family_plan(tmp_path, f"\n[apply]\nlock_timeout = {lock_timeout}\nretries = 3\nretry_backoff = 0.3\n")
+        plan_in(tmp_path, f"\n[apply]\nlock_timeout = {lock_timeout}\nretries = 3\nretry_backoff = 0.3\n")
     )
     engine = get_dialect(family_db).create_engine()
     holder_started, stop_writer = threading.Event(), threading.Event()
@@ -185,7 +179,7 @@ def canary_url(db_kind: str, family_db: URL) -> Iterator[URL]:
 @pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
 @pytest.mark.parametrize("broken", [False, True])
 def test_canary_password_never_leaks(canary_url: URL, tmp_path: Path, broken: bool) -> None:
-    plan = family_plan(tmp_path)
+    plan = plan_in(tmp_path)
     env = {**os.environ, "FAMILY_DATABASE_URL": canary_url.render_as_string(hide_password=False)}
     if broken:
         env["SAFESHIFT_FAMILY_BREAK"] = "apply"  # exercises restore from the backup as well
