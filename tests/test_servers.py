@@ -148,30 +148,36 @@ CANARY = "canary-Pw-7c1f-9e"
 
 @pytest.fixture
 def canary_url(db_kind: str, family_db: URL) -> Iterator[URL]:
-    """The family database reached as a user whose password is the canary."""
+    """The family database reached as a user of its own whose password is the canary."""
     if db_kind == "sqlite":
         pytest.skip("SQLite has no passwords")
     admin = get_dialect(server_url(db_kind)).create_engine()
-    user = "ss_canary"
+    user = f"ss_canary_{uuid.uuid4().hex[:6]}"
+    hosts = ("localhost", "127.0.0.1", "%")
     with admin.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         if db_kind == "postgresql":
-            conn.execute(sa.text(f"DROP ROLE IF EXISTS {user}"))
             conn.execute(sa.text(f"CREATE ROLE {user} LOGIN SUPERUSER PASSWORD '{CANARY}'"))
         else:
-            for host in ("localhost", "127.0.0.1", "%"):
-                conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+            for host in hosts:
                 conn.execute(sa.text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{CANARY}'"))
                 conn.execute(sa.text(f"GRANT ALL ON *.* TO '{user}'@'{host}' WITH GRANT OPTION"))
     try:
         yield family_db.set(username=user, password=CANARY)
     finally:
+        if db_kind == "postgresql":  # what the role created lives in the family database
+            owner = get_dialect(family_db).create_engine()
+            with owner.connect() as conn:
+                conn.execute(sa.text(f"REASSIGN OWNED BY {user} TO postgres"))
+                conn.execute(sa.text(f"DROP OWNED BY {user}"))
+                conn.commit()
+            owner.dispose()
         with admin.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             if db_kind == "postgresql":
                 conn.execute(sa.text(f"DROP ROLE IF EXISTS {user}"))
             else:
-                for host in ("localhost", "127.0.0.1", "%"):
+                for host in hosts:
                     conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
         admin.dispose()
 
