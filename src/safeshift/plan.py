@@ -146,6 +146,35 @@ class RehearsalSection(Strict):
     enabled: bool = False
 
 
+class LintSection(Strict):
+    """Lock-hazard lint: unsuppressed findings at or above ``fail_on`` block the run in preflight.
+
+    Severity grows with the table's size: a lock on a table of ``medium_table_rows`` rows is
+    a warning, on ``large_table_rows`` an error (see ``safeshift.lint``).
+    """
+
+    fail_on: Literal["warning", "error", "never"] = "error"
+    large_table_rows: int = Field(default=1_000_000, ge=1)
+    medium_table_rows: int = Field(default=10_000, ge=0)
+    disable: tuple[str, ...] = Field(default=(), description="rule codes never reported, e.g. SS006 or squawk:prefer-identity")
+
+    @field_validator("disable")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not re.fullmatch(r"SS\d{3}|squawk:[a-z0-9-]+", code):
+                raise PydanticCustomError(
+                    "lint_code", "expected a rule code such as SS001 or squawk:<rule>, got '{code}'", {"code": code}
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LintSection:
+        if self.medium_table_rows > self.large_table_rows:
+            raise PydanticCustomError("lint_sizes", "medium_table_rows must not exceed large_table_rows")
+        return self
+
+
 class CheckSpec(Strict):
     """A check as written in the plan; kind-specific keys are validated by the check registry."""
 
@@ -166,6 +195,7 @@ class Plan(Strict):
     preflight: PreflightSection = Field(default_factory=PreflightSection)
     apply: ApplySection = Field(default_factory=ApplySection)
     rehearsal: RehearsalSection = Field(default_factory=RehearsalSection)
+    lint: LintSection = Field(default_factory=LintSection)
     approval: ApprovalSection = Field(default_factory=ApprovalSection)
     rollback: RollbackSection = Field(default_factory=RollbackSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)

@@ -1,0 +1,45 @@
+"""Lock-hazard lint: what each migration statement locks, for how long, and what to do instead.
+
+Rules (one module each under ``rules/``) judge statements parsed with sqlglot, with a
+text fallback where sqlglot cannot parse; on PostgreSQL squawk's rules come first. The
+severity of a lock hazard grows with the table's size from the live database.
+
+Entry points: :func:`lint_statements` (findings), :func:`annotate` (per-statement lock
+view for the dry run), :func:`blocking_findings` (what fails a run at the plan's
+threshold), :func:`to_sarif`, :func:`table_sizes_from_facts`, :func:`probe_lock_class`.
+"""
+
+from __future__ import annotations
+
+from safeshift.lint.engine import META_RULES, annotate, lint_statements
+from safeshift.lint.model import (
+    Finding,
+    LintSettings,
+    Severity,
+    StatementInfo,
+    TableSize,
+    blocking_findings,
+    table_sizes_from_facts,
+)
+from safeshift.lint.probe import probe_lock_class
+from safeshift.lint.rules import Rule, rule_classes
+from safeshift.lint.sarif import to_sarif
+from safeshift.lint.sqltext import split_script
+
+__all__ = [
+    "META_RULES",
+    "Finding",
+    "LintSettings",
+    "Rule",
+    "Severity",
+    "StatementInfo",
+    "TableSize",
+    "annotate",
+    "blocking_findings",
+    "lint_statements",
+    "probe_lock_class",
+    "rule_classes",
+    "split_script",
+    "table_sizes_from_facts",
+    "to_sarif",
+]

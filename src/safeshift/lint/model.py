@@ -1,0 +1,157 @@
+"""Plain data of the lint: findings, table sizes, per-statement annotations, settings.
+
+Everything here has ``to_dict()`` so the CLI, the report and ``--json`` can render it
+without knowing how it was produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from safeshift.dialects.base import ServerFacts
+
+Severity = Literal["note", "warning", "error"]
+FailOn = Literal["warning", "error", "never"]
+
+SEVERITY_RANK: dict[str, int] = {"note": 0, "warning": 1, "error": 2}
+
+# Used only when a table's row count is unknown but its size on disk is known (SQLite has
+# no row estimate; PostgreSQL has none before the first ANALYZE): a cautious average row
+# width turns bytes into a row estimate, so a 2 GB table is never linted as if it were empty.
+ASSUMED_ROW_BYTES = 100
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """How big a table is now, from the live database (``ServerFacts.tables``)."""
+
+    rows: int | None = None
+    bytes: int | None = None
+
+    @property
+    def estimated_rows(self) -> int | None:
+        """Rows, or an estimate from bytes when only the size on disk is known."""
+        if self.rows is not None:
+            return self.rows
+        if self.bytes is not None:
+            return self.bytes // ASSUMED_ROW_BYTES
+        return None
+
+    def describe(self) -> str:
+        parts = []
+        if self.rows is not None:
+            parts.append(f"{self.rows:,} rows")
+        elif self.bytes is not None:
+            parts.append(f"~{self.bytes // ASSUMED_ROW_BYTES:,} rows estimated from size")
+        if self.bytes is not None:
+            parts.append(_human_bytes(self.bytes))
+        return ", ".join(parts) or "size unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def table_sizes_from_facts(facts: ServerFacts) -> dict[str, TableSize]:
+    """Table name (lower case) → size, from the preflight's server facts."""
+    return {t.name.lower(): TableSize(rows=t.row_estimate, bytes=t.bytes) for t in facts.tables}
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    """The plan's ``[lint]`` section as the linter needs it (see ``safeshift.plan.LintSection``)."""
+
+    fail_on: FailOn = "error"
+    large_table_rows: int = 1_000_000
+    medium_table_rows: int = 10_000
+    disable: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_section(cls, section: Any) -> LintSettings:
+        """From a ``LintSection`` (or anything with the same attributes)."""
+        return cls(
+            fail_on=section.fail_on,
+            large_table_rows=section.large_table_rows,
+            medium_table_rows=section.medium_table_rows,
+            disable=frozenset(section.disable),
+        )
+
+    def severity_for_rows(self, rows: int | None) -> Severity:
+        """A lock held for as long as the table takes to scan or copy: worse the bigger it is.
+
+        Unknown size is a warning: never silently a note, but not blocking on a guess.
+        """
+        if rows is None:
+            return "warning"
+        if rows >= self.large_table_rows:
+            return "error"
+        if rows >= self.medium_table_rows:
+            return "warning"
+        return "note"
+
+
+@dataclass
+class Finding:
+    """One hazard in one statement, with what to do instead."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    statement: int | None = None  # index into the linted statements
+    table: str | None = None
+    suggestion: str = ""
+    suppressed: bool = False
+    reason: str | None = None  # the suppression's justification
+    line: int | None = None  # 1-based, in the statements joined by newlines
+
+    def at_least(self, threshold: str) -> bool:
+        """Whether this finding counts against ``threshold`` ("note" | "warning" | "error")."""
+        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[threshold]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StatementInfo:
+    """One statement as the dry run shows it: what it locks, on how big a table, and why that matters."""
+
+    index: int
+    sql: str
+    kind: str
+    table: str | None
+    lock: str  # e.g. "ACCESS EXCLUSIVE", "SHARE", "metadata lock, copy", "database write lock"
+    blocks: str  # "reads and writes" | "writes" | "nothing" | "schema changes" ...
+    algorithm: str | None = None  # MySQL/MariaDB best guess: instant | inplace | copy
+    table_size: TableSize | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "sql": self.sql,
+            "kind": self.kind,
+            "table": self.table,
+            "lock": self.lock,
+            "blocks": self.blocks,
+            "algorithm": self.algorithm,
+            "table_size": self.table_size.to_dict() if self.table_size else None,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def blocking_findings(findings: list[Finding], fail_on: FailOn | str) -> list[Finding]:
+    """The unsuppressed findings at or above the plan's threshold: these block a run."""
+    if fail_on == "never":
+        return []
+    return [f for f in findings if not f.suppressed and f.at_least(fail_on)]

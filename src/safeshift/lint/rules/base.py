@@ -1,0 +1,74 @@
+"""Rule base class, hit data and the rule registry.
+
+A rule is one small class per file: a code, a name, the dialects it judges, and a
+docstring with *Anti-pattern* and *Best practice* sections (shown in SARIF and ``--json``).
+It returns hits; the engine turns them into findings with a severity (scaled by the
+table's size unless the hit fixes it), applies suppressions and de-duplicates with squawk.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from safeshift.lint.context import LintContext
+from safeshift.lint.model import Severity
+from safeshift.lint.statement import Statement
+
+ALL_DIALECTS = frozenset({"postgresql", "mysql", "sqlite"})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule's verdict on one statement; ``severity=None`` means "scale with the table's size"."""
+
+    message: str
+    table: str | None = None
+    severity: Severity | None = None
+    suggestion: str | None = None  # overrides the rule's default best practice
+
+
+class Rule(ABC):
+    """One lock or safety hazard. Subclasses set the class attributes and implement :meth:`check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    dialects: ClassVar[frozenset[str]] = ALL_DIALECTS
+    suggestion: ClassVar[str] = ""
+    # squawk rules that report the same hazard on PostgreSQL: when squawk reports one of
+    # them on a statement, this rule's finding there is dropped (squawk's wins).
+    squawk_rules: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def check(self, stmt: Statement, ctx: LintContext) -> Iterable[Hit]:
+        """Hits for this statement (none when it is fine)."""
+
+    @classmethod
+    def section(cls, title: str) -> str:
+        """A docstring section such as ``Anti-pattern`` or ``Best practice``, unwrapped."""
+        doc = inspect.getdoc(cls) or ""
+        m = re.search(rf"\*{re.escape(title)}\*:?\s*(.*?)(?:\n\s*\n|\Z)", doc, re.S)
+        return " ".join(m.group(1).split()) if m else ""
+
+    @classmethod
+    def summary(cls) -> str:
+        doc = inspect.getdoc(cls) or cls.name
+        return doc.split("\n", 1)[0].strip()
+
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    """Class decorator: make a rule part of every lint."""
+    _REGISTRY[cls.code] = cls
+    return cls
+
+
+def rule_classes() -> dict[str, type[Rule]]:
+    """Code → rule class, in code order."""
+    return dict(sorted(_REGISTRY.items()))

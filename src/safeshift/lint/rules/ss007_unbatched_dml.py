@@ -1,0 +1,55 @@
+"""SS007: an UPDATE or DELETE of the whole table in one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlglot import exp
+
+from safeshift.lint.context import LintContext
+from safeshift.lint.rules.base import Hit, Rule, register
+from safeshift.lint.statement import Statement
+
+
+def _trivial(where: exp.Expression | None) -> bool:
+    """No WHERE, or one that is always true (``WHERE 1 = 1``, ``WHERE TRUE``)."""
+    if where is None:
+        return True
+    cond = where.this if isinstance(where, exp.Where) else where
+    if isinstance(cond, exp.Boolean):
+        return bool(cond.this)
+    if isinstance(cond, exp.EQ) and isinstance(cond.left, exp.Literal) and isinstance(cond.right, exp.Literal):
+        return bool(cond.left.this == cond.right.this)
+    return False
+
+
+@register
+class UnbatchedDml(Rule):
+    """UPDATE or DELETE without WHERE: every row locked in one long transaction.
+
+    *Anti-pattern*: a backfill such as ``UPDATE users SET family_id = ...`` over the whole
+    table in one statement: it locks every row until commit (writers to any row wait), bloats
+    undo/WAL, lags replicas, and on SQLite holds the database write lock throughout.
+
+    *Best practice*: a batched backfill: walk the primary key in ranges of a few thousand
+    rows (``WHERE id > :last AND id <= :last + 5000``), commit each batch, pause between
+    batches; make it idempotent so it can resume.
+    """
+
+    code = "SS007"
+    name = "unbatched-whole-table-dml"
+    suggestion = "backfill in primary-key batches of a few thousand rows, committing each batch"
+
+    def check(self, stmt: Statement, ctx: LintContext) -> Iterable[Hit]:
+        table = stmt.table
+        if stmt.kind not in ("UPDATE", "DELETE") or ctx.is_fresh(table):
+            return
+        if isinstance(stmt.tree, exp.Update | exp.Delete):
+            if not _trivial(stmt.tree.args.get("where")):
+                return
+            if stmt.tree.args.get("limit") is not None:
+                return  # a batch (MySQL UPDATE ... LIMIT n)
+        elif stmt.has(r"\bWHERE\b") or stmt.has(r"\bLIMIT\b"):
+            return
+        verb = "updates" if stmt.kind == "UPDATE" else "deletes"
+        yield Hit(f"{stmt.kind} without WHERE {verb} every row of {table or 'the table'} in one transaction", table)

@@ -1,0 +1,3 @@
+-- dialect: mysql
+-- expect: SS000@note
+FROBNICATE THE users WITH (garbage;

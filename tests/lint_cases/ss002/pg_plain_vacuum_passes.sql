@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- rows: orders=2000000
+-- expect: none
+VACUUM (ANALYZE) orders;

@@ -1,0 +1,3 @@
+-- dialect: mysql
+-- expect: SS003@warning
+ALTER TABLE users ADD COLUMN plan VARCHAR(20) NOT NULL DEFAULT NULL;

@@ -1,0 +1,3 @@
+-- dialect: sqlite
+-- expect: none
+ALTER TABLE users ADD COLUMN plan TEXT;

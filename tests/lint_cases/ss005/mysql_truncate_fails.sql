@@ -1,0 +1,3 @@
+-- dialect: mysql
+-- expect: SS005@warning
+TRUNCATE TABLE sessions;

@@ -1,0 +1,3 @@
+-- dialect: postgresql
+-- expect: SS005@warning
+DROP TABLE IF EXISTS legacy_sessions;

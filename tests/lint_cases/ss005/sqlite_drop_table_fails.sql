@@ -1,0 +1,4 @@
+-- dialect: sqlite
+-- expect: SS005@warning
+DELETE FROM sessions WHERE expires_at < '2020-01-01';
+DROP TABLE sessions;

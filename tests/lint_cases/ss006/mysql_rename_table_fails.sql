@@ -1,0 +1,3 @@
+-- dialect: mysql
+-- expect: SS006@warning
+RENAME TABLE users TO accounts;

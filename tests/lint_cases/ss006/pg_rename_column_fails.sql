@@ -1,0 +1,3 @@
+-- dialect: postgresql
+-- expect: squawk:renaming-column@warning
+ALTER TABLE users RENAME COLUMN name TO full_name;
