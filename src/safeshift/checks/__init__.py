@@ -5,18 +5,35 @@ Importing this package registers the built-in kinds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from safeshift.checks import sql as _sql  # noqa: F401  (registers the kind)
+from safeshift.checks import (  # noqa: F401  (importing a kind's module registers it)
+    count_matches,
+    every,
+    fk_valid,
+    index_exists,
+    latency,
+    no_cycles,
+    no_nulls,
+    no_orphans,
+    not_empty,
+    python_check,
+    row_count,
+    table_unchanged,
+    unique,
+)
+from safeshift.checks import sql as _sql  # noqa: F401
 from safeshift.checks.base import (
+    CaptureFailed,
     Check,
     CheckContext,
     CheckResult,
     check_kinds,
     get_check_class,
     register,
+    short_error,
 )
 from safeshift.errors import ConfigError
 
@@ -24,11 +41,14 @@ if TYPE_CHECKING:
     from safeshift.plan import Plan
 
 __all__ = [
+    "CaptureFailed",
     "Check",
     "CheckContext",
     "CheckResult",
     "build_checks",
+    "capture_baseline",
     "check_kinds",
+    "get_check_class",
     "register",
     "run_checks",
 ]
@@ -53,8 +73,11 @@ def build_checks(plan: Plan, phase: str) -> list[Check]:
         except ValidationError as exc:
             message = validation_message(plan.source.name, exc)
             head, _, rest = message.partition(": ")
-            raise ConfigError(f"{head}: {where}.{rest}") from None
-        checks.append(cls(config, phase, index))
+            # rest is "key: problem", or ": problem" when the check as a whole is wrong
+            raise ConfigError(f"{head}: {where}{rest if rest.startswith(': ') else '.' + rest}") from None
+        check = cls(config, phase, index)
+        check.base_dir = plan.base_dir
+        checks.append(check)
     return checks
 
 
@@ -66,3 +89,23 @@ def run_checks(checks: list[Check], ctx: CheckContext) -> list[CheckResult]:
         if ctx.conn.in_transaction():
             ctx.conn.rollback()
     return results
+
+
+def capture_baseline(checks: list[Check], ctx: CheckContext) -> dict[str, Any]:
+    """Call each check's :meth:`Check.capture` (snapshot phase); name -> state for ``ctx.baseline``.
+
+    A capture that raises is stored as :class:`CaptureFailed`, so the check fails later
+    with the reason instead of comparing against nothing; callers may also stop on it.
+    """
+    baseline: dict[str, Any] = {}
+    for check in checks:
+        try:
+            state = check.capture(ctx)
+        except Exception as exc:  # the check reports it when measured
+            state = CaptureFailed(short_error(exc))
+        finally:
+            if ctx.conn.in_transaction():
+                ctx.conn.rollback()
+        if state is not None:
+            baseline[check.name] = state
+    return baseline

@@ -10,10 +10,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy.engine import Connection
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import Connection, Dialect
 
 from safeshift.expectations import Expectation, ExpectationError
 
@@ -40,16 +42,33 @@ class ExpectConfig(CheckConfig):
         try:
             Expectation.parse(value)
         except ExpectationError as exc:
-            raise ValueError(str(exc)) from None
+            raise PydanticCustomError("expectation", "{hint}", {"hint": str(exc)}) from None
         return value
 
 
 @dataclass
 class CheckContext:
-    """What a check may look at: a connection and, after the snapshot phase, its row counts."""
+    """What a check may look at: a connection and, after the snapshot phase, its row counts.
+
+    ``baseline`` maps a check's name to what its :meth:`Check.capture` recorded in the
+    snapshot phase; ``base_dir`` is the plan's folder (``python`` checks import from it).
+    """
 
     conn: Connection
     snapshot: Mapping[str, int] | None = None
+    base_dir: Path | None = None
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaptureFailed:
+    """Stored in the baseline instead of a state when :meth:`Check.capture` raised."""
+
+    message: str
+
+
+class BaselineMissing(RuntimeError):
+    """A check needs its captured state and there is none (or capturing it failed)."""
 
 
 @dataclass
@@ -66,6 +85,7 @@ class CheckResult:
     samples: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     error: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # kind-specific, JSON-friendly
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +99,7 @@ class CheckResult:
             "samples": list(self.samples),
             "seconds": round(self.seconds, 4),
             "error": self.error,
+            "details": self.details,
         }
 
 
@@ -91,6 +112,8 @@ class Check(ABC):
     def __init__(self, config: CheckConfig, phase: str, index: int) -> None:
         self.config = config
         self.phase = phase
+        # The plan's folder, set by build_checks; ctx.base_dir, when given, takes precedence.
+        self.base_dir: Path | None = None
         self.name = config.name or self.default_name() or f"{phase}[{index}] {self.kind}"
 
     def default_name(self) -> str | None:
@@ -101,9 +124,31 @@ class Check(ABC):
     def measure(self, ctx: CheckContext) -> CheckResult:
         """Run the check and say whether it passed."""
 
-    def statements(self) -> Sequence[str]:
-        """The SQL this check would run, for ``--dry-run``."""
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        """The SQL this check would run, for ``--dry-run`` (rendered for ``dialect`` if given)."""
         return ()
+
+    def capture(self, ctx: CheckContext) -> Any:
+        """Record state before the change (snapshot phase); :meth:`measure` finds it in ``ctx.baseline``.
+
+        None means the check needs no baseline.
+        """
+        return None
+
+    def captured(self, ctx: CheckContext) -> Any:
+        """This check's baseline, or None before the snapshot phase (preflight has none yet).
+
+        After the snapshot (``ctx.snapshot`` set) a missing baseline is an error: a check
+        that compares with "before" must never pass by comparing with nothing.
+        """
+        if self.name not in ctx.baseline:
+            if ctx.snapshot is None:
+                return None
+            raise BaselineMissing("no baseline was captured for this check in the snapshot phase")
+        state = ctx.baseline[self.name]
+        if isinstance(state, CaptureFailed):
+            raise BaselineMissing(f"capturing the baseline failed: {state.message}")
+        return state
 
     def run(self, ctx: CheckContext) -> CheckResult:
         """Measure, timing it; a failing query is a failed check, never a crash."""
@@ -111,7 +156,7 @@ class Check(ABC):
         try:
             result = self.measure(ctx)
         except Exception as exc:  # a broken query must fail the check, not the run
-            result = self.result(False, message=f"check could not run: {_short(exc)}", error=True)
+            result = self.result(False, message=f"check could not run: {short_error(exc)}", error=True)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -119,7 +164,8 @@ class Check(ABC):
         return CheckResult(name=self.name, kind=self.kind, phase=self.phase, passed=passed, **kwargs)
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """The first line of a (driver) error, for one-line messages."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import text
+from sqlalchemy.engine import Dialect
 
 from safeshift.checks.base import (
     MAX_SAMPLES,
@@ -32,7 +33,7 @@ class SqlCheck(Check):
         assert isinstance(self.config, SqlConfig)
         return self.config
 
-    def statements(self) -> Sequence[str]:
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
         return [self.cfg.query] + ([self.cfg.sample] if self.cfg.sample else [])
 
     def measure(self, ctx: CheckContext) -> CheckResult:

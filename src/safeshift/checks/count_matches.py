@@ -1,0 +1,66 @@
+"""``kind = "count_matches"``: two queries' numbers compared (``left`` op ``right``).
+
+For invariants between tables that no built-in kind names, e.g. one family per parent:
+``left = "SELECT COUNT(*) FROM families"``, ``right = "SELECT COUNT(*) FROM users WHERE is_parent"``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Dialect
+
+from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
+from safeshift.checks.common import jsonable
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
+class CountMatchesConfig(CheckConfig):
+    left: str = Field(min_length=1)
+    right: str = Field(min_length=1)
+    op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
+
+
+@register
+class CountMatchesCheck(Check):
+    kind = "count_matches"
+    Config = CountMatchesConfig
+
+    @property
+    def cfg(self) -> CountMatchesConfig:
+        assert isinstance(self.config, CountMatchesConfig)
+        return self.config
+
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        return [self.cfg.left.strip(), self.cfg.right.strip()]
+
+    @staticmethod
+    def _number(conn: Connection, query: str, side: str) -> float:
+        value = conn.execute(text(query)).scalar()
+        if value is None:
+            raise ValueError(f"the {side} query returned no value")
+        return float(value)
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        left = self._number(ctx.conn, self.cfg.left, "left")
+        right = self._number(ctx.conn, self.cfg.right, "right")
+        shown_left, shown_right = (int(n) if n.is_integer() else n for n in (left, right))
+        passed = _OPS[self.cfg.op](left, right)
+        return self.result(
+            passed,
+            value=jsonable(shown_left),
+            expected=f"{self.cfg.op} {shown_right} (right)",
+            message="" if passed else f"left is {shown_left}, right is {shown_right}",
+        )

@@ -1,0 +1,65 @@
+"""``kind = "index_exists"``: an index (or unique constraint, or primary key) leads with these columns.
+
+Asked of the database's catalog through SQLAlchemy's inspector, so it works the same on
+every dialect. Leading columns suffice: an index on (a, b) serves lookups on a.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
+from safeshift.checks.common import Identifiers, TableName, TableRef
+
+
+class IndexExistsConfig(CheckConfig):
+    table: TableName
+    columns: Identifiers
+
+
+@register
+class IndexExistsCheck(Check):
+    kind = "index_exists"
+    Config = IndexExistsConfig
+
+    @property
+    def cfg(self) -> IndexExistsConfig:
+        assert isinstance(self.config, IndexExistsConfig)
+        return self.config
+
+    def default_name(self) -> str:
+        return f"index on {self.cfg.table}({', '.join(self.cfg.columns)})"
+
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        return [f"-- inspect the indexes, unique constraints and primary key of {self.cfg.table}"]
+
+    @staticmethod
+    def _candidates(conn: Connection, table: TableRef) -> Iterator[tuple[str, list[str]]]:
+        """(name, columns) of everything that gives an index on the table."""
+        inspector = sa.inspect(conn)
+        pk: Any = inspector.get_pk_constraint(table.name, schema=table.schema)
+        if pk.get("constrained_columns"):
+            yield str(pk.get("name") or "PRIMARY KEY"), list(pk["constrained_columns"])
+        for ix in inspector.get_indexes(table.name, schema=table.schema):
+            yield str(ix["name"]), [str(c) for c in ix["column_names"] if c is not None]
+        for uq in inspector.get_unique_constraints(table.name, schema=table.schema):
+            yield str(uq["name"] or "UNIQUE"), list(uq["column_names"])
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        want = [c.casefold() for c in self.cfg.columns]
+        seen: list[str] = []
+        for name, columns in self._candidates(ctx.conn, TableRef.parse(self.cfg.table)):
+            if [c.casefold() for c in columns[: len(want)]] == want:
+                return self.result(True, value=name, expected=f"leading columns ({', '.join(self.cfg.columns)})")
+            seen.append(f"{name}({', '.join(columns)})")
+        return self.result(
+            False,
+            value=None,
+            expected=f"leading columns ({', '.join(self.cfg.columns)})",
+            message=f"no index on {self.cfg.table} starts with {', '.join(self.cfg.columns)}; "
+            f"found: {', '.join(seen) or 'none'}",
+        )

@@ -1,0 +1,51 @@
+"""``kind = "no_nulls"``: a column that must be filled in every row (``users.family_id``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from safeshift.checks.base import register
+from safeshift.checks.common import ColumnRef, ColumnsRef, Identifiers, key_columns
+from safeshift.checks.violations import ViolationCheck, ViolationConfig
+
+
+class NoNullsConfig(ViolationConfig):
+    column: ColumnRef
+    key: Identifiers | None = None  # columns naming an offending row; default: the primary key
+
+
+@register
+class NoNullsCheck(ViolationCheck):
+    kind = "no_nulls"
+    Config = NoNullsConfig
+    noun = "rows with NULL"
+
+    @property
+    def cfg(self) -> NoNullsConfig:
+        assert isinstance(self.config, NoNullsConfig)
+        return self.config
+
+    @property
+    def ref(self) -> ColumnsRef:
+        return ColumnsRef.parse(self.cfg.column)
+
+    def default_name(self) -> str:
+        return f"{self.cfg.column} has no NULLs"
+
+    def _where(self, table: sa.TableClause) -> sa.ColumnElement[bool]:
+        return table.c[self.ref.columns[0]].is_(None)
+
+    def count_query(self, conn: Connection | None) -> sa.Select[Any]:
+        table = self.ref.table.core(*self.ref.columns)
+        return sa.select(sa.func.count()).select_from(table).where(self._where(table))
+
+    def offenders_query(self, conn: Connection | None) -> sa.Select[Any] | None:
+        key = key_columns(conn, self.ref.table, self.cfg.key) if conn is not None else self.cfg.key
+        if not key:
+            return None
+        table = self.ref.table.core(*self.ref.columns, *key)
+        cols = [table.c[k] for k in key]
+        return sa.select(*cols).where(self._where(table)).order_by(*cols)

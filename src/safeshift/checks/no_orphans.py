@@ -1,0 +1,83 @@
+"""``kind = "no_orphans"``: every non-NULL reference points at an existing row.
+
+Set-based (``NOT EXISTS``), so an index on the parent key makes it a fast anti-join.
+Composite references list several columns; a row with any NULL among them is not an
+orphan, as with SQL's default ``MATCH SIMPLE`` foreign keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.selectable import NamedFromClause
+
+from safeshift.checks.base import register
+from safeshift.checks.common import ColumnRefs, ColumnsRef, Identifiers, all_not_null, key_columns
+from safeshift.checks.violations import ViolationCheck, ViolationConfig
+
+
+class NoOrphansConfig(ViolationConfig):
+    child: ColumnRefs
+    parent: ColumnRefs
+    key: Identifiers | None = None  # child columns naming an offending row; default: its primary key
+
+    @model_validator(mode="after")
+    def _same_arity(self) -> NoOrphansConfig:
+        if len(self.child) != len(self.parent):
+            raise PydanticCustomError(
+                "arity",
+                "child has {child} column(s) but parent has {parent}",
+                {"child": len(self.child), "parent": len(self.parent)},
+            )
+        return self
+
+
+@register
+class NoOrphansCheck(ViolationCheck):
+    kind = "no_orphans"
+    Config = NoOrphansConfig
+    noun = "orphaned rows"
+
+    @property
+    def cfg(self) -> NoOrphansConfig:
+        assert isinstance(self.config, NoOrphansConfig)
+        return self.config
+
+    @property
+    def child(self) -> ColumnsRef:
+        return ColumnsRef.parse(self.cfg.child)
+
+    @property
+    def parent(self) -> ColumnsRef:
+        return ColumnsRef.parse(self.cfg.parent)
+
+    def default_name(self) -> str:
+        return f"{self.child} has no orphans in {self.parent}"
+
+    def _orphans(self, *extra: str) -> tuple[NamedFromClause, sa.ColumnElement[bool]]:
+        """The child table (aliased: it may be the parent table too) and the orphan condition."""
+        child = self.child.table.core(*self.child.columns, *extra).alias("c")
+        parent = self.parent.table.core(*self.parent.columns).alias("p")
+        refs = [child.c[c] for c in self.child.columns]
+        match = sa.and_(*(parent.c[p] == r for p, r in zip(self.parent.columns, refs, strict=True)))
+        exists = sa.select(sa.literal_column("1")).select_from(parent).where(match).exists()
+        return child, sa.and_(all_not_null(refs), ~exists)
+
+    def count_query(self, conn: Connection | None) -> sa.Select[Any]:
+        child, orphan = self._orphans()
+        return sa.select(sa.func.count()).select_from(child).where(orphan)
+
+    def offenders_query(self, conn: Connection | None) -> sa.Select[Any] | None:
+        key = key_columns(conn, self.child.table, self.cfg.key) if conn is not None else self.cfg.key
+        if key:
+            child, orphan = self._orphans(*key)
+            cols = [child.c[k] for k in key]
+            return sa.select(*cols).where(orphan).order_by(*cols)
+        # No key: name the missing parent values instead.
+        child, orphan = self._orphans()
+        cols = [child.c[c] for c in self.child.columns]
+        return sa.select(*cols).where(orphan).distinct().order_by(*cols)

@@ -1,0 +1,46 @@
+"""``kind = "not_empty"``: the table has at least one row (``LIMIT 1``, never a full count)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
+from safeshift.checks.common import TableName, TableRef, render
+
+
+class NotEmptyConfig(CheckConfig):
+    table: TableName
+
+
+@register
+class NotEmptyCheck(Check):
+    kind = "not_empty"
+    Config = NotEmptyConfig
+
+    @property
+    def cfg(self) -> NotEmptyConfig:
+        assert isinstance(self.config, NotEmptyConfig)
+        return self.config
+
+    def default_name(self) -> str:
+        return f"{self.cfg.table} is not empty"
+
+    def query(self) -> sa.Select[Any]:
+        table = TableRef.parse(self.cfg.table).core()
+        return sa.select(sa.literal_column("1")).select_from(table).limit(1)
+
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        return [render(self.query(), dialect)]
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        found = ctx.conn.execute(self.query()).first() is not None
+        return self.result(
+            found,
+            value=1 if found else 0,
+            expected=">= 1",
+            message="" if found else f"table {self.cfg.table} has no rows",
+        )

@@ -1,0 +1,53 @@
+"""``kind = "row_count"``: a table's row count against an expectation.
+
+``expect`` may use the snapshot: ``== snapshot`` (this table before the change),
+``== snapshot.couples`` or ``== 2 * snapshot.couples``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from safeshift.checks.base import Check, CheckContext, CheckResult, ExpectConfig, register
+from safeshift.checks.common import TableName, TableRef, render
+from safeshift.expectations import Expectation, SnapshotMissing
+
+
+class RowCountConfig(ExpectConfig):
+    table: TableName
+    expect: str = "== snapshot"
+
+
+@register
+class RowCountCheck(Check):
+    kind = "row_count"
+    Config = RowCountConfig
+
+    @property
+    def cfg(self) -> RowCountConfig:
+        assert isinstance(self.config, RowCountConfig)
+        return self.config
+
+    def default_name(self) -> str:
+        return f"{self.cfg.table} row count {self.cfg.expect}"
+
+    def query(self) -> sa.Select[Any]:
+        return sa.select(sa.func.count()).select_from(TableRef.parse(self.cfg.table).core())
+
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        return [render(self.query(), dialect)]
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        expectation = Expectation.parse(self.cfg.expect)
+        # Snapshot keys are bare table names, so "snapshot" means this table without schema.
+        own = TableRef.parse(self.cfg.table).name
+        count = int(ctx.conn.execute(self.query()).scalar_one())
+        try:
+            passed = expectation.holds(count, ctx.snapshot, own)
+        except SnapshotMissing as exc:
+            return self.result(False, value=count, expected=self.cfg.expect, message=str(exc), error=True)
+        return self.result(passed, value=count, expected=expectation.resolved(ctx.snapshot, own))

@@ -1,0 +1,341 @@
+"""``kind = "table_unchanged"``: prove a table's rows are identical before and after.
+
+Nothing but checksums leaves the database. :meth:`capture` numbers the rows in key order
+and sums a per-row hash over consecutive runs of rows ("leaves", at most ``max_leaves``
+of them, one row each for tables up to that size), remembering each leaf's first key,
+row count and checksum. :meth:`measure` sums the same hashes over the same key ranges
+now: ``segments`` range queries cover the table; a range whose count or checksum differs
+is split again (data-diff style) until single leaves name the first differing keys.
+
+Hashing differs per database, so it sits behind :data:`_HASHERS`, keyed by dialect name:
+PostgreSQL and MariaDB/MySQL hash a length-prefixed text form of the row with ``md5``;
+SQLite has no hash function, so one is registered on the connection from Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.dialects import mysql as _mysql
+from sqlalchemy.dialects import postgresql as _pg
+from sqlalchemy.engine import Connection, Dialect
+
+from safeshift.checks.base import (
+    MAX_SAMPLES,
+    Check,
+    CheckConfig,
+    CheckContext,
+    CheckResult,
+    register,
+)
+from safeshift.checks.common import Identifiers, TableName, TableRef, identity, primary_key, render
+
+Cols = Sequence[sa.ColumnElement[Any]]
+
+# --- per-dialect row hashing ------------------------------------------------------------
+
+
+def _row_text(cols: Cols) -> sa.ColumnElement[Any]:
+    """The row as text, each value length-prefixed ("5:alice") and NULL as "~", so no two
+    different rows share a text: "ab","c" and "a","bc" differ, as do NULL and "~"."""
+    parts: list[sa.ColumnElement[Any]] = []
+    for col in cols:
+        as_text = sa.cast(col, sa.Text)
+        encoded = sa.func.concat(sa.func.char_length(as_text), ":", as_text)
+        parts.append(sa.case((col.is_(None), sa.literal("~")), else_=encoded))
+    while len(parts) > 50:  # PostgreSQL functions take at most 100 arguments
+        parts = [sa.func.concat(*parts[i : i + 50]) for i in range(0, len(parts), 50)]
+    return sa.func.concat(*parts)
+
+
+def _md5_prefix(cols: Cols) -> sa.ColumnElement[Any]:
+    return sa.func.substr(sa.func.md5(_row_text(cols)), 1, 16)
+
+
+def _postgresql_hash(cols: Cols) -> sa.ColumnElement[Any]:
+    # 64 bits of md5 as a bigint: ('x' || hex)::bit(64)::bigint; SUM(bigint) is numeric, no overflow.
+    bits = sa.cast(sa.literal("x") + _md5_prefix(cols), _pg.BIT(64))
+    return sa.cast(bits, sa.BigInteger)
+
+
+def _mysql_hash(cols: Cols) -> sa.ColumnElement[Any]:
+    # 64 bits of md5 as an unsigned integer; SUM() of integers is DECIMAL, no overflow.
+    return sa.cast(sa.func.conv(_md5_prefix(cols), 16, 10), _mysql.BIGINT(unsigned=True))
+
+
+_SQLITE_FUNCTION = "safeshift_row_hash"
+
+
+def _sqlite_row_hash(*values: Any) -> int:
+    # 32 bits keep SQLite's 64-bit integer SUM from overflowing on billions of rows.
+    digest = hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _sqlite_hash(cols: Cols) -> sa.ColumnElement[Any]:
+    return getattr(sa.func, _SQLITE_FUNCTION)(*cols)  # type: ignore[no-any-return]
+
+
+def _sqlite_prepare(conn: Connection) -> None:
+    raw: Any = conn.connection.driver_connection
+    raw.create_function(_SQLITE_FUNCTION, -1, _sqlite_row_hash, deterministic=True)
+
+
+def _nothing(conn: Connection) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class _Hasher:
+    row_hash: Callable[[Cols], sa.ColumnElement[Any]]
+    prepare: Callable[[Connection], None] = _nothing
+
+
+_HASHERS: dict[str, _Hasher] = {
+    "postgresql": _Hasher(_postgresql_hash),
+    "mysql": _Hasher(_mysql_hash),
+    "mariadb": _Hasher(_mysql_hash),
+    "sqlite": _Hasher(_sqlite_hash, _sqlite_prepare),
+}
+
+
+def _hasher(dialect_name: str) -> _Hasher:
+    try:
+        return _HASHERS[dialect_name]
+    except KeyError:
+        raise ValueError(f"table_unchanged does not support {dialect_name}") from None
+
+
+# --- captured state -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A run of consecutive rows at capture time: from ``start`` up to the next leaf's start."""
+
+    start: tuple[Any, ...]
+    count: int
+    checksum: int
+
+
+@dataclass(frozen=True)
+class TableState:
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    rows: int
+    rows_per_leaf: int
+    leaves: tuple[Leaf, ...]
+
+
+class TableUnchangedConfig(CheckConfig):
+    table: TableName
+    key: Identifiers | None = None  # default: the primary key
+    columns: Identifiers | None = None  # default: every column at capture time
+    segments: int = Field(default=16, ge=2, le=1024)  # ranges per level when narrowing down
+    max_leaves: int = Field(default=65_536, ge=1, le=1_000_000)  # checksums kept from capture
+
+
+@register
+class TableUnchangedCheck(Check):
+    kind = "table_unchanged"
+    Config = TableUnchangedConfig
+
+    @property
+    def cfg(self) -> TableUnchangedConfig:
+        assert isinstance(self.config, TableUnchangedConfig)
+        return self.config
+
+    @property
+    def ref(self) -> TableRef:
+        return TableRef.parse(self.cfg.table)
+
+    def default_name(self) -> str:
+        return f"{self.cfg.table} unchanged"
+
+    def _leaves_query(self, key: Sequence[str], columns: Sequence[str], per_leaf: int, hasher: _Hasher) -> sa.Select[Any]:
+        """One ordered pass: per leaf, its first key, row count and checksum."""
+        table = self.ref.core(*key, *columns)
+        keys = [table.c[k].label(f"k{i}") for i, k in enumerate(key)]
+        position = sa.func.row_number().over(order_by=[table.c[k] for k in key]) - 1
+        numbered = sa.select(
+            *keys, hasher.row_hash([table.c[c] for c in columns]).label("row_hash"), position.label("pos")
+        ).subquery("numbered")
+        offset = numbered.c.pos % per_leaf
+        placed = sa.select(
+            *(numbered.c[f"k{i}"] for i in range(len(key))),
+            numbered.c.row_hash,
+            (numbered.c.pos - offset).label("leaf"),
+            offset.label("offset"),
+        ).subquery("placed")
+        firsts = [
+            sa.func.min(sa.case((placed.c.offset == 0, placed.c[f"k{i}"]))) for i in range(len(key))
+        ]
+        return (
+            sa.select(placed.c.leaf, sa.func.count(), sa.func.coalesce(sa.func.sum(placed.c.row_hash), 0), *firsts)
+            .group_by(placed.c.leaf)
+            .order_by(placed.c.leaf)
+        )
+
+    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+        cfg = self.cfg
+        if not (cfg.key and cfg.columns):
+            return [
+                f"-- checksums of {cfg.table} over key ranges (at most {cfg.max_leaves}); "
+                "key and columns are read from the catalog at run time"
+            ]
+        hasher = _hasher(dialect.name if dialect is not None else "sqlite")
+        return [render(self._leaves_query(cfg.key, cfg.columns, 1, hasher), dialect)]
+
+    def capture(self, ctx: CheckContext) -> TableState:
+        conn, ref = ctx.conn, self.ref
+        key = list(self.cfg.key or primary_key(conn, ref))
+        if not key:
+            raise ValueError(f"table {ref} has no primary key: set key")
+        columns = list(self.cfg.columns or [c["name"] for c in sa.inspect(conn).get_columns(ref.name, schema=ref.schema)])
+        hasher = _hasher(conn.dialect.name)
+        hasher.prepare(conn)
+        rows = int(conn.execute(sa.select(sa.func.count()).select_from(ref.core())).scalar_one())
+        per_leaf = max(1, math.ceil(rows / self.cfg.max_leaves))
+        leaves = tuple(
+            Leaf(start=tuple(row[3:]), count=int(row[1]), checksum=int(row[2]))
+            for row in conn.execute(self._leaves_query(key, columns, per_leaf, hasher))
+        )
+        return TableState(tuple(key), tuple(columns), rows, per_leaf, leaves)
+
+    def measure(self, ctx: CheckContext) -> CheckResult:
+        state: TableState | None = self.captured(ctx)
+        if state is None:  # preflight: the "before" is captured later, in the snapshot phase
+            return self.result(True, message="nothing to compare with yet: captured in the snapshot phase")
+        hasher = _hasher(ctx.conn.dialect.name)
+        hasher.prepare(ctx.conn)
+        diff = _Diff(ctx.conn, self.ref, state, hasher)
+        top = _split(0, len(state.leaves), self.cfg.segments)
+        sums = [diff.after(a, b) for a, b in top]
+        rows_after = sum(count for count, _ in sums)
+        differing = [(a, b) for (a, b), now in zip(top, sums, strict=True) if now != diff.before(a, b)]
+        if not differing:
+            return self.result(True, value=0, expected="== 0 differing segments", details={"rows": rows_after, "segments": len(top)})
+        for a, b in differing:
+            diff.narrow(a, b, self.cfg.segments)
+            if len(diff.found) >= MAX_SAMPLES:
+                break
+        found = diff.found[:MAX_SAMPLES]
+        first = ", ".join(_describe(d) for d in found[:3])
+        return self.result(
+            False,
+            value=len(differing),
+            expected="== 0 differing segments",
+            message=f"{len(differing)} of {len(top)} segments differ ({state.rows} rows before, "
+            f"{rows_after} after); first differences: {first}",
+            samples=[d["key"] if "key" in d else _describe(d) for d in found],
+            details={"rows_before": state.rows, "rows_after": rows_after, "differences": found},
+        )
+
+
+def _split(a: int, b: int, parts: int) -> list[tuple[int, int]]:
+    """[a, b) cut into at most ``parts`` contiguous, non-empty ranges (one range if empty)."""
+    if b - a <= 1:
+        return [(a, b)]
+    n = min(parts, b - a)
+    cuts = [a + (b - a) * i // n for i in range(n + 1)]
+    return list(zip(cuts, cuts[1:], strict=False))
+
+
+def _describe(diff: dict[str, Any]) -> str:
+    if "key" in diff:
+        return f"{diff['key']} {diff['change']}"
+    lo, hi = diff["from"], diff["to"]
+    span = f"keys {'…' if lo is None else lo} to {'…' if hi is None else hi}"
+    return f"{span} ({diff['rows_before']} rows before, {diff['rows_after']} after)"
+
+
+class _Diff:
+    """Compares key ranges of leaves [a, b) now against the captured checksums."""
+
+    def __init__(self, conn: Connection, ref: TableRef, state: TableState, hasher: _Hasher) -> None:
+        self.conn = conn
+        self.state = state
+        self.table = ref.core(*state.key, *state.columns)
+        self.keys = [self.table.c[k] for k in state.key]
+        self.row_hash = hasher.row_hash([self.table.c[c] for c in state.columns])
+        self.counts = [0, *accumulate(leaf.count for leaf in state.leaves)]
+        self.sums = [0, *accumulate(leaf.checksum for leaf in state.leaves)]
+        self.found: list[dict[str, Any]] = []
+
+    def before(self, a: int, b: int) -> tuple[int, int]:
+        return self.counts[b] - self.counts[a], self.sums[b] - self.sums[a]
+
+    def _key_expr(self) -> sa.ColumnElement[Any]:
+        return self.keys[0] if len(self.keys) == 1 else sa.tuple_(*self.keys)
+
+    def _bound(self, start: tuple[Any, ...]) -> Any:
+        return start[0] if len(start) == 1 else sa.tuple_(*(sa.literal(v) for v in start))
+
+    def where(self, a: int, b: int) -> list[sa.ColumnElement[bool]]:
+        """Rows whose key falls in leaves [a, b); the first and last leaf are open-ended."""
+        leaves, key = self.state.leaves, self._key_expr()
+        conds = []
+        if a > 0:
+            conds.append(key >= self._bound(leaves[a].start))
+        if b < len(leaves):
+            conds.append(key < self._bound(leaves[b].start))
+        return conds
+
+    def after(self, a: int, b: int) -> tuple[int, int]:
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(self.row_hash), 0)).select_from(self.table)
+        count, checksum = self.conn.execute(query.where(*self.where(a, b))).one()
+        return int(count), int(checksum)
+
+    def narrow(self, a: int, b: int, parts: int) -> None:
+        """Record the differing leaves in [a, b), in key order, up to the sample limit."""
+        if len(self.found) >= MAX_SAMPLES:
+            return
+        if b - a <= 1:
+            self._leaf(a, b)
+            return
+        for x, y in _split(a, b, parts):
+            if len(self.found) >= MAX_SAMPLES:
+                return
+            if self.after(x, y) != self.before(x, y):
+                self.narrow(x, y, parts)
+
+    def _keys(self, conds: Sequence[sa.ColumnElement[bool]], limit: int) -> list[Any]:
+        query = sa.select(*self.keys).where(*conds).order_by(*self.keys).limit(limit)
+        return [identity(row) for row in self.conn.execute(query)]
+
+    def _leaf(self, a: int, b: int) -> None:
+        leaves = self.state.leaves
+        room = MAX_SAMPLES - len(self.found)
+        if a >= len(leaves):  # the table was empty at capture: everything now is new
+            self.found += [{"key": k, "change": "inserted"} for k in self._keys([], room)]
+            return
+        leaf = leaves[a]
+        if leaf.count != 1:  # a coarse leaf: only its key range can be named
+            rows_after, _ = self.after(a, b)
+            self.found.append(
+                {
+                    "from": identity(leaf.start) if a > 0 else None,
+                    "to": identity(leaves[b].start) if b < len(leaves) else None,
+                    "rows_before": leaf.count,
+                    "rows_after": rows_after,
+                }
+            )
+            return
+        # One row at capture: its own hash tells changed from untouched.
+        key = self._key_expr()
+        own = self.conn.execute(
+            sa.select(self.row_hash).select_from(self.table).where(key == self._bound(leaf.start))
+        ).first()
+        if own is None:
+            self.found.append({"key": identity(leaf.start), "change": "deleted"})
+        elif int(own[0]) != leaf.checksum:
+            self.found.append({"key": identity(leaf.start), "change": "changed"})
+        others = [*self.where(a, b), key != self._bound(leaf.start)]
+        self.found += [{"key": k, "change": "inserted"} for k in self._keys(others, room)]

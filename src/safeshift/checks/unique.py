@@ -1,0 +1,58 @@
+"""``kind = "unique"``: no two rows share the same values in ``columns``.
+
+Like a SQL UNIQUE constraint, rows with a NULL in any of the columns never clash. One
+``GROUP BY`` over the columns (an index on them makes it cheap) finds the duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from safeshift.checks.base import register
+from safeshift.checks.common import Identifiers, TableName, TableRef, all_not_null
+from safeshift.checks.violations import ViolationCheck, ViolationConfig
+
+
+class UniqueConfig(ViolationConfig):
+    table: TableName
+    columns: Identifiers
+
+
+@register
+class UniqueCheck(ViolationCheck):
+    kind = "unique"
+    Config = UniqueConfig
+    weighted = True  # offenders are (values..., copies): a duplicate gaining a copy is new
+    noun = "rows repeating another row's values"
+
+    @property
+    def cfg(self) -> UniqueConfig:
+        assert isinstance(self.config, UniqueConfig)
+        return self.config
+
+    def default_name(self) -> str:
+        return f"{self.cfg.table}({', '.join(self.cfg.columns)}) is unique"
+
+    def _duplicates(self) -> sa.Subquery:
+        table = TableRef.parse(self.cfg.table).core(*self.cfg.columns)
+        cols = [table.c[c] for c in self.cfg.columns]
+        copies = sa.func.count()
+        return (
+            sa.select(*cols, copies.label("copies"))
+            .where(all_not_null(cols))
+            .group_by(*cols)
+            .having(copies > 1)
+            .subquery("dups")
+        )
+
+    def count_query(self, conn: Connection | None) -> sa.Select[Any]:
+        dups = self._duplicates()
+        return sa.select(sa.func.coalesce(sa.func.sum(dups.c.copies - 1), 0))
+
+    def offenders_query(self, conn: Connection | None) -> sa.Select[Any]:
+        dups = self._duplicates()
+        cols = [dups.c[c] for c in self.cfg.columns]
+        return sa.select(*cols, dups.c.copies).order_by(*cols)

@@ -1,0 +1,180 @@
+"""table_unchanged: checksums of key ranges before and after, narrowed down to the first keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from safeshift.checks import CaptureFailed
+from safeshift.checks.table_unchanged import TableState
+from test_checks_support import (
+    capture,
+    events,
+    execute,
+    insert,
+    make,
+    members,
+    run,
+    users,
+)
+
+SNAPSHOT = {"users": 0}
+things_md = sa.MetaData()
+things = sa.Table(
+    "things",
+    things_md,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("price", sa.Numeric(10, 2)),
+    sa.Column("ratio", sa.Float),
+    sa.Column("seen", sa.DateTime),
+    sa.Column("flag", sa.Boolean),
+    sa.Column("a", sa.String(20)),
+    sa.Column("b", sa.String(20)),
+)
+
+pytest_plugins = ["test_checks_support"]  # the db fixture
+
+
+def _users(db: Engine, n: int) -> None:
+    rows = [{"id": i, "family_id": i % 7 or None, "email": f"u{i}@x", "is_parent": i % 2 == 0} for i in range(1, n + 1)]
+    insert(db, users, rows)
+
+
+def _check(**config: Any) -> Any:
+    return make("table_unchanged", **{"table": "users", **config})
+
+
+def _after(db: Engine, check: Any, baseline: dict[str, Any]) -> Any:
+    return run(db, check, snapshot=SNAPSHOT, baseline=baseline)
+
+
+def test_untouched_table_passes(db: Engine) -> None:
+    _users(db, 100)
+    check = _check()
+    baseline = capture(db, check)
+    state = baseline[check.name]
+    assert isinstance(state, TableState) and state.rows == 100 and state.key == ("id",)
+    result = _after(db, check, baseline)
+    assert result.passed and result.value == 0, result.message
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "what"),
+    [
+        (users.update().where(users.c.id == 37).values(email="changed@x"), 37, "changed"),
+        (users.update().where(users.c.id == 38).values(family_id=None), 38, "changed"),
+        (users.update().where(users.c.id == 40).values(nick=""), 40, "changed"),  # NULL -> ''
+        (users.delete().where(users.c.id == 52), 52, "deleted"),
+        (users.insert().values(id=1000, email="new@x"), 1000, "inserted"),
+        (users.insert().values(id=-5, email="new@x"), -5, "inserted"),
+    ],
+)
+def test_a_change_is_found_and_named(db: Engine, change: sa.Executable, key: int, what: str) -> None:
+    _users(db, 100)
+    check = _check(segments=4)
+    baseline = capture(db, check)
+    execute(db, change)
+    result = _after(db, check, baseline)
+    assert not result.passed and not result.error, result.message
+    assert result.value == 1  # one of the top-level segments differs
+    assert result.samples == [key]
+    assert result.details["differences"] == [{"key": key, "change": what}]
+    assert f"{key} {what}" in result.message
+
+
+def test_several_changes_are_listed_in_key_order(db: Engine) -> None:
+    _users(db, 300)
+    check = _check()
+    baseline = capture(db, check)
+    execute(db, users.update().where(users.c.id.in_([250, 3, 120])).values(email="x"))
+    execute(db, users.delete().where(users.c.id == 200))
+    result = _after(db, check, baseline)
+    assert result.samples == [3, 120, 200, 250]
+    assert result.details["rows_before"] == 300 and result.details["rows_after"] == 299
+
+
+def test_values_moving_between_columns_are_a_change(db: Engine) -> None:
+    things_md.create_all(db)
+    row = {"id": 1, "price": Decimal("9.50"), "ratio": 0.1, "seen": dt.datetime(2024, 1, 2, 3, 4, 5), "flag": True, "a": "ab", "b": "c"}
+    insert(db, things, [row, {**row, "id": 2, "a": None, "b": None, "price": None}])
+    check = _check(table="things")
+    baseline = capture(db, check)
+    assert _after(db, check, baseline).passed
+    execute(db, things.update().where(things.c.id == 1).values(a="a", b="bc"))
+    result = _after(db, check, baseline)
+    assert result.samples == [1] and result.details["differences"][0]["change"] == "changed"
+
+
+def test_composite_key(db: Engine) -> None:
+    insert(db, members, [{"org": org, "num": n, "label": f"{org}{n}"} for org in "abc" for n in range(1, 6)])
+    check = _check(table="members", segments=2)
+    baseline = capture(db, check)
+    execute(db, members.update().where(members.c.org == "b", members.c.num == 4).values(label="moved"))
+    result = _after(db, check, baseline)
+    assert result.samples == [["b", 4]]
+    assert baseline[check.name].key == ("org", "num")
+
+
+def test_coarse_leaves_name_the_key_range(db: Engine) -> None:
+    _users(db, 200)
+    check = _check(max_leaves=4, segments=2)  # 50 rows per leaf: only ranges can be named
+    baseline = capture(db, check)
+    assert len(baseline[check.name].leaves) == 4
+    execute(db, users.update().where(users.c.id == 120).values(email="x"))
+    result = _after(db, check, baseline)
+    assert not result.passed
+    assert result.details["differences"] == [{"from": 101, "to": 151, "rows_before": 50, "rows_after": 50}]
+    assert result.samples == ["keys 101 to 151 (50 rows before, 50 after)"]
+
+
+def test_capture_keeps_at_most_max_leaves_and_still_finds_the_range(db: Engine) -> None:
+    _users(db, 5000)
+    check = _check(max_leaves=64)
+    baseline = capture(db, check)
+    state = baseline[check.name]
+    assert len(state.leaves) <= 64 and state.rows_per_leaf == 79
+    execute(db, users.update().where(users.c.id == 4321).values(email="x"))
+    (diff,) = _after(db, check, baseline).details["differences"]
+    assert diff["from"] <= 4321 < diff["to"]
+
+
+def test_a_table_empty_at_capture(db: Engine) -> None:
+    check = _check()
+    baseline = capture(db, check)
+    assert _after(db, check, baseline).passed
+    _users(db, 3)
+    result = _after(db, check, baseline)
+    assert result.samples == [1, 2, 3] and {d["change"] for d in result.details["differences"]} == {"inserted"}
+
+
+def test_before_the_snapshot_there_is_nothing_to_compare(db: Engine) -> None:
+    _users(db, 3)
+    assert run(db, _check(), snapshot=None).passed
+    after = run(db, _check(), snapshot=SNAPSHOT)
+    assert not after.passed and after.error
+
+
+def test_a_table_without_primary_key_needs_a_key(db: Engine) -> None:
+    insert(db, events, [{"user_id": 1, "what": "a"}, {"user_id": 2, "what": "b"}])
+    check = _check(table="events")
+    failed = capture(db, check)[check.name]
+    assert isinstance(failed, CaptureFailed) and "set key" in failed.message
+    keyed = _check(table="events", key=["user_id", "what"])
+    baseline = capture(db, keyed)
+    execute(db, events.delete().where(events.c.user_id == 2))
+    assert _after(db, keyed, baseline).samples == [[2, "b"]]
+
+
+def test_only_the_captured_columns_are_compared(db: Engine) -> None:
+    _users(db, 10)
+    check = _check(columns=["id", "email"])
+    baseline = capture(db, check)
+    execute(db, users.update().values(nick="ignored"))
+    assert _after(db, check, baseline).passed
+    execute(db, users.update().where(users.c.id == 2).values(email="y"))
+    assert _after(db, check, baseline).samples == [2]
