@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from safeshift.app.config import MaintenanceSpec, SmokeProbes, WatchSection
 from safeshift.errors import ConfigError
 
 DEFAULT_PLAN = "safeshift.toml"
@@ -117,6 +118,8 @@ class BackupSection(Strict):
 
 class RollbackSection(Strict):
     strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = "downgrade-then-restore"
+    # hash every table's rows at the snapshot so the proof compares contents, not only counts
+    prove_contents: bool = True
 
 
 class PreflightSection(Strict):
@@ -199,6 +202,10 @@ class Plan(Strict):
     approval: ApprovalSection = Field(default_factory=ApprovalSection)
     rollback: RollbackSection = Field(default_factory=RollbackSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
+    # the application side (safeshift.app): maintenance mode, smoke probes, watch window
+    maintenance: MaintenanceSpec | None = None
+    smoke: SmokeProbes = Field(default_factory=list)
+    watch: WatchSection | None = None
 
     # Where the plan came from; relative paths in it resolve against this folder.
     source: Path = Field(default=Path(DEFAULT_PLAN), exclude=True)
@@ -291,6 +298,9 @@ def parse_plan(data: dict[str, Any], source: Path) -> Plan:
 
     for phase in ("pre", "post"):
         build_checks(plan, phase)
+    from safeshift.app.sections import validate_app_sections
+
+    validate_app_sections(plan)
     return plan
 
 

@@ -18,13 +18,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults
 from safeshift.approval import Approval, plan_digest
-from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
+from safeshift.checks import (
+    Check,
+    CheckContext,
+    CheckResult,
+    build_checks,
+    capture_baseline,
+    get_check_class,
+    run_checks,
+)
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import BackupInfo, SchemaShape
 from safeshift.engines import MigrationEngine, get_engine
@@ -35,6 +43,8 @@ from safeshift.recovery import RunRecord, interrupted_runs, load_run
 from safeshift.report import write_report
 from safeshift.result import PhaseResult, RunResult
 from safeshift.secrets import redact, register_url, safe_url
+
+PROOF_PREFIX = "rollback proof: table unchanged: "
 
 
 class Observer(Protocol):
@@ -121,6 +131,7 @@ class Run:
         self.engine: Engine | None = None
         self.schema: SchemaShape = {}
         self.baseline: dict[str, Any] = {}
+        self.proof_checks: list[Check] = []
         self.changed = False  # True once apply has started: from then on, failure means rollback
         self.record: RunRecord = RunRecord(run_id=self.run_id, folder=self.run_dir)
 
@@ -236,6 +247,16 @@ class Run:
             for e in record.phases
         ]
         self.changed = record.apply_started
+
+    def _proof_checks_for(self, schema: SchemaShape) -> list[Check]:
+        """Content hashes for tables whose columns are back as they were (others already differ)."""
+        if not self.proof_checks and self.schema and self.result.snapshot:
+            with self._connect() as conn:
+                self.proof_checks = self._table_hash_checks(conn)
+        return [
+            c for c in self.proof_checks
+            if (table := c.name[len(PROOF_PREFIX):]) in schema and schema[table] == self.schema.get(table)
+        ]
 
     def _recover_rollback(self) -> None:
         record = self.record
@@ -377,11 +398,32 @@ class Run:
             self.result.snapshot = self.dialect.row_counts(conn)
             self.schema = self.dialect.schema_shape(conn)
             conn.rollback()
-            # before-states of checks that compare before/after (table_unchanged, baseline mode)
-            self.baseline = capture_baseline(self.pre_checks + self.post_checks, self._context(conn, None))
+            # before-states of checks that compare before/after (table_unchanged, baseline mode),
+            # and a content hash of every table for the rollback proof
+            self.proof_checks = self._table_hash_checks(conn)
+            self.baseline = capture_baseline(
+                self.pre_checks + self.post_checks + self.proof_checks, self._context(conn, None)
+            )
             _save_baseline(self.run_dir, self.baseline)
             self._event("state", "snapshot", counts=self.result.snapshot, schema=self.schema)
             ph.detail.update(tables=len(self.result.snapshot), rows=sum(self.result.snapshot.values()))
+
+    def _table_hash_checks(self, conn: Connection) -> list[Check]:
+        """``table_unchanged`` for every table with a primary key: the proof compares contents, not just counts."""
+        if not self.plan.rollback.prove_contents:
+            return []
+        cls = get_check_class("table_unchanged")
+        if cls is None:
+            return []
+        insp = inspect(conn)
+        checks: list[Check] = []
+        for index, name in enumerate(self.result.snapshot):
+            if insp.get_pk_constraint(name).get("constrained_columns"):
+                config = cls.Config.model_validate(
+                    {"kind": "table_unchanged", "table": name, "name": f"{PROOF_PREFIX}{name}"}
+                )
+                checks.append(cls(config, "proof", index))
+        return checks
 
     def _backup(self) -> None:
         assert self.engine is not None
@@ -618,12 +660,19 @@ class Run:
                     differences.append(f"table {name} has {got} rows, expected {want}")
             conn.rollback()
             checks = self._checks(conn, self.pre_checks, self.result.snapshot)
+            hashed = [c for c in self._proof_checks_for(schema) if c.name in self.baseline]
+            checks += self._checks(conn, hashed, self.result.snapshot)
             for check_result in checks:
                 check_result.phase = "proof"
             for failed in (r for r in checks if not r.passed):
-                differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
+                if failed.name.startswith(PROOF_PREFIX):
+                    keys = ", ".join(map(str, failed.samples)) or failed.message
+                    differences.append(f"table {failed.name[len(PROOF_PREFIX):]} has changed rows (first keys: {keys})")
+                else:
+                    differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
             proof = {
                 "equal": not differences,
+                "tables_hashed": len(hashed),
                 "revision": revision,
                 "tables_compared": len(self.result.snapshot),
                 "row_counts": counts,
