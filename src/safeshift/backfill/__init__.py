@@ -1,0 +1,62 @@
+"""Online backfills: big updates as small committed batches, adaptive, throttled, resumable.
+
+Inside an Alembic revision::
+
+    from alembic import op
+    from safeshift.backfill import backfill
+
+    def upgrade():
+        with op.get_context().autocommit_block():   # commit per batch, not per revision
+            backfill(op.get_bind(), users, set_={"family_id": family_of_user})
+
+Standalone: ``backfill(engine, ..., checkpoint=FileCheckpoints("backfill.json"))``.
+As a plan step: :func:`run_backfill_step` with a :class:`BackfillStep`.
+"""
+
+from __future__ import annotations
+
+from safeshift.backfill.checkpoints import (
+    CallbackCheckpoints,
+    Checkpoint,
+    CheckpointStore,
+    FileCheckpoints,
+    JournalCheckpoints,
+    MemoryCheckpoints,
+)
+from safeshift.backfill.core import (
+    BackfillContext,
+    BackfillError,
+    BackfillProgress,
+    BackfillResult,
+    BatchFn,
+    ProgressFn,
+    Throttle,
+    backfill,
+    backfill_context,
+    current_context,
+)
+from safeshift.backfill.ops import Load, server_load
+from safeshift.backfill.step import BackfillStep, run_backfill_step
+
+__all__ = [
+    "BackfillContext",
+    "BackfillError",
+    "BackfillProgress",
+    "BackfillResult",
+    "BackfillStep",
+    "BatchFn",
+    "CallbackCheckpoints",
+    "Checkpoint",
+    "CheckpointStore",
+    "FileCheckpoints",
+    "JournalCheckpoints",
+    "Load",
+    "MemoryCheckpoints",
+    "ProgressFn",
+    "Throttle",
+    "backfill",
+    "backfill_context",
+    "current_context",
+    "run_backfill_step",
+    "server_load",
+]
