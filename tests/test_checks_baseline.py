@@ -120,3 +120,17 @@ def test_a_failed_capture_is_reported_by_the_check(db: Engine) -> None:
 
 def test_checks_without_baseline_mode_capture_nothing(db: Engine) -> None:
     assert capture(db, make("no_nulls", column="users.family_id"), make("not_empty", table="users")) == {}
+
+
+def test_past_the_cap_only_the_count_is_compared(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeshift.checks import violations
+
+    monkeypatch.setattr(violations, "BASELINE_CAP", 2)
+    check = make("no_nulls", column="users.family_id", baseline=True)
+    _null_family([1, 2, 3])(db)
+    baseline = capture(db, check)
+    assert not baseline[check.name].complete and len(baseline[check.name].keys) == 2
+    assert run(db, check, snapshot=SNAPSHOT, baseline=baseline).passed
+    _null_family([4])(db)
+    grown = run(db, check, snapshot=SNAPSHOT, baseline=baseline)
+    assert not grown.passed and grown.samples == [] and "compared by count" in grown.message

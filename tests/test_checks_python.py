@@ -84,6 +84,7 @@ def test_bool_number_and_tuple_results(db: Engine, plan_dir: tuple[Path, str]) -
     counted = _run(db, plan_dir, "MOD:count_nulls")
     assert counted.passed and counted.value == 0
     assert not _run(db, plan_dir, "MOD:count_nulls", expect=">= 1").passed
+    assert not _run(db, plan_dir, "MOD:count_nulls", expect="== snapshot.users").passed  # 0 != 5
     never = _run(db, plan_dir, "MOD:never")
     assert not never.passed and never.message == "nope" and never.samples == [3, 1]
     assert _run(db, plan_dir, "MOD.with_context").passed
@@ -127,3 +128,13 @@ def test_errors_fail_the_check(db: Engine, plan_dir: tuple[Path, str], function:
 def test_the_plan_folder_is_only_on_sys_path_while_importing(db: Engine, plan_dir: tuple[Path, str]) -> None:
     _run(db, plan_dir, "MOD:always")
     assert str(plan_dir[0]) not in sys.path
+
+
+def test_each_plan_gets_its_own_module_of_a_shared_name(db: Engine, tmp_path: Path) -> None:
+    results = []
+    for verdict in ("True", "False"):
+        folder = tmp_path / verdict
+        folder.mkdir()
+        (folder / "shared_name_checks.py").write_text(f"def check(conn):\n    return {verdict}\n")
+        results.append(run(db, make("python", function="shared_name_checks:check"), base_dir=folder).passed)
+    assert results == [True, False]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from safeshift.checks import CaptureFailed
 from safeshift.checks.table_unchanged import TableState
+from safeshift.dialects import get_dialect
 from test_checks_support import (
     capture,
     events,
@@ -178,3 +180,31 @@ def test_only_the_captured_columns_are_compared(db: Engine) -> None:
     assert _after(db, check, baseline).passed
     execute(db, users.update().where(users.c.id == 2).values(email="y"))
     assert _after(db, check, baseline).samples == [2]
+
+
+def test_a_large_table_is_compared_in_the_database(tmp_path: Path) -> None:
+    """50k rows on SQLite: capture keeps max_leaves checksums, measure runs a few aggregates."""
+    path = tmp_path / "big.sqlite3"
+    path.touch()
+    engine = get_dialect(sa.make_url(f"sqlite:///{path}")).create_engine()
+    try:
+        users.metadata.create_all(engine)
+        _users(engine, 50_000)
+        check = _check(max_leaves=1024)
+        baseline = capture(engine, check)
+        assert len(baseline[check.name].leaves) <= 1024
+        statements: list[str] = []
+
+        def queries() -> list[str]:
+            return [q for q in statements if q.startswith("SELECT")]
+
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert _after(engine, check, baseline).passed
+        assert len(queries()) == 16  # one aggregate per segment, no row fetched
+        execute(engine, users.update().where(users.c.id == 31_337).values(email="x"))
+        statements.clear()
+        (diff,) = _after(engine, check, baseline).details["differences"]
+        assert diff["from"] <= 31_337 < diff["to"] and diff["rows_before"] == 49
+        assert len(queries()) <= 16 * 4
+    finally:
+        engine.dispose()

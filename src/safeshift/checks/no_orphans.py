@@ -72,6 +72,8 @@ class NoOrphansCheck(ViolationCheck):
         return sa.select(sa.func.count()).select_from(child).where(orphan)
 
     def offenders_query(self, conn: Connection | None) -> sa.Select[Any] | None:
+        if conn is None and not self.cfg.key:
+            return None  # --dry-run: the primary key is only known once connected
         key = key_columns(conn, self.child.table, self.cfg.key) if conn is not None else self.cfg.key
         if key:
             child, orphan = self._orphans(*key)

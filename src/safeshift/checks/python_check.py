@@ -97,10 +97,24 @@ def _importable_from(folder: Path | None) -> Iterator[None]:
             pass
 
 
+def _forget_foreign(module_name: str, folder: Path | None) -> None:
+    """If the plan's folder has this module but another copy is already imported (another
+    plan's ``checks.py``, say), drop the cached one so the plan's own file is used."""
+    top = module_name.split(".")[0]
+    if folder is None or not ((folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file()):
+        return
+    cached = getattr(sys.modules.get(top), "__file__", None)
+    if cached is None or Path(cached).resolve().is_relative_to(folder.resolve()):
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+
+
 def load_function(target: str, base_dir: Path | None) -> Callable[..., Any]:
     module_name, _, attr = target.partition(":")
     if not attr:
         module_name, _, attr = target.rpartition(".")
+    _forget_foreign(module_name, base_dir)
     with _importable_from(base_dir):
         obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
@@ -127,7 +141,9 @@ def _is_suite(returned: Any) -> bool:
     )
 
 
-def judge(name: str, returned: Any, expectation: Expectation) -> Outcome:
+def judge(
+    name: str, returned: Any, expectation: Expectation, snapshot: Mapping[str, int] | None = None
+) -> Outcome:
     """Turn one returned value (bool, number, tuple) into an :class:`Outcome`."""
     message, samples = "", []
     if isinstance(returned, tuple):
@@ -141,7 +157,7 @@ def judge(name: str, returned: Any, expectation: Expectation) -> Outcome:
     if isinstance(returned, Real):
         number = float(returned)
         shown = int(number) if number.is_integer() else number
-        passed = expectation.holds(number, None)
+        passed = expectation.holds(number, snapshot)
         if not passed and not message:
             message = f"got {shown}, expected {expectation.text}"
         return Outcome(name, passed, shown, message, samples)
@@ -172,11 +188,11 @@ class PythonCheck(Check):
         returned = fn(ctx.conn, ctx) if _wants_context(fn) else fn(ctx.conn)
         expectation = Expectation.parse(self.cfg.expect)
         if not _is_suite(returned):
-            one = judge(self.name, returned, expectation)
+            one = judge(self.name, returned, expectation, ctx.snapshot)
             expected = self.cfg.expect if not isinstance(one.value, bool) else "True"
             return self.result(one.passed, value=one.value, expected=expected, message=one.message, samples=one.samples)
         pairs = returned.items() if isinstance(returned, Mapping) else returned
-        outcomes = [judge(str(sub), result, expectation) for sub, result in pairs]
+        outcomes = [judge(str(sub), result, expectation, ctx.snapshot) for sub, result in pairs]
         failed = [o for o in outcomes if not o.passed]
         message = "; ".join(f"{o.name}: {o.message or 'failed'}" for o in failed)
         samples = [f"{o.name}: {s}" for o in failed for s in o.samples][:MAX_SAMPLES]

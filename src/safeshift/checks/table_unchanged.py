@@ -207,6 +207,8 @@ class TableUnchangedCheck(Check):
             Leaf(start=tuple(row[3:]), count=int(row[1]), checksum=int(row[2]))
             for row in conn.execute(self._leaves_query(key, columns, per_leaf, hasher))
         )
+        # Rows as the leaves saw them: a write between the two queries must not skew the count.
+        rows = sum(leaf.count for leaf in leaves)
         return TableState(tuple(key), tuple(columns), rows, per_leaf, leaves)
 
     def measure(self, ctx: CheckContext) -> CheckResult:
