@@ -1,0 +1,552 @@
+"""PostgreSQL: pg_dump/pg_restore backups, advisory-lock runs, pg_stat_activity.
+
+Restores are atomic: pg_restore renders the backup as SQL and psql plays it, after a
+prelude that empties the schemas, in ONE transaction. If anything fails the database
+stays exactly as it was, rather than half restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from safeshift.dialects import _tools
+from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, Session, TableFacts
+from safeshift.errors import BackupError, ConnectError, LockError
+from safeshift.secrets import register_url, safe_url
+
+PACKAGE = "postgresql-client"
+MAX_IDENTIFIER_BYTES = 63
+LOCK_NOT_AVAILABLE = "55P03"
+APP_PREFIX = "safeshift run "
+_QUERY_CHARS = 500
+
+# Run by psql in the restore transaction before the backup's own SQL: removes everything
+# the migration may have added so the backup can be recreated on an empty slate. Schemas
+# other than public are dropped whole (pg_restore recreates them); public is kept, since
+# a non-owner may not drop it, and emptied of relations, routines, types and collations.
+# Extension members are left to their extension. Statements are collected into an array
+# before any runs so a cascade never leaves a stale name behind.
+_EMPTY_SCHEMAS = r"""
+SET lock_timeout = '60s';
+SET client_min_messages = warning;
+SET search_path = '';
+DO $safeshift$
+DECLARE
+    stmts text[];
+    stmt text;
+BEGIN
+    SELECT coalesce(array_agg(format('DROP SCHEMA IF EXISTS %I CASCADE', n.nspname)), '{}')
+      INTO stmts
+      FROM pg_namespace n
+     WHERE n.nspname NOT IN ('public', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e');
+    FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+
+    SELECT coalesce(array_agg(format('DROP %s IF EXISTS %I.%I CASCADE',
+               CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                              WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+               n.nspname, c.relname) ORDER BY c.relkind = 'S', c.oid), '{}')
+      INTO stmts
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
+    FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+
+    SELECT coalesce(array_agg(format('DROP %s IF EXISTS %s CASCADE',
+               CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+               p.oid::regprocedure)), '{}')
+      INTO stmts
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'public'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
+    FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+
+    SELECT coalesce(array_agg(format('DROP %s IF EXISTS %s CASCADE',
+               CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype)), '{}')
+      INTO stmts
+      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE n.nspname = 'public'
+       AND (t.typtype IN ('e', 'd', 'r')
+            OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e');
+    FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+
+    SELECT coalesce(array_agg(format('DROP COLLATION IF EXISTS %I.%I CASCADE', n.nspname, c.collname)), '{}')
+      INTO stmts
+      FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+     WHERE n.nspname = 'public'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_collation'::regclass AND d.objid = c.oid AND d.deptype = 'e');
+    FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+END
+$safeshift$;
+RESET search_path;
+"""
+
+
+class PostgreSQLDialect(Dialect):
+    name = "postgresql"
+    backup_suffix = ".dump"
+
+    def __init__(self, url: URL) -> None:
+        super().__init__(url)
+        self._lock_pid: int | None = None  # our lock connection: never terminated by restore
+
+    # -- connecting -------------------------------------------------------------------
+    def create_engine(self) -> Engine:
+        """An engine on psycopg 3, which the error handling and tools here are written for."""
+        return create_engine(_psycopg_url(self.url), pool_pre_ping=True)
+
+    def check_reachable(self) -> None:
+        engine = create_engine(_psycopg_url(self.url), poolclass=NullPool, connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {_tools.db_error(exc)}") from None
+        finally:
+            engine.dispose()
+
+    def check_tools(self) -> None:
+        for tool in ("pg_dump", "pg_restore", "psql"):
+            _tools.find_tool([tool], PACKAGE)
+
+    # -- facts ------------------------------------------------------------------------
+    def server_facts(self, conn: Connection) -> ServerFacts:
+        version = str(conn.execute(text("SHOW server_version")).scalar_one())
+        database, size = conn.execute(
+            text("SELECT current_database(), pg_database_size(current_database())")
+        ).one()
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, c.reltuples, pg_total_relation_size(c.oid) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+            )
+        ).all()
+        tables = [
+            # reltuples is -1 (PG 14+) or 0 for a table never vacuumed or analyzed: unknown
+            TableFacts(name=str(r[0]), row_estimate=int(r[1]) if r[1] is not None and r[1] > 0 else None, bytes=int(r[2]))
+            for r in rows
+        ]
+        return ServerFacts(
+            dialect=self.name,
+            version=f"PostgreSQL {version}",
+            database=str(database),
+            database_bytes=int(size),
+            tables=tables,
+        )
+
+    def activity(self, conn: Connection, older_than_s: float) -> list[Session]:
+        """Other sessions of this database in a transaction older than the limit, or blocking one."""
+        rows = conn.execute(
+            text(
+                "WITH blockers AS ("
+                "  SELECT DISTINCT unnest(pg_blocking_pids(pid)) AS pid FROM pg_stat_activity"
+                "  WHERE datname = current_database() AND wait_event_type = 'Lock')"
+                " SELECT a.pid, a.usename, a.state,"
+                "  EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start) AS seconds,"
+                "  left(a.query, :chars) AS query, b.pid IS NOT NULL AS blocking"
+                " FROM pg_stat_activity a LEFT JOIN blockers b ON b.pid = a.pid"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+                "  AND a.backend_type = 'client backend'"
+                "  AND (b.pid IS NOT NULL OR (a.xact_start IS NOT NULL"
+                "       AND a.xact_start < clock_timestamp() - make_interval(secs => :older)))"
+                " ORDER BY a.xact_start NULLS LAST, a.pid"
+            ),
+            {"chars": _QUERY_CHARS, "older": float(older_than_s)},
+        ).all()
+        return [
+            Session(
+                id=str(r[0]),
+                user=r[1],
+                state=r[2],
+                seconds=round(float(r[3]), 3) if r[3] is not None else None,
+                query=r[4],
+                blocking=bool(r[5]),
+            )
+            for r in rows
+        ]
+
+    # -- housekeeping -----------------------------------------------------------------
+    def recreate_database(self, name: str) -> URL:
+        with _admin(_maintenance_url(self.url, name)) as conn:
+            _drop_database(conn, name)
+            conn.execute(text(f"CREATE DATABASE {_tools.quote_ident(conn, name)}"))
+        return self.url.set(database=name)
+
+    def drop_database(self, name: str) -> None:
+        with _admin(_maintenance_url(self.url, name)) as conn:
+            _drop_database(conn, name)
+
+    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
+        """A new database restored from ``backup``, for rehearsing the migration on a copy."""
+        database = self.url.database or "postgres"
+        name = _tools.scratch_name(database, label, os.urandom(6).hex(), MAX_IDENTIFIER_BYTES)
+        url = self._create_scratch(name)
+        try:
+            _restore_sql(url, Path(backup.path))
+        except BaseException:
+            self.drop_database(name)
+            raise
+        return url
+
+    def drop_scratch_copy(self, url: URL) -> None:
+        if url.database:
+            self.drop_database(url.database)
+
+    def after_bulk_load(self, conn: Connection, tables: list[str]) -> None:
+        """Move each serial/identity sequence past the largest id inserted explicitly."""
+        for table_name in tables:
+            quoted = _tools.quote_ident(conn, table_name)
+            columns = conn.execute(
+                text(
+                    "SELECT a.attname, pg_get_serial_sequence(:tbl, a.attname) FROM pg_attribute a "
+                    "WHERE a.attrelid = CAST(:tbl AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"
+                ),
+                {"tbl": quoted},
+            ).all()
+            for column, sequence in columns:
+                if sequence is None:
+                    continue
+                col = _tools.quote_ident(conn, str(column))
+                conn.execute(
+                    text(f"SELECT setval(:seq, coalesce((SELECT max({col}) FROM {quoted}), 0) + 1, false)"),  # noqa: S608
+                    {"seq": sequence},
+                )
+
+    # -- apply session ----------------------------------------------------------------
+    def prepare_apply_session(self, conn: Connection, lock_timeout_s: float) -> list[str]:
+        millis = max(1, round(lock_timeout_s * 1000))
+        value = f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+        statements = [f"SET lock_timeout = '{value}'"]
+        for statement in statements:
+            conn.execute(text(statement))
+        return statements
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in _tools.exception_chain(exc))
+
+    # -- backup and restore -----------------------------------------------------------
+    def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:
+        pg_dump = _tools.find_tool(["pg_dump"], PACKAGE)
+        started = time.perf_counter()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            _tools.run_tool(
+                [pg_dump, "--no-password", "--format=custom", f"--file={tmp}", f"--dbname={_conninfo(engine.url)}"],
+                what=f"pg_dump of {engine.url.database}",
+                env=_tool_env(engine.url),
+                watch=tmp,
+                progress=progress,
+            )
+            _tools.commit_file(tmp, dest)
+        except OSError as exc:
+            raise BackupError(f"backup to {dest} failed: {exc.strerror}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BackupInfo(path=str(dest), bytes=dest.stat().st_size, seconds=_tools.elapsed(started))
+
+    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
+        """Restore into a scratch database and compare every table's exact row count."""
+        database = self.url.database or "postgres"
+        name = _tools.scratch_name(database, "verify", run_id, MAX_IDENTIFIER_BYTES)
+        url = self._create_scratch(name)
+        try:
+            _restore_sql(url, Path(backup.path), what=f"restoring {Path(backup.path).name} into scratch database {name}")
+            engine = create_engine(url, poolclass=NullPool)
+            try:
+                with engine.connect() as conn:
+                    counts = self.row_counts(conn)
+            except SQLAlchemyError as exc:
+                raise BackupError(f"cannot count rows in scratch database {name}: {_tools.db_error(exc)}") from None
+            finally:
+                engine.dispose()
+        finally:
+            self.drop_database(name)
+        _tools.compare_counts(backup.path, snapshot, counts)
+        return {"scratch_database": name, "tables_compared": len(snapshot), "row_counts_equal": True}
+
+    def restore(self, engine: Engine, backup_path: Path) -> None:
+        """Replace the database's content with the backup's, atomically.
+
+        Our pooled connections are closed and other sessions of the database are
+        terminated (except this process's run lock), so nothing keeps writing to, or holds
+        locks on, what is about to be replaced.
+        """
+        engine.dispose()
+        url = engine.url
+        with _admin(url) as conn:
+            keep = [self._lock_pid] if self._lock_pid else []
+            for pid in conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                    "AND application_name NOT LIKE 'safeshift run %'"
+                )
+            ).scalars():
+                if pid in keep:
+                    continue
+                with contextlib.suppress(SQLAlchemyError):  # not ours to end: the restore may wait on it
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        _restore_sql(url, backup_path)
+        engine.dispose()
+
+    def _create_scratch(self, name: str) -> URL:
+        """An empty database like this one (same encoding and locale), created from template0."""
+        with _admin(self.url) as conn:
+            _drop_database(conn, name)
+            encoding, collate, ctype = conn.execute(
+                text(
+                    "SELECT pg_encoding_to_char(encoding), datcollate, datctype "
+                    "FROM pg_database WHERE datname = current_database()"
+                )
+            ).one()
+            quoted = _tools.quote_ident(conn, name)
+            like_source = (
+                f"CREATE DATABASE {quoted} TEMPLATE template0 ENCODING {_tools.sql_literal(conn, encoding)} "
+                f"LC_COLLATE {_tools.sql_literal(conn, collate)} LC_CTYPE {_tools.sql_literal(conn, ctype)}"
+            )
+            try:
+                conn.execute(text(like_source))
+            except SQLAlchemyError:
+                try:  # e.g. an ICU-provider database: settle for the server's defaults
+                    conn.execute(text(f"CREATE DATABASE {quoted} TEMPLATE template0"))
+                except SQLAlchemyError as exc:
+                    raise BackupError(
+                        f"cannot create scratch database {name} to check the backup: {_tools.db_error(exc)} "
+                        "(grant CREATEDB, or turn off backup.verify)"
+                    ) from None
+        return self.url.set(database=name)
+
+    # -- one run per database ---------------------------------------------------------
+    @contextlib.contextmanager
+    def run_lock(self, engine: Engine, run_id: str, started: str) -> Iterator[None]:
+        """A session-level advisory lock on a dedicated connection, labelled with the run.
+
+        The label (application_name) is what a second run reads to say who holds the lock.
+        """
+        key = _lock_key(engine.url.database or "")
+        label = _label(run_id, started)
+        lock_engine = create_engine(engine.url, poolclass=NullPool)
+        try:
+            conn = lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError as exc:
+            lock_engine.dispose()
+            raise ConnectError(f"cannot connect to {safe_url(engine.url)}: {_tools.db_error(exc)}") from None
+        try:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
+                raise LockError(_holder_message(conn, key, engine.url.database or ""))
+            conn.execute(text("SELECT set_config('application_name', :label, false)"), {"label": label})
+            if conn.dialect.server_version_info and conn.dialect.server_version_info >= (14,):
+                # a long run must not lose its lock to an idle-session timeout
+                conn.execute(text("SET idle_session_timeout = 0"))
+            self._lock_pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            try:
+                yield
+            finally:
+                self._lock_pid = None
+                with contextlib.suppress(SQLAlchemyError):  # a dead connection has released it anyway
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        finally:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
+            lock_engine.dispose()
+
+
+# -- helpers --------------------------------------------------------------------------
+def _psycopg_url(url: URL) -> URL:
+    """Plain ``postgresql://`` means psycopg 3 here, not SQLAlchemy's default psycopg2."""
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _maintenance_url(url: URL, dropping: str) -> URL:
+    """A database to connect to while dropping ``dropping`` (one cannot drop one's own)."""
+    if url.database != dropping:
+        return url
+    return url.set(database="postgres")
+
+
+@contextlib.contextmanager
+def _admin(url: URL) -> Iterator[Connection]:
+    """An autocommit connection for CREATE/DROP DATABASE and other non-transactional work."""
+    engine = create_engine(_psycopg_url(url), poolclass=NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    except SQLAlchemyError as exc:
+        raise BackupError(f"database {url.database} on {url.host or 'localhost'}: {_tools.db_error(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _drop_database(conn: Connection, name: str) -> None:
+    quoted = _tools.quote_ident(conn, name)
+    if conn.dialect.server_version_info and conn.dialect.server_version_info >= (13,):
+        conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        return
+    conn.execute(
+        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+        {"name": name},
+    )
+    conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+
+
+def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
+    """Play the backup into ``url``'s database in one transaction, after emptying its schemas.
+
+    pg_restore writes the backup as SQL (it needs no connection for that) and Python pumps
+    it into psql. psql's input is closed, and so its transaction committed, only after
+    pg_restore succeeded; otherwise psql is killed and the server rolls everything back.
+    """
+    pg_restore = _tools.find_tool(["pg_restore"], PACKAGE)
+    psql = _tools.find_tool(["psql"], PACKAGE)
+    what = what or f"restoring {backup_path.name} into {url.database}"
+    if not backup_path.is_file():
+        raise BackupError(f"{what} failed: {backup_path} does not exist")
+    env = _tool_env(url)
+    with (
+        _tools.private_file(_EMPTY_SCHEMAS, ".sql") as prelude,
+        tempfile.TemporaryFile() as render_err,
+        tempfile.TemporaryFile() as play_err,
+    ):
+        render = _tools.spawn(
+            [pg_restore, "--no-owner", "--file=-", str(backup_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=render_err,
+        )
+        play = _tools.spawn(
+            [
+                psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
+                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(url)}", f"--file={prelude}", "--file=-",
+            ],
+            env=env,
+            stdin=subprocess.PIPE,
+            stderr=play_err,
+        )
+        assert render.stdout is not None and play.stdin is not None
+        try:
+            whole = _pump(render.stdout, play.stdin)
+            render.stdout.close()
+            if not whole:  # psql gave up (its error says why); pg_restore must not wait on a full pipe
+                render.kill()
+            render.wait()
+            if whole and render.returncode != 0:
+                play.kill()  # before psql sees the end of its input and commits
+                play.wait()
+                raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(render_err), 'pg_restore failed')}")
+            with contextlib.suppress(BrokenPipeError):
+                play.stdin.close()
+            play.wait()
+        except BaseException:
+            for proc in (render, play):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            raise
+        if play.returncode != 0:
+            raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(play_err), 'psql failed')}")
+
+
+def _pump(source: Any, sink: Any) -> bool:
+    """Copy pg_restore's output into psql; False if psql stopped reading first."""
+    while chunk := source.read(1 << 20):
+        try:
+            sink.write(chunk)
+        except BrokenPipeError:
+            return False
+    return True
+
+
+def _conninfo(url: URL) -> str:
+    """A libpq connection string without the password (which goes in the environment)."""
+    params: dict[str, str] = {}
+    if url.host:
+        params["host"] = url.host
+    if url.port:
+        params["port"] = str(url.port)
+    if url.username:
+        params["user"] = url.username
+    if url.database:
+        params["dbname"] = url.database
+    for key, value in url.query.items():
+        if key != "password":
+            params[key] = value if isinstance(value, str) else value[-1]
+    return " ".join(f"{key}={_conninfo_value(value)}" for key, value in params.items())
+
+
+def _conninfo_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _tool_env(url: URL) -> dict[str, str]:
+    """The tools' environment: the password travels here, never on a command line."""
+    register_url(url)
+    env = dict(os.environ)
+    password = url.password or url.query.get("password")
+    if password:
+        env["PGPASSWORD"] = str(password if isinstance(password, str) else password[-1])
+    env.setdefault("PGCONNECT_TIMEOUT", "10")
+    env["PGAPPNAME"] = "safeshift"
+    return env
+
+
+def _lock_key(database: str) -> int:
+    """A stable signed 64-bit advisory-lock key for the database."""
+    digest = hashlib.blake2b(f"safeshift:{database}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _label(run_id: str, started: str) -> str:
+    """``safeshift run <id> <started>``, within the 63 bytes application_name keeps."""
+    clean = [re.sub(r"\s+", "_", part) for part in (run_id, started)]
+    label = APP_PREFIX + " ".join(clean)
+    return label.encode()[:MAX_IDENTIFIER_BYTES].decode("utf-8", "ignore")
+
+
+def _holder_message(conn: Connection, key: int, database: str) -> str:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(
+        text(
+            "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND CAST(l.classid AS bigint) = :hi AND CAST(l.objid AS bigint) = :lo LIMIT 1"
+        ),
+        {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF},
+    ).first()
+    if row is None:  # released between our attempt and this look-up
+        return f"another safeshift run holds database {database}; try again"
+    pid, app = int(row[0]), str(row[1] or "")
+    if app.startswith(APP_PREFIX):
+        run_id, _, started = app[len(APP_PREFIX):].partition(" ")
+        return f"another safeshift run holds database {database}: run {run_id} started {started or '?'} (backend pid {pid})"
+    return f"another session holds safeshift's lock on database {database} (backend pid {pid}, application {app!r})"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return str(code) if code else None
