@@ -1,0 +1,58 @@
+"""Plan-load checks that span sections (the watch names probes and checks defined elsewhere).
+
+Called by :func:`safeshift.plan.parse_plan`, so a watch that names a probe that does not
+exist is a one-line configuration error before anything runs, like every other plan
+mistake. Credentials the probes and hooks will send are registered as secrets here too,
+so they are masked from the very first line safeshift prints.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from safeshift.app.maintenance import HttpConfig, build_maintenance
+from safeshift.app.probes import register_probe_secrets
+from safeshift.app.template import env_names, strings
+from safeshift.errors import ConfigError
+from safeshift.secrets import register_secret
+
+if TYPE_CHECKING:
+    from safeshift.plan import Plan
+
+
+def validate_app_sections(plan: Plan) -> None:
+    """Raise a one-line ConfigError when ``[maintenance]``, ``[[smoke]]`` and ``[watch]`` disagree."""
+    name = plan.source.name
+    hook = build_maintenance(plan.maintenance, source=name, base_dir=plan.base_dir)
+    if hook is not None and isinstance(hook.config, HttpConfig):
+        for spec in (hook.config.on, hook.config.off):
+            for text in [*spec.headers.values(), *strings(spec.json_body)]:
+                for env in env_names(text):
+                    register_secret(os.environ.get(env))
+    register_probe_secrets(plan.smoke)
+    watch = plan.watch
+    if watch is None:
+        return
+    smoke_names = [p.name for p in plan.smoke]
+    for index, probe in enumerate(watch.probes or ()):
+        if probe not in smoke_names:
+            known = ", ".join(smoke_names) or "none: add [[smoke]] probes"
+            raise ConfigError(f"{name}: watch.probes[{index}]: no smoke probe named {probe!r} (known: {known})")
+    if watch.checks:
+        from safeshift.checks import build_checks
+
+        check_names = [c.name for c in build_checks(plan, "post")]
+        for index, check in enumerate(watch.checks):
+            if check not in check_names:
+                known = ", ".join(repr(c) for c in check_names) or "none"
+                raise ConfigError(f"{name}: watch.checks[{index}]: no post-check named {check!r} (known: {known})")
+    probes = smoke_names if watch.probes is None else watch.probes
+    if not probes and watch.log_file is None and not watch.checks:
+        raise ConfigError(f"{name}: watch: nothing to watch: add [[smoke]] probes, log_file or checks")
+    metrics = {t.metric for t in watch.parsed_triggers()}
+    probe_metrics = metrics - {"log_errors", "checks_failed"}
+    if probe_metrics and not probes and watch.triggers is not None:
+        raise ConfigError(
+            f"{name}: watch.triggers: {', '.join(sorted(probe_metrics))} needs probes, and the watch has none"
+        )
