@@ -1,4 +1,4 @@
-"""Migration-engine registry: how a migration is applied (Alembic today; SQL files and commands next)."""
+"""Migration-engine registry: how a migration is applied (Alembic, a folder of SQL files, an external tool)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ from typing import TYPE_CHECKING
 
 from safeshift.engines.alembic import AlembicEngine
 from safeshift.engines.base import MigrationEngine, Revision
+from safeshift.engines.command import CommandEngine
+from safeshift.engines.sqlfiles import SqlFilesEngine
 from safeshift.errors import ConfigError
 
 if TYPE_CHECKING:
     from safeshift.plan import Plan
 
-__all__ = ["MigrationEngine", "Revision", "get_engine", "register_engine"]
+__all__ = ["CommandEngine", "MigrationEngine", "Revision", "SqlFilesEngine", "get_engine", "register_engine"]
 
-_REGISTRY: dict[str, type[MigrationEngine]] = {AlembicEngine.name: AlembicEngine}
+_REGISTRY: dict[str, type[MigrationEngine]] = {
+    cls.name: cls for cls in (AlembicEngine, SqlFilesEngine, CommandEngine)
+}
 
 
 def register_engine(cls: type[MigrationEngine]) -> type[MigrationEngine]:
