@@ -97,11 +97,25 @@ def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
     holder_started, stop_writer = threading.Event(), threading.Event()
     stalls: list[float] = []
 
+    apply_started = threading.Event()
+
+    class ApplyWatcher:
+        def phase_started(self, name: str) -> None:
+            if name == "apply":
+                apply_started.set()
+
+        def phase_finished(self, phase: Any) -> None:
+            pass
+
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            pass
+
     def holder() -> None:  # an open transaction that has read users: the ALTER must wait for it
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT id FROM users WHERE id = 1")).all()
             holder_started.set()
-            time.sleep(2.5)
+            apply_started.wait(60)
+            time.sleep(2.5)  # longer than the lock timeout: the first attempt must give up
             conn.rollback()
 
     def writer() -> None:  # the application: single-row writes on the table being altered
@@ -118,8 +132,9 @@ def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
         t.start()
     assert holder_started.wait(10)
     try:
-        result = run_plan(plan)
+        result = run_plan(plan, observer=ApplyWatcher())
     finally:
+        apply_started.set()
         stop_writer.set()
         for t in threads:
             t.join()
@@ -219,4 +234,4 @@ def test_canary_password_never_leaks(canary_url: URL, tmp_path: Path, broken: bo
     assert CANARY not in proc.stdout and CANARY not in proc.stderr
     run_dir = Path(data["journal"]).parent
     for path in run_dir.iterdir():
-        assert CANARY not in path.read_text(), path
+        assert CANARY.encode() not in path.read_bytes(), path
