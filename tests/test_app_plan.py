@@ -13,6 +13,7 @@ from safeshift.app.maintenance import (
     HttpHook,
     build_maintenance,
 )
+from safeshift.app.sections import check_app_environment
 from safeshift.app.triggers import Trigger
 from safeshift.errors import ConfigError
 from safeshift.plan import load_plan
@@ -222,3 +223,24 @@ def test_watch_probe_triggers_need_probes(tmp_path: Path) -> None:
         load_plan(write(tmp_path, text))
     plan = load_plan(write(tmp_path, BASE + '\n[watch]\nduration = 10\nlog_file = "a.log"\n'))
     assert plan.watch is not None and "log_errors > 0" in plan.watch.trigger_texts()
+
+
+def test_check_app_environment_names_the_missing_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = GOOD.replace('path = "/tmp/maintenance_mode"', 'path = "${SS_FLAG_DIR}/maintenance_mode"').replace(
+        'log_file = "app.log"', 'log_file = "${SS_APP_LOG}"'
+    )
+    for name in ("SS_FLAG_DIR", "APP_URL", "APP_PASSWORD", "SS_APP_LOG"):
+        monkeypatch.delenv(name, raising=False)
+    plan = load_plan(write(tmp_path, text))  # loading needs none of them: only running does
+    expected = [
+        ("SS_FLAG_DIR", "safeshift.toml: maintenance.path: environment variable SS_FLAG_DIR is not set"),
+        ("APP_URL", "safeshift.toml: smoke 'health' url: environment variable APP_URL is not set"),
+        ("APP_PASSWORD", "safeshift.toml: smoke 'login' form.password: environment variable APP_PASSWORD is not set"),
+        ("SS_APP_LOG", "safeshift.toml: watch.log_file: environment variable SS_APP_LOG is not set"),
+    ]
+    for name, message in expected:
+        with pytest.raises(ConfigError) as info:
+            check_app_environment(plan)
+        assert str(info.value) == message
+        monkeypatch.setenv(name, str(tmp_path) if name != "APP_URL" else "http://127.0.0.1:9")
+    check_app_environment(plan)

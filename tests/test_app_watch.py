@@ -190,3 +190,16 @@ def test_a_slow_tick_skips_the_slots_it_overran(client: httpx.Client) -> None:
     result = Watcher(section, [], client, {}, check_callback=slow_checks, clock=fake.clock, sleep=fake.sleep).run()
     assert [round(s.at_s) for s in result.samples] == [0, 30, 60, 90]
     assert result.seconds == pytest.approx(115)
+
+
+def test_log_file_path_from_the_environment(client: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setenv("SS_WATCH_LOG", str(tmp_path / "app.log"))
+    section = WatchSection(duration=20, interval=10, log_file="${SS_WATCH_LOG}")
+
+    def on_tick(sample: WatchSample) -> None:
+        with (tmp_path / "app.log").open("a") as handle:
+            handle.write("ERROR boom\n")
+
+    result = Watcher(section, [], client, {}, on_tick=on_tick, clock=fake.clock, sleep=fake.sleep).run()
+    assert result.triggered == "log_errors > 0: log_errors was 1 on tick 2"

@@ -222,9 +222,17 @@ def check_probe_environment(probes: Sequence[SmokeProbe], where: str = "smoke") 
     """
     for probe in probes:
         for field, text in probe.templates():
-            for name in env_names(text):
-                if not os.environ.get(name) and f"${{{name}:-" not in text:
-                    raise ConfigError(f"{where} {probe.name!r} {field}: environment variable {name} is not set")
+            missing = unset_env(text)
+            if missing:
+                raise ConfigError(f"{where} {probe.name!r} {field}: environment variable {missing} is not set")
+
+
+def unset_env(text: str) -> str | None:
+    """The first ``${VAR}`` in ``text`` that is unset and has no ``:-default``."""
+    for name in env_names(text):
+        if not os.environ.get(name) and f"${{{name}:-" not in text:
+            return name
+    return None
 
 
 def register_probe_secrets(probes: Sequence[SmokeProbe]) -> None:

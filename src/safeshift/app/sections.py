@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from safeshift.app.maintenance import HttpConfig, build_maintenance
-from safeshift.app.probes import register_probe_secrets
+from safeshift.app.probes import check_probe_environment, register_probe_secrets, unset_env
 from safeshift.app.template import env_names, strings
 from safeshift.errors import ConfigError
 from safeshift.secrets import register_secret
@@ -56,3 +56,23 @@ def validate_app_sections(plan: Plan) -> None:
         raise ConfigError(
             f"{name}: watch.triggers: {', '.join(sorted(probe_metrics))} needs probes, and the watch has none"
         )
+
+
+def check_app_environment(plan: Plan) -> None:
+    """Raise a ConfigError naming the first ``${VAR}`` the application side needs and lacks.
+
+    For preflight: a missing password or app URL must stop the run before anything
+    changes, not fail the smoke test after the migration and cause a rollback.
+    """
+    name = plan.source.name
+    if plan.maintenance is not None:
+        for key, value in plan.maintenance.model_dump().items():
+            for text in strings(value):
+                missing = unset_env(text)
+                if missing:
+                    raise ConfigError(f"{name}: maintenance.{key}: environment variable {missing} is not set")
+    check_probe_environment(plan.smoke, where=f"{name}: smoke")
+    if plan.watch is not None and plan.watch.log_file is not None:
+        missing = unset_env(plan.watch.log_file)
+        if missing:
+            raise ConfigError(f"{name}: watch.log_file: environment variable {missing} is not set")

@@ -23,6 +23,7 @@ import httpx
 
 from safeshift.app.config import SmokeProbe, WatchSection
 from safeshift.app.probes import ProbeResult, run_probes
+from safeshift.app.template import render
 from safeshift.app.triggers import first_fired
 from safeshift.secrets import redact, redact_data
 
@@ -201,7 +202,7 @@ class Watcher:
         self.sleep = sleep or self._stop.wait
         self.log: LogTail | None = None
         if section.log_file is not None:
-            path = Path(section.log_file).expanduser()
+            path = Path(render(section.log_file, None, "watch.log_file", secret=False)).expanduser()
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
             self.log = LogTail(path, section.log_pattern)
