@@ -21,10 +21,11 @@ Confirm = Callable[[str, str], str | None]
 
 
 def plan_digest(plan: Plan, migrator: MigrationEngine, target: str) -> str:
-    """A short, stable hash of what would run."""
+    """A short, stable hash of what would run: plan, migration files, Python checks, target."""
     digest = hashlib.sha256()
     digest.update(b"plan\0" + plan.source.read_bytes())
-    for path in migrator.files():
+    # Python checks next to the plan change what "verified" means: they count too.
+    for path in [*migrator.files(), *sorted(plan.base_dir.glob("*.py"))]:
         try:
             name = str(path.relative_to(plan.base_dir))
         except ValueError:

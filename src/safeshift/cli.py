@@ -140,9 +140,12 @@ def _render_run(result: RunResult) -> None:
         out.print(table)
     if result.statements:
         for st in result.statements:
-            out.print(f"[bold]{st['phase']}[/]: {st['what']}")
+            lock = f"  [dim]lock: {st['lock']} on {st.get('table') or '?'}[/]" if st.get("lock") else ""
+            out.print(f"[bold]{st['phase']}[/]: {st['what']}{lock}")
             if st["sql"]:
                 out.print(f"    {st['sql']}", markup=False, soft_wrap=True)
+            for f in st.get("findings") or []:
+                out.print(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", markup=False, soft_wrap=True)
     if result.rollback.get("proof"):
         proof = result.rollback["proof"]
         verdict = "database equals the snapshot" if proof["equal"] else "DATABASE DIFFERS FROM THE SNAPSHOT"
@@ -263,6 +266,36 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
+@app.command("lint")
+def lint_cmd(
+    files: Annotated[list[Path] | None, typer.Argument(metavar="[SQL_FILE]...", help="SQL files to lint instead of the plan's pending migration.")] = None,
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    dialect: Annotated[str | None, typer.Option("--dialect", help="With files: sqlite, postgresql or mysql (default: the plan's database).")] = None,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as SARIF 2.1.0 to this file (for CI).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's [lint] fail_on."""
+    loaded = _call(lambda: load_plan(plan))
+    report = _call(lambda: commands.lint_plan(loaded, files, dialect))
+    if sarif is not None:
+        sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
+    if json_out:
+        _emit_json(report.to_dict())
+    else:
+        table = Table(title=f"lint: {report.source} ({report.dialect})")
+        for col in ("#", "lock", "table", "finding", "message"):
+            table.add_column(col)
+        for f in report.findings:
+            info = next((s for s in report.statements if s.index == f.statement), None)
+            style = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
+            code = f"[{style}]{f.code} {f.severity}[/]" + (" (suppressed)" if f.suppressed else "")
+            table.add_row(str(f.statement), info.lock if info else "", f.table or "", code, f.message)
+        out.print(table)
+        blocking = len(report.blocking)
+        out.print(f"{len(report.findings)} findings, {blocking} at or above fail_on = {report.fail_on}")
+    raise typer.Exit(report.exit_code)
+
+
 @app.command()
 def backup(
     plan: PlanOpt = Path(DEFAULT_PLAN),
@@ -356,6 +389,43 @@ def demo_family(
     else:
         _render_run(result.run)
     raise typer.Exit(result.exit_code)
+
+
+@demo_app.command("relationships")
+def demo_relationships(
+    couples: Annotated[int, typer.Option("--couples", help="Couples to generate (seeded, repeatable).")] = 50_000,
+    break_: Annotated[bool, typer.Option("--break", help="Make the cutover fail so that it rolls back.")] = False,
+    break_mode: Annotated[
+        str, typer.Option("--break-mode", help="With --break: 'check' (a post-check fails) or 'apply' (the migration fails midway).")
+    ] = "check",
+    edge_cases: Annotated[bool, typer.Option("--edge-cases", help="Add duplicate invite codes (they block the run).")] = False,
+    db: Annotated[str, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")] = "sqlite",
+    workdir: WorkdirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The relationships cutover (seed: relationship-migration-plan.md) on a fresh database."""
+    from safeshift.demo.relationships import demo_relationships as run_demo
+
+    if break_mode not in ("check", "apply"):
+        _fail(f"--break-mode: expected check or apply, got {break_mode!r}", int(ExitCode.USAGE))
+    if db not in ("sqlite", "postgresql", "mysql"):
+        _fail(f"--db: expected sqlite, postgresql or mysql, got {db!r}", int(ExitCode.USAGE))
+    if not json_out:
+        out.print(f"[bold]relationships cutover demo[/] on {db}: {couples} couples" + (" with edge cases" if edge_cases else "") + (f", broken ({break_mode})" if break_ else ""))
+    result = _call(
+        lambda: run_demo(
+            db=db,  # type: ignore[arg-type]
+            couples=couples,
+            break_mode=break_mode if break_ else None,  # type: ignore[arg-type]
+            edge_cases=edge_cases,
+            workdir=workdir,
+            observer=None if json_out else RichObserver(out),
+        )
+    )
+    if json_out:
+        _emit_json(result.to_dict())
+        raise typer.Exit(result.exit_code)
+    _finish(result.run, json_out)
 
 
 def main() -> None:

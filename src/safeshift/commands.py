@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeshift import lint
 from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
-from safeshift.errors import ConfigError, ConnectError
+from safeshift.errors import ConfigError, ConnectError, SafeshiftError
 from safeshift.journal import now_iso
 from safeshift.plan import Plan
 from safeshift.recovery import all_runs
@@ -181,4 +182,76 @@ def status(plan: Plan, *, workdir: Path | None = None) -> Status:
     )
 
 
-__all__ = ["CheckReport", "RestoreResult", "Status", "backup", "check", "now_iso", "restore", "status"]
+__all__ = ["CheckReport", "LintReport", "RestoreResult", "Status", "backup", "check", "lint_plan", "now_iso", "restore", "status"]
+
+
+@dataclass
+class LintReport:
+    """Findings of the pending migration (or of SQL files) and the per-statement lock view."""
+
+    source: str
+    dialect: str
+    findings: list[lint.Finding]
+    statements: list[lint.StatementInfo]
+    fail_on: str
+
+    @property
+    def blocking(self) -> list[lint.Finding]:
+        return lint.blocking_findings(self.findings, self.fail_on)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.blocking else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dialect": self.dialect,
+            "fail_on": self.fail_on,
+            "blocking": len(self.blocking),
+            "findings": [f.to_dict() for f in self.findings],
+            "statements": [s.to_dict() for s in self.statements],
+        }
+
+    def sarif(self) -> dict[str, Any]:
+        return lint.to_sarif(self.findings, self.source)
+
+
+def lint_plan(plan: Plan, files: list[Path] | None = None, dialect_name: str | None = None) -> LintReport:
+    """Lint the plan's pending migration against the live table sizes, or SQL files as given."""
+    settings = lint.LintSettings.from_section(plan.lint)
+    if files:
+        name = dialect_name or plan.database_url().get_backend_name()
+        statements: list[str] = []
+        for path in files:
+            try:
+                statements += lint.split_script(path.read_text(encoding="utf-8"), name)
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        sizes: dict[str, lint.TableSize] = {}
+        source = ", ".join(str(p) for p in files)
+    else:
+        dialect = _open(plan)
+        name = dialect.name
+        migrator = get_engine(plan)
+        if not migrator.renders_sql:
+            raise ConfigError(f"{plan.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint")
+        engine = dialect.create_engine()
+        try:
+            with engine.connect() as conn:
+                facts = dialect.server_facts(conn)
+                current = migrator.current(conn)
+        except SafeshiftError:
+            raise
+        except Exception as exc:
+            raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
+        finally:
+            engine.dispose()
+        target = migrator.resolve_target(plan.migration.target)
+        statements = migrator.render(current, target, name)
+        sizes = lint.table_sizes_from_facts(facts)
+        source = f"{migrator.name} {current or 'base'}→{target}"
+    options: dict[str, Any] = {"destructive_ok": plan.backup.verify, "settings": settings}
+    infos = lint.annotate(statements, name, sizes, **options)
+    findings = lint.lint_statements(statements, name, sizes, **options)
+    return LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)

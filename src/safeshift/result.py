@@ -52,6 +52,7 @@ class RunResult:
     backup: BackupInfo | None = None
     rollback: dict[str, Any] = field(default_factory=dict)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    lint: list[dict[str, Any]] = field(default_factory=list)
     digest: str | None = None
     approval: dict[str, Any] = field(default_factory=dict)
     rehearsal: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class RunResult:
             "rollback": self.rollback,
             "facts": self.facts.to_dict() if self.facts else None,
             "statements": self.statements,
+            "lint": self.lint,
             "digest": self.digest,
             "approval": self.approval,
             "rehearsal": self.rehearsal,

@@ -22,7 +22,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from safeshift import faults
+from safeshift import faults, lint
 from safeshift.approval import Approval, plan_digest
 from safeshift.checks import (
     Check,
@@ -341,6 +341,7 @@ class Run:
                 ph.status = "skipped"
                 raise self._stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK)
             self.dialect.check_tools()
+            self._lint(ph)
             self._check_disk(ph)
             self._check_activity(conn, ph)
             results = self._checks(conn, self.pre_checks, None)
@@ -364,6 +365,43 @@ class Run:
                 "blocked",
                 f"not enough free disk for the backup at {folder}: {free} bytes free, "
                 f"{need} needed ({self.plan.backup.min_free_ratio:g} × database size)",
+            )
+
+    def _rendered(self) -> list[str]:
+        """The pending migration as SQL (Alembic offline mode, the SQL files); [] for commands."""
+        return self.migrator.render(
+            self.result.start_revision, self.result.target_revision or "head", self.dialect.name
+        )
+
+    def _lint(self, ph: PhaseResult) -> None:
+        """Lock hazards of the pending SQL, sized by the live tables; above the plan's threshold: blocked."""
+        if not self.migrator.renders_sql or self.result.facts is None:
+            return
+        settings = lint.LintSettings.from_section(self.plan.lint)
+        try:
+            statements = self._rendered()
+        except Exception as exc:
+            ph.detail["lint"] = f"not linted: the migration cannot be rendered offline ({_error_text(exc)})"
+            return
+        findings = lint.lint_statements(
+            statements,
+            self.dialect.name,
+            lint.table_sizes_from_facts(self.result.facts),
+            destructive_ok=self.plan.backup.verify,
+            settings=settings,
+        )
+        self.result.lint = [f.to_dict() for f in findings]
+        blocking = lint.blocking_findings(findings, settings.fail_on)
+        ph.detail["lint"] = {"findings": len(findings), "blocking": len(blocking)}
+        if blocking:
+            ph.status = "blocked"
+            first = blocking[0]
+            more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
+            raise self._stop(
+                "blocked",
+                f"lint: {first.code} {first.severity} on {first.table or 'statement ' + str(first.statement)}: "
+                f"{first.message}{more} (see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON)",
+                ExitCode.CHECKS_FAILED,
             )
 
     def _check_activity(self, conn: Connection, ph: PhaseResult) -> None:
@@ -504,6 +542,7 @@ class Run:
                             conn.commit()
                     except Exception as exc:
                         failure = f"the migration failed on the copy: {_error_text(exc)}"
+                    rehearsal["output"] = self.migrator.last_output
                     rehearsal["apply_seconds"] = round(time.perf_counter() - started, 4)
                     if failure is None:
                         started = time.perf_counter()
@@ -555,6 +594,7 @@ class Run:
                         conn.commit()
                     break
                 except BaseException as exc:
+                    self._record_output(ph, attempt)
                     if conn.in_transaction():
                         conn.rollback()
                     if self._may_retry(conn, exc, attempt):
@@ -572,8 +612,16 @@ class Run:
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     raise _PhaseFailed(self.result.message) from exc
+            self._record_output(ph, attempt)
             ph.detail["attempts"] = attempt
             ph.detail["revision"] = self.migrator.current(conn)
+
+    def _record_output(self, ph: PhaseResult, attempt: int) -> None:
+        """What the engine printed or ran (files, commands, output), into the journal and report."""
+        output = self.migrator.last_output
+        if output is not None:
+            ph.detail.setdefault("output", []).append({"attempt": attempt, **output})
+            self._event(ph.name, "output", attempt=attempt, output=output)
 
     def _may_retry(self, conn: Connection, exc: BaseException, attempt: int) -> bool:
         """Retry only a lock timeout that left nothing behind (the schema still equals the snapshot)."""
@@ -630,9 +678,14 @@ class Run:
         assert self.engine is not None
         if step == "downgrade":
             with self._connect() as conn:
-                self.migrator.downgrade(conn, self.result.start_revision)
-                if conn.in_transaction():
-                    conn.commit()
+                try:
+                    self.migrator.downgrade(conn, self.result.start_revision)
+                    if conn.in_transaction():
+                        conn.commit()
+                finally:
+                    if self.migrator.last_output is not None:
+                        self.result.rollback.setdefault("output", []).append(self.migrator.last_output)
+                        self._event("rollback:downgrade", "output", output=self.migrator.last_output)
         elif step == "restore":
             if self.result.backup is None:
                 raise SafeshiftError("no backup to restore from")
@@ -685,22 +738,44 @@ class Run:
 
     # -- dry run ----------------------------------------------------------------------
     def _plan_statements(self) -> None:
+        assert self.engine is not None
+        sql_dialect = self.engine.dialect
         plan: list[dict[str, Any]] = []
         for check in self.pre_checks:
-            plan.extend({"phase": "preflight", "what": check.name, "sql": s} for s in check.statements())
+            plan.extend({"phase": "preflight", "what": check.name, "sql": s} for s in check.statements(sql_dialect))
         plan.append({"phase": "snapshot", "what": "row count of every table", "sql": None})
         dest = self.backup_dir / f"<run-id>{self.dialect.backup_suffix}"
         plan.append({"phase": "backup", "what": f"{self.dialect.name} backup to {dest}", "sql": None})
         try:
-            rendered = self.migrator.render(
-                self.result.start_revision, self.result.target_revision or "head", self.dialect.name
-            )
+            rendered = self._rendered()
         except Exception as exc:  # the dry run must still show everything else
             plan.append({"phase": "apply", "what": f"{self.migrator.name} (SQL not renderable offline: {_error_text(exc)})", "sql": None})
         else:
-            plan.extend({"phase": "apply", "what": self.migrator.name, "sql": sql} for sql in rendered)
+            if self.migrator.renders_sql and self.result.facts is not None:
+                infos = lint.annotate(
+                    rendered,
+                    self.dialect.name,
+                    lint.table_sizes_from_facts(self.result.facts),
+                    destructive_ok=self.plan.backup.verify,
+                    settings=lint.LintSettings.from_section(self.plan.lint),
+                )
+                for info in infos:
+                    data = info.to_dict()
+                    plan.append(
+                        {
+                            "phase": "apply",
+                            "what": self.migrator.name,
+                            "sql": info.sql,
+                            "lock": data.get("lock"),
+                            "table": data.get("table"),
+                            "table_size": data.get("table_size"),
+                            "findings": data.get("findings", []),
+                        }
+                    )
+            else:
+                plan.extend({"phase": "apply", "what": self.migrator.name, "sql": sql} for sql in rendered)
         for check in self.post_checks:
-            plan.extend({"phase": "verify", "what": check.name, "sql": s} for s in check.statements())
+            plan.extend({"phase": "verify", "what": check.name, "sql": s} for s in check.statements(sql_dialect))
         plan.append(
             {"phase": "rollback", "what": f"on failure: {self.plan.rollback.strategy} to {self.result.start_revision or 'base'}", "sql": None}
         )

@@ -103,12 +103,18 @@ class AlembicEngine(MigrationEngine):
 
 
 def _split_sql(script: str) -> list[str]:
-    """Alembic's offline script as a list of statements (comments and blank lines dropped)."""
+    """Alembic's offline script as a list of statements.
+
+    Blank lines and Alembic's own comments go; a ``-- safeshift:`` comment stays as an item
+    of its own, so the lint applies it to the statement that follows.
+    """
     statements: list[str] = []
     buf: list[str] = []
     for line in script.splitlines():
         stripped = line.strip()
         if not buf and (not stripped or stripped.startswith("--")):
+            if stripped.lower().startswith("-- safeshift:"):
+                statements.append(stripped.rstrip(";").strip())
             continue
         buf.append(line)
         if stripped.endswith(";"):

@@ -26,9 +26,13 @@ class MigrationEngine(ABC):
     """Subclasses set ``name`` and implement the abstract methods."""
 
     name: ClassVar[str]
+    # Whether render() gives SQL statements (linted) rather than commands.
+    renders_sql: ClassVar[bool] = True
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
+        # What the last upgrade/downgrade printed or did (redacted, JSON-ready) for the journal.
+        self.last_output: dict[str, Any] | None = None
 
     @abstractmethod
     def current(self, conn: Connection) -> str | None:

@@ -99,6 +99,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 class CommandEngine(MigrationEngine):
     name = "command"
+    renders_sql = False  # render() shows a command line: nothing to lint
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)

@@ -1,0 +1,66 @@
+"""The lint inside the run (preflight gate, dry-run lock view) and as `safeshift lint`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import family_plan
+from safeshift.cli import app
+from safeshift.demo import prepare_family_database
+from safeshift.plan import load_plan
+from safeshift.runner import run_plan
+
+
+@pytest.fixture
+def family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    url, _ = prepare_family_database("sqlite", tmp_path, 2000)
+    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
+    return tmp_path
+
+
+def test_findings_above_threshold_block_before_backup(family: Path) -> None:
+    # 2,000 users make warnings only on tables >= medium_table_rows: lower it so they count
+    plan = family_plan(family / "plan", '\n[lint]\nfail_on = "warning"\nmedium_table_rows = 100\n')
+    result = run_plan(load_plan(plan))
+    assert result.outcome == "blocked" and int(result.exit_code) == 1
+    assert result.message.startswith("lint: SS0")
+    assert result.backup is None and [p.name for p in result.phases] == ["preflight"]
+    assert result.lint and all("code" in f for f in result.lint)
+
+
+def test_default_threshold_lets_demo_sizes_through_and_records_findings(family: Path) -> None:
+    result = run_plan(load_plan(family_plan(family / "plan")))
+    assert result.outcome == "succeeded", result.message
+    assert {f["code"] for f in result.lint} >= {"SS001"}
+
+
+def test_dry_run_shows_lock_and_findings_per_statement(family: Path) -> None:
+    result = run_plan(load_plan(family_plan(family / "plan")), dry_run=True)
+    applied = [s for s in result.statements if s["phase"] == "apply"]
+    assert all(s["lock"] for s in applied if s["sql"] and not s["sql"].startswith("--"))
+    index = next(s for s in applied if "CREATE INDEX ix_users_family_id" in (s["sql"] or ""))
+    assert index["table"] == "users" and [f["code"] for f in index["findings"]] == ["SS001"]
+
+
+def test_cli_lint_json_and_sarif(family: Path) -> None:
+    plan = family_plan(family / "plan")
+    sarif = family / "lint.sarif"
+    result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--json", "--sarif", str(sarif)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dialect"] == "sqlite" and data["findings"]
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+
+
+def test_cli_lint_files_blocks_on_error(tmp_path: Path, family: Path) -> None:
+    sql = tmp_path / "m.sql"
+    sql.write_text("UPDATE users SET is_active = 1;\nCREATE INDEX ix_a ON users (email);\n")
+    plan = family_plan(family / "plan", '\n[lint]\nfail_on = "warning"\n')
+    result = CliRunner().invoke(app, ["lint", str(sql), "--plan", str(plan), "--dialect", "postgresql", "--json"])
+    assert result.exit_code == 1, result.output
+    codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
+    assert "SS007" in codes
