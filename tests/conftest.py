@@ -90,12 +90,23 @@ def db_engine(db_url: URL) -> Iterator[Engine]:
         engine.dispose()
 
 
-def family_plan(folder: Path, extra: str = "", edit: Callable[[str], str] | None = None) -> Path:
+APP_SIDE = "# --- the application side"
+
+
+def family_plan(
+    folder: Path, extra: str = "", edit: Callable[[str], str] | None = None, *, app: bool = False
+) -> Path:
     """A copy of the family example's plan in ``folder`` (its Alembic config by absolute path,
-    its Python checks beside it), optionally edited, with ``extra`` TOML appended."""
+    its Python checks beside it), optionally edited, with ``extra`` TOML appended.
+
+    Without ``app`` the application side (maintenance, smoke, watch) is left out: most tests
+    are about the database and start no application.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     source = EXAMPLES / "family"
     text = (source / "safeshift.toml").read_text()
+    if not app:
+        text = text.split(APP_SIDE)[0]
     text = text.replace('config = "alembic.ini"', 'config = "ALEMBIC_INI"')
     if edit is not None:
         text = edit(text)

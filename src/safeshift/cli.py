@@ -90,6 +90,13 @@ class RichObserver:
             extra = f"  [dim]{redact(str(phase.detail['error']))}[/]"
         self.console.print(f" {mark} {phase.name:<22} {phase.seconds:7.2f}s{extra}", soft_wrap=True)
 
+    def watch_tick(self, sample: Any) -> None:
+        m = sample.metrics()
+        rate = "n/a" if m["error_rate"] is None else f"{m['error_rate']:.1%}"
+        p95 = "n/a" if m["p95_ms"] is None else f"{m['p95_ms']:.0f} ms"
+        problems = f"  [yellow]{'; '.join(sample.problems)}[/]" if sample.problems else ""
+        self.console.print(f"   watch tick {sample.tick}: error rate {rate}, p95 {p95}{problems}", soft_wrap=True)
+
     def progress(self, task: str, done: int, total: int | None) -> None:
         if not self.console.is_terminal:
             return  # a log file wants the checklist, not bar redraws
@@ -355,8 +362,9 @@ def demo_family(
         str,
         typer.Option(
             "--break-mode",
-            help="With --break: 'check' (a post-check fails after the migration) or 'apply' "
-            "(the migration fails after its first DDL statement).",
+            help="With --break: 'check' (a post-check fails after the migration), 'apply' "
+            "(the migration fails after its first DDL statement) or 'app' (the application "
+            "fails after the cutover: the watch window's trigger rolls back).",
         ),
     ] = "check",
     edge_cases: Annotated[bool, typer.Option("--edge-cases", help="Add circular parents, missing parents, childless parents.")] = False,
@@ -367,8 +375,8 @@ def demo_family(
     """The family cutover (seed: family-migration-runbook.md) on a fresh database."""
     from safeshift.demo import demo_family as run_demo
 
-    if break_mode not in ("check", "apply"):
-        _fail(f"--break-mode: expected check or apply, got {break_mode!r}", int(ExitCode.USAGE))
+    if break_mode not in ("check", "apply", "app"):
+        _fail(f"--break-mode: expected check, apply or app, got {break_mode!r}", int(ExitCode.USAGE))
     if db not in ("sqlite", "postgresql", "mysql"):
         _fail(f"--db: expected sqlite, postgresql or mysql, got {db!r}", int(ExitCode.USAGE))
     observer = None if json_out else RichObserver(out)

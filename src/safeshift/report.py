@@ -76,6 +76,29 @@ def render_markdown(data: dict[str, Any]) -> str:
             lines += [
                 f"| {t} | {data['snapshot'].get(t)} | {n} |" for t, n in proof["row_counts"].items()
             ]
+    if data.get("smoke"):
+        lines += ["", "## Smoke probes", "", "| probe | passed | status | ms | message |", "|---|---|---:|---:|---|"]
+        for p in data["smoke"]:
+            ms = "" if p.get("latency_ms") is None else f"{p['latency_ms']:.0f}"
+            lines.append(f"| {p['name']} | {'✅' if p['passed'] else '❌'} | {p.get('status') or ''} | {ms} | {p.get('message') or ''} |")
+    watch = data.get("watch")
+    if watch:
+        lines += [
+            "",
+            "## Watch window",
+            "",
+            f"- {watch['ticks']} ticks in {watch['seconds']} s; {watch['requests']} requests, "
+            f"{watch['failures']} failed (error rate {watch['error_rate']})",
+            f"- Triggers: {', '.join(watch['triggers'])}",
+            f"- Fired: {watch['triggered'] or 'none'}",
+            "",
+            "| tick | error rate | p50 ms | p95 ms | log errors | checks failed |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for t in watch["samples"]:
+            lines.append(
+                f"| {t['tick']} | {t['error_rate']} | {t['p50_ms']} | {t['p95_ms']} | {t['log_errors']} | {t['checks_failed']} |"
+            )
     if data.get("digest"):
         lines += ["", "## Approval", "", f"- Plan digest: `{data['digest']}`"]
         if data.get("approval"):

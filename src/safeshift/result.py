@@ -53,6 +53,8 @@ class RunResult:
     rollback: dict[str, Any] = field(default_factory=dict)
     statements: list[dict[str, Any]] = field(default_factory=list)
     lint: list[dict[str, Any]] = field(default_factory=list)
+    smoke: list[dict[str, Any]] = field(default_factory=list)
+    watch: dict[str, Any] = field(default_factory=dict)
     digest: str | None = None
     approval: dict[str, Any] = field(default_factory=dict)
     rehearsal: dict[str, Any] = field(default_factory=dict)
@@ -92,6 +94,8 @@ class RunResult:
             "facts": self.facts.to_dict() if self.facts else None,
             "statements": self.statements,
             "lint": self.lint,
+            "smoke": self.smoke,
+            "watch": self.watch,
             "digest": self.digest,
             "approval": self.approval,
             "rehearsal": self.rehearsal,

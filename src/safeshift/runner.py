@@ -13,16 +13,21 @@ import pickle
 import secrets as _random
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults, lint
+from safeshift.app.maintenance import build_maintenance
+from safeshift.app.probes import failure_message, run_probes
+from safeshift.app.sections import check_app_environment
+from safeshift.app.watch import Watcher
 from safeshift.approval import Approval, plan_digest
 from safeshift.checks import (
     Check,
@@ -132,6 +137,8 @@ class Run:
         self.schema: SchemaShape = {}
         self.baseline: dict[str, Any] = {}
         self.proof_checks: list[Check] = []
+        self.maintenance = build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir)
+        self.maintenance_on = False  # as far as we know; the journal records every switch
         self.changed = False  # True once apply has started: from then on, failure means rollback
         self.record: RunRecord = RunRecord(run_id=self.run_id, folder=self.run_dir)
 
@@ -197,6 +204,7 @@ class Run:
             self.result.outcome = "blocked" if not self.changed else "failed"
             self.result.message = _error_text(exc)
         finally:
+            self._maintenance_off_finally()
             if self.engine is not None:
                 self.engine.dispose()
             self.result.finished = now_iso()
@@ -239,6 +247,7 @@ class Run:
         result.snapshot = dict(snapshot.get("counts", {}))
         self.schema = dict(snapshot.get("schema", {}))
         self.baseline = _load_baseline(record.folder)
+        self.maintenance_on = bool(record.state.get("maintenance", {}).get("on"))
         backup = record.state.get("backup", {}).get("backup")
         if backup:
             result.backup = BackupInfo(**backup)
@@ -303,9 +312,12 @@ class Run:
                 raise self._stop("rehearsed", self.result.message, ExitCode.OK)
         self._approve()
         try:
+            self._maintenance(True)
             with self._connect() as conn:
                 self._apply(conn)
                 self._verify(conn)
+            self._maintenance(False)
+            self._after_cutover()
         except (_PhaseFailed, KeyboardInterrupt) as exc:
             reason = self.result.message or _error_text(exc)
             self._rollback(reason)
@@ -341,6 +353,7 @@ class Run:
                 ph.status = "skipped"
                 raise self._stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK)
             self.dialect.check_tools()
+            check_app_environment(self.plan)  # a missing probe secret must stop us now, not after apply
             self._lint(ph)
             self._check_disk(ph)
             self._check_activity(conn, ph)
@@ -487,6 +500,72 @@ class Run:
                 info.verified = True
                 ph.detail["verified"] = True
             self._event("state", "backup", backup=info.to_dict())
+
+    # -- the application side ----------------------------------------------------------
+    def _maintenance(self, on: bool) -> None:
+        """Switch maintenance mode (if the plan has a hook) as a journaled phase of its own."""
+        if self.maintenance is None or self.maintenance_on == on:
+            return
+        with self.phase(f"maintenance:{'on' if on else 'off'}") as ph:
+            if on:
+                self._event("state", "maintenance", on=True)  # before: a crash right after must switch it off
+                self.maintenance_on = True
+                self.maintenance.on()
+            else:
+                self.maintenance.off()
+                self.maintenance_on = False
+                self._event("state", "maintenance", on=False)
+            ph.detail["hook"] = self.maintenance.describe()
+
+    def _maintenance_off_finally(self) -> None:
+        """Maintenance is switched off on every way out: success, failure, rollback, Ctrl-C."""
+        if self.maintenance is None or not self.maintenance_on:
+            return
+        try:
+            self._maintenance(False)
+        except BaseException as exc:  # keep going: the report must still be written
+            self.result.message += f"; MAINTENANCE STILL ON: {_error_text(exc)}"
+
+    def _after_cutover(self) -> None:
+        """Smoke probes, then the watch window; a failure or a trigger rolls back."""
+        if not self.plan.smoke and self.plan.watch is None:
+            return
+        variables: dict[str, str] = {}
+        with httpx.Client(timeout=10.0) as client:
+            if self.plan.smoke:
+                with self.phase("smoke") as ph:
+                    results = run_probes(self.plan.smoke, client, variables)
+                    self.result.smoke = [r.to_dict() for r in results]
+                    ph.detail.update(passed=sum(r.passed for r in results), probes=len(results))
+                    reason = failure_message(results)
+                    if reason is not None:
+                        self.result.message = reason
+                        raise _PhaseFailed(reason)
+            if self.plan.watch is not None:
+                with self.phase("watch") as ph:
+                    tick = getattr(self.observer, "watch_tick", None)
+                    watcher = Watcher(
+                        self.plan.watch,
+                        self.plan.smoke,
+                        client,
+                        variables,
+                        self._watch_checks,
+                        tick,
+                        base_dir=self.plan.base_dir,
+                    )
+                    outcome = watcher.run()
+                    self.result.watch = outcome.to_dict()
+                    ph.detail.update(ticks=len(outcome.samples), triggered=outcome.triggered)
+                    if outcome.triggered:
+                        self.result.message = f"watch trigger fired: {outcome.triggered}"
+                        raise _PhaseFailed(self.result.message)
+
+    def _watch_checks(self, names: Sequence[str]) -> dict[str, bool]:
+        """Rerun chosen post-checks during the watch, each tick on a fresh connection."""
+        chosen = [c for c in self.post_checks if c.name in names]
+        with self._connect() as conn:
+            results = run_checks(chosen, self._context(conn, self.result.snapshot))
+        return {r.name: r.passed for r in results}
 
     def _approve(self) -> None:
         """Proceed only with the digest of the reviewed plan, or a typed confirmation."""
@@ -650,6 +729,10 @@ class Run:
     def _rollback(self, reason: str) -> None:
         strategy = self.plan.rollback.strategy
         self.result.rollback = {"reason": reason, "strategy": strategy, "steps": []}
+        try:  # the runbook stops the application while it rolls back
+            self._maintenance(True)
+        except SafeshiftError as exc:
+            self.result.rollback["maintenance"] = exc.message
         steps: list[str] = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
         proof: dict[str, Any] = {}
         for step in steps:

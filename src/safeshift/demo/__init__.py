@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import URL, make_url
 
+from safeshift.demo.family_app import start_app
 from safeshift.demo.family_data import FamilyData, generate
 from safeshift.dialects import get_dialect
 from safeshift.engines.alembic import AlembicEngine
@@ -25,7 +26,7 @@ from safeshift.runner import Observer, run_plan
 from safeshift.secrets import register_url
 
 DbKind = Literal["sqlite", "postgresql", "mysql"]
-BreakMode = Literal["check", "apply"]
+BreakMode = Literal["check", "apply", "app"]
 DEMO_DATABASE = "safeshift_demo_family"
 
 # Servers the demo (and the tests) create their scratch databases on; override with env vars.
@@ -148,7 +149,19 @@ def demo_family(
     home.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence
     url, data = prepare_family_database(db, home, users, seed=seed, edge_cases=edge_cases, name=database)
     url_text = url.render_as_string(hide_password=False)
-    with _env(FAMILY_DATABASE_URL=url_text, SAFESHIFT_FAMILY_BREAK=break_mode):
+    maintenance_file, log_file = home / "maintenance_mode", home / "app.log"
+    maintenance_file.unlink(missing_ok=True)
+    # the application the runbook protects: 503 in maintenance, smoke-tested and watched after
+    with start_app(
+        url, maintenance_file, broken=break_mode == "app", broken_after=3, log_file=log_file
+    ) as app, _env(
+        FAMILY_DATABASE_URL=url_text,
+        SAFESHIFT_FAMILY_BREAK=break_mode if break_mode in ("check", "apply") else None,
+        FAMILY_APP_URL=app.url,
+        FAMILY_DEMO_PASSWORD=app.password,
+        FAMILY_MAINTENANCE_FILE=str(maintenance_file),
+        FAMILY_APP_LOG=str(log_file),
+    ):
         plan = load_plan(example / "safeshift.toml")
         result = run_plan(plan, workdir=home, observer=observer)
     return DemoResult(database=url.render_as_string(hide_password=True), data=data, run=result)
