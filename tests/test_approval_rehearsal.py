@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, family_plan, require_server
+from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
 from safeshift.approval import Approval
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database, server_url
@@ -82,7 +82,7 @@ def test_digest_covers_migration_files(family: URL, tmp_path: Path) -> None:
     copy = tmp_path / "family"
     shutil.copytree(EXAMPLES / "family", copy, ignore=shutil.ignore_patterns("__pycache__"))
     plan_path = copy / "safeshift.toml"
-    plan_path.write_text(plan_path.read_text() + APPROVAL)
+    plan_path.write_text(plan_path.read_text().split(APP_SIDE)[0] + APPROVAL)
     digest = run_plan(load_plan(plan_path), dry_run=True).digest
     revision = copy / "migrations" / "versions" / "0002_families.py"
     revision.write_text(revision.read_text() + "\n# a late edit\n")
