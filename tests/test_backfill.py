@@ -337,3 +337,19 @@ def test_file_checkpoint_is_replaced_atomically(tmp_path: Path) -> None:
     assert a is not None and (a.last_key, a.rows_done, a.done) == (20, 9, True)
     assert b is not None and b.last_key == "m"
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_progress_bar_draws_rows_and_rate(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from safeshift.backfill import progress_bar
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'bar.sqlite3'}")
+    fill(engine, 500)
+    screen = io.StringIO()
+    with progress_bar(Console(file=screen, width=120)) as draw:
+        backfill(engine, items, set_={"label": sa.literal("x")}, progress=draw, batch_size=50)
+    engine.dispose()
+    assert "items:label" in screen.getvalue() and "rows/s" in screen.getvalue()

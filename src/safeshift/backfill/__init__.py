@@ -15,6 +15,7 @@ As a plan step: :func:`run_backfill_step` with a :class:`BackfillStep`.
 
 from __future__ import annotations
 
+from safeshift.backfill.bar import progress_bar
 from safeshift.backfill.checkpoints import (
     CallbackCheckpoints,
     Checkpoint,
@@ -57,6 +58,7 @@ __all__ = [
     "backfill",
     "backfill_context",
     "current_context",
+    "progress_bar",
     "run_backfill_step",
     "server_load",
 ]
