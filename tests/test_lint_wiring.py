@@ -64,3 +64,20 @@ def test_cli_lint_files_blocks_on_error(tmp_path: Path, family: Path) -> None:
     assert result.exit_code == 1, result.output
     codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
     assert "SS007" in codes
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_family_migration_carries_justified_suppressions(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the servers every lock-hazard warning of the family cutover is suppressed with a reason."""
+    from conftest import EXAMPLES
+    from safeshift import lint
+    from safeshift.engines.alembic import AlembicEngine
+
+    monkeypatch.setenv("FAMILY_DATABASE_URL", "sqlite:///unused.db")
+    plan = load_plan(EXAMPLES / "family" / "safeshift.toml")
+    statements = AlembicEngine(plan).render("0001", "0002", dialect)
+    sizes = {"users": lint.TableSize(rows=5_000_000, bytes=900_000_000)}
+    findings = lint.lint_statements(statements, dialect, sizes, destructive_ok=True)
+    loud = [f for f in findings if f.severity != "note" and not f.suppressed]
+    assert loud == []
+    assert all(f.reason for f in findings if f.suppressed)

@@ -265,6 +265,20 @@ class Applied:
     applied_at: datetime | None
 
 
+def _with_suppressions(path: Path, statements: list[Statement]) -> list[str]:
+    """Statement texts with the ``-- safeshift: allow …`` lines right above each kept, for the lint."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    texts: list[str] = []
+    for stmt in statements:
+        notes: list[str] = []
+        above = stmt.line - 2  # the line before the statement's first line, 0-based
+        while 0 <= above < len(lines) and lines[above].strip().lower().startswith("-- safeshift:"):
+            notes.insert(0, lines[above].strip())
+            above -= 1
+        texts.append("\n".join([*notes, stmt.text]))
+    return texts
+
+
 def checksum(path: Path) -> str:
     """SHA-256 of a file with CRLF read as LF, so a Windows checkout is not a 'change'."""
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
@@ -563,7 +577,7 @@ class SqlFilesEngine(MigrationEngine):
             if not low < mig.number <= high:
                 continue
             path = self._file(mig, "up", dialect_name)
-            texts = [s.text for s in self.statements(path, dialect_name)]
+            texts = _with_suppressions(path, self.statements(path, dialect_name))
             insert = versions_table.insert().values(
                 version=mig.version, name=mig.name, checksum=checksum(path), applied_at=sa.func.current_timestamp()
             )
