@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -353,3 +354,20 @@ def test_progress_bar_draws_rows_and_rate(tmp_path: Path) -> None:
         backfill(engine, items, set_={"label": sa.literal("x")}, progress=draw, batch_size=50)
     engine.dispose()
     assert "items:label" in screen.getvalue() and "rows/s" in screen.getvalue()
+
+
+def test_warns_when_batches_stay_slow_at_the_smallest_size(tmp_path: Path) -> None:
+    """A cost per batch (a bad plan) cannot be fixed by smaller batches: say so instead of crawling silently."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'slow.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        conn.execute(sa.text("INSERT INTO t (id) VALUES (:i)"), [{"i": i} for i in range(1, 13)])
+
+    def slow(conn: Any, lo: Any, hi: Any) -> int:
+        time.sleep(0.03)
+        return int(hi) - int(lo)
+
+    result = backfill(engine, "t", apply=slow, target_batch_seconds=0.001, batch_size=2, throttle=False)
+    engine.dispose()
+    assert result.batch_size_final == 1
+    assert any("per batch, not per row" in w for w in result.warnings), result.warnings

@@ -396,6 +396,7 @@ class _Walk:
         self.start_fraction = 0.0
         self.walked = 0
         self.estimate: int | None = None
+        self.slow_at_min = 0
         self.max_running = opts.limits.max_running if opts.limits else None
         self.ranged: sa.Update | None = None
         self.upto: sa.Update | None = None
@@ -519,6 +520,7 @@ class _Walk:
             self.size = max(o.min_size, min(o.max_size, int(self.size * factor) or 1))
             result.batch_size_min = min(result.batch_size_min, self.size)
             result.batch_size_max = max(result.batch_size_max, self.size)
+            self._check_fixed_cost(elapsed)
             if self.integer and rows == 0 and self.hi_max is not None and self.lo < self.hi_max:
                 nxt = self._min_after(session, self.lo)  # jump over a gap in the keys in one step
                 self.lo = self.hi_max if nxt is None else max(self.lo, nxt - 1)
@@ -534,6 +536,19 @@ class _Walk:
                 last_key=result.last_key, fraction=1.0, throttled_s=result.throttled_seconds,
             ))
         return result
+
+    def _check_fixed_cost(self, elapsed: float) -> None:
+        """Warn once when batches stay slow at the smallest size: their cost is per batch, not per row."""
+        if self.size > self.o.min_size or elapsed <= 2 * self.o.target:
+            self.slow_at_min = 0
+            return
+        self.slow_at_min += 1
+        if self.slow_at_min == 3:
+            self.result.warnings.append(
+                f"batches take {elapsed:.2f}s even at the smallest size ({self.o.min_size}): the cost is per "
+                "batch, not per row; look at the batch's plan (PostgreSQL switches prepared statements to a "
+                "generic plan after 5 executions, which may scan a whole table)"
+            )
 
     def _batch(self, session: _Session, hi: Any) -> tuple[int, float, Any]:
         """Run one range in its own transaction; a lock timeout or deadlock retries it smaller."""

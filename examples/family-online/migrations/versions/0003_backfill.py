@@ -68,12 +68,19 @@ def _fresh_codes(conn: Connection, n: int) -> list[str]:
 
 
 def create_families(conn: Connection, lo: Any, hi: Any) -> int:
-    """Found a family for each parent in ``lo < id <= hi`` that has none yet."""
-    has_family = sa.exists().where(families.c.founder_id == users.c.id)
-    query = sa.select(users.c.id, users.c.username).where(users.c.id <= hi, users.c.is_parent == sa.true(), ~has_family)
+    """Found a family for each parent in ``lo < id <= hi`` that has none yet.
+
+    Two index range scans (users by id, families by founder_id) rather than one NOT EXISTS:
+    PostgreSQL's generic plan for a prepared anti-join may hash the whole families table
+    on every batch, which makes each batch cost the size of the table.
+    """
+    parents_q = sa.select(users.c.id, users.c.username).where(users.c.id <= hi, users.c.is_parent == sa.true())
+    founded_q = sa.select(families.c.founder_id).where(families.c.founder_id <= hi)
     if lo is not None:
-        query = query.where(users.c.id > lo)
-    parents = conn.execute(query.order_by(users.c.id)).all()
+        parents_q = parents_q.where(users.c.id > lo)
+        founded_q = founded_q.where(families.c.founder_id > lo)
+    founded = set(conn.execute(founded_q).scalars())
+    parents = [(uid, name) for uid, name in conn.execute(parents_q.order_by(users.c.id)) if uid not in founded]
     if not parents:
         return 0
     now = datetime.now(UTC).replace(tzinfo=None)
