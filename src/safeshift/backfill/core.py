@@ -397,6 +397,7 @@ class _Walk:
         self.walked = 0
         self.estimate: int | None = None
         self.slow_at_min = 0
+        self.prelude = self.ops.batch_prelude(conn)
         self.max_running = opts.limits.max_running if opts.limits else None
         self.ranged: sa.Update | None = None
         self.upto: sa.Update | None = None
@@ -557,6 +558,8 @@ class _Walk:
             started = time.perf_counter()
             try:
                 with session.batch():
+                    for statement in self.prelude:
+                        self.conn.exec_driver_sql(statement)
                     rows = self._batch_work(self.lo, hi)
                 return rows, time.perf_counter() - started, hi
             except Exception as exc:
