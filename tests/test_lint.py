@@ -416,9 +416,16 @@ def test_family_example_migration(tmp_path: Path, dialect: str) -> None:
     sizes = {"users": TableSize(rows=100_000, bytes=12_000_000), "chores": TableSize(rows=300_000, bytes=30_000_000)}
     findings = lint_statements(statements, dialect, sizes, destructive_ok=plan.backup.verify)
     assert [(f.code, f.severity, f.table) for f in findings] == FAMILY_FINDINGS[dialect]
-    # nothing blocks at the default threshold; at "warning" the index and foreign key do
+    # nothing blocks at the default threshold
     assert blocking_findings(findings, LintSettings.from_section(plan.lint).fail_on) == []
-    assert blocking_findings(findings, "warning")
-    # a million users: the lock hazards become errors
     big = {"users": TableSize(rows=2_000_000)}
-    assert blocking_findings(lint_statements(statements, dialect, big), "error")
+    if dialect == "sqlite":
+        # no online DDL on SQLite: at "warning" the rebuild and indexes block; at 2M users they are errors
+        assert blocking_findings(findings, "warning")
+        assert blocking_findings(lint_statements(statements, dialect, big), "error")
+    else:
+        # the servers' hazards carry justified suppressions (the cutover runs in a maintenance window)
+        loud = [f for f in findings if f.severity != "note"]
+        assert loud and all(f.suppressed and f.reason for f in loud)
+        assert blocking_findings(findings, "warning") == []
+        assert blocking_findings(lint_statements(statements, dialect, big), "error") == []

@@ -138,6 +138,9 @@ def _move_data(bind: sa.engine.Connection) -> None:
         )
     )
     op.drop_table("_family_founders")
+    if bind.dialect.name == "postgresql":
+        # fresh statistics for the new column, so family lookups use ix_users_family_id at once
+        op.execute("ANALYZE users")
     if os.environ.get("SAFESHIFT_FAMILY_BREAK") == "check":
         child = sa.select(sa.func.min(users.c.id)).where(users.c.is_parent == sa.false()).scalar_subquery()
         bind.execute(sa.update(users).where(users.c.id == child).values(family_id=None))
