@@ -168,3 +168,4 @@ class Dialect(ABC):
 @contextlib.contextmanager
 def no_lock() -> Iterator[None]:
     yield
+

@@ -27,7 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from safeshift.dialects import _tools
-from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.server import ServerDialect
 from safeshift.errors import BackupError, ConnectError, LockError
 from safeshift.secrets import register_url, safe_url
 
@@ -42,7 +43,7 @@ _LABEL = re.compile(r"safeshift run (\S+) (\S+) key ([0-9a-f]{16})")
 _CHARSET = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-class MySQLDialect(Dialect):
+class MySQLDialect(ServerDialect):
     name = "mysql"
     backup_suffix = ".sql"
 
@@ -51,18 +52,9 @@ class MySQLDialect(Dialect):
         self._lock_ids: set[int] = set()  # our run-lock connections: never killed by restore
 
     # -- connecting -------------------------------------------------------------------
-    def create_engine(self) -> Engine:
-        return create_engine(_driver_url(self.url), pool_pre_ping=True)
-
-    def check_reachable(self) -> None:
-        engine = create_engine(_driver_url(self.url), poolclass=NullPool, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {_tools.db_error(exc)}") from None
-        finally:
-            engine.dispose()
+    def driver_url(self) -> URL:
+        """PyMySQL, which the error handling and tools here are written for."""
+        return _driver_url(self.url)
 
     def check_tools(self) -> None:
         _tools.find_tool(DUMP_TOOLS, PACKAGE)

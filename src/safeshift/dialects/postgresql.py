@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from safeshift.dialects import _tools
-from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.server import ServerDialect
 from safeshift.errors import BackupError, ConnectError, LockError
 from safeshift.secrets import register_url, safe_url
 
@@ -103,7 +104,7 @@ RESET search_path;
 """
 
 
-class PostgreSQLDialect(Dialect):
+class PostgreSQLDialect(ServerDialect):
     name = "postgresql"
     backup_suffix = ".dump"
 
@@ -112,19 +113,9 @@ class PostgreSQLDialect(Dialect):
         self._lock_pid: int | None = None  # our lock connection: never terminated by restore
 
     # -- connecting -------------------------------------------------------------------
-    def create_engine(self) -> Engine:
+    def driver_url(self) -> URL:
         """An engine on psycopg 3, which the error handling and tools here are written for."""
-        return create_engine(_psycopg_url(self.url), pool_pre_ping=True)
-
-    def check_reachable(self) -> None:
-        engine = create_engine(_psycopg_url(self.url), poolclass=NullPool, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {_tools.db_error(exc)}") from None
-        finally:
-            engine.dispose()
+        return _psycopg_url(self.url)
 
     def check_tools(self) -> None:
         for tool in ("pg_dump", "pg_restore", "psql"):
