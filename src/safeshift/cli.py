@@ -368,6 +368,10 @@ def demo_family(
         ),
     ] = "check",
     edge_cases: Annotated[bool, typer.Option("--edge-cases", help="Add circular parents, missing parents, childless parents.")] = False,
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="The online variant (examples/family-online): expand, batched backfill, contract, while a writer keeps writing."),
+    ] = False,
     db: Annotated[str, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")] = "sqlite",
     workdir: WorkdirOpt = None,
     json_out: JsonOpt = False,
@@ -380,6 +384,20 @@ def demo_family(
     if db not in ("sqlite", "postgresql", "mysql"):
         _fail(f"--db: expected sqlite, postgresql or mysql, got {db!r}", int(ExitCode.USAGE))
     observer = None if json_out else RichObserver(out)
+    if online:
+        if break_ or edge_cases:
+            _fail("--online runs the cutover as it is: --break and --edge-cases go with the offline demo", int(ExitCode.USAGE))
+        from safeshift.demo.family_online import demo_family_online
+
+        if not json_out:
+            out.print(f"[bold]online family cutover demo[/] on {db}: {users} users, a writer keeps writing")
+        online_result = _call(lambda: demo_family_online(db=db, users=users, workdir=workdir, observer=observer))  # type: ignore[arg-type]
+        if json_out:
+            _emit_json(online_result.to_dict())
+            raise typer.Exit(online_result.exit_code)
+        if online_result.writer is not None:
+            out.print(f"writer: {online_result.writer.to_dict()}", markup=False, soft_wrap=True)
+        _finish(online_result.run, json_out)
     if not json_out:
         out.print(f"[bold]family cutover demo[/] on {db}: {users} users" + (" with edge cases" if edge_cases else "") + (f", broken ({break_mode})" if break_ else ""))
     result = _call(
