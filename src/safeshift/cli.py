@@ -212,9 +212,7 @@ def resume(
     workdir: WorkdirOpt = None,
 ) -> None:
     """Finish an interrupted run whose migration completed: verify, and roll back if that fails."""
-    loaded = _call(lambda: load_plan(plan))
-    result = _call(lambda: resume_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(out)))
-    _finish(result, json_out)
+    _recover(resume_run, run_id, plan, json_out, workdir)
 
 
 @app.command()
@@ -225,8 +223,12 @@ def rollback(
     workdir: WorkdirOpt = None,
 ) -> None:
     """Roll back an interrupted run with the plan's strategy and prove the database equals its snapshot."""
+    _recover(rollback_run, run_id, plan, json_out, workdir)
+
+
+def _recover(action: Callable[..., RunResult], run_id: str, plan: Path, json_out: bool, workdir: Path | None) -> None:
     loaded = _call(lambda: load_plan(plan))
-    result = _call(lambda: rollback_run(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(out)))
+    result = _call(lambda: action(loaded, run_id, workdir=workdir, observer=None if json_out else RichObserver(out)))
     _finish(result, json_out)
 
 
