@@ -36,8 +36,22 @@ class RunRecord:
         return not self.finished
 
     @property
+    def backfill_checkpoints(self) -> bool:
+        """The migration was inside a checkpointed backfill (safeshift.backfill): it can continue."""
+        return any(kind.startswith("backfill:") for kind in self.state)
+
+    @property
+    def resumable(self) -> bool:
+        return self.apply_finished or (self.apply_started and self.backfill_checkpoints)
+
+    @property
     def next_step(self) -> str:
         """What a person should run for an interrupted run."""
+        if self.apply_started and not self.apply_finished and self.backfill_checkpoints:
+            return (
+                f"safeshift resume {self.run_id}  (continues the backfill from its checkpoint)  "
+                f"or  safeshift rollback {self.run_id}"
+            )
         if self.apply_finished:
             return f"safeshift resume {self.run_id}  (the migration completed; verify and finish)  or  safeshift rollback {self.run_id}"
         if self.apply_started:

@@ -29,6 +29,7 @@ from safeshift.app.probes import failure_message, run_probes
 from safeshift.app.sections import check_app_environment
 from safeshift.app.watch import Watcher
 from safeshift.approval import Approval, plan_digest
+from safeshift.backfill import BackfillProgress, JournalCheckpoints, backfill_context
 from safeshift.checks import (
     Check,
     CheckContext,
@@ -278,6 +279,9 @@ class Run:
     def _recover_resume(self) -> None:
         record = self.record
         try:
+            if not record.apply_finished:  # a checkpointed backfill: apply again, it continues
+                with self._connect() as conn:
+                    self._apply(conn)
             with self._connect() as conn:
                 revision = self.migrator.current(conn)
                 if revision != self.result.target_revision:
@@ -668,7 +672,10 @@ class Run:
                 attempt += 1
                 started = time.perf_counter()
                 try:
-                    self.migrator.upgrade(conn, self.plan.migration.target)
+                    # backfills inside the migration checkpoint into this journal: a resumed
+                    # run continues them where the dead one stopped
+                    with backfill_context(checkpoints=self._checkpoints(), progress=self._backfill_progress):
+                        self.migrator.upgrade(conn, self.plan.migration.target)
                     if conn.in_transaction():
                         conn.commit()
                     break
@@ -694,6 +701,14 @@ class Run:
             self._record_output(ph, attempt)
             ph.detail["attempts"] = attempt
             ph.detail["revision"] = self.migrator.current(conn)
+
+    def _checkpoints(self) -> JournalCheckpoints | None:
+        if self.journal is None:
+            return None
+        return JournalCheckpoints(self.journal, previous=self.record.state)
+
+    def _backfill_progress(self, p: BackfillProgress) -> None:
+        self.observer.progress(f"backfill {p.name}", p.rows_done, p.rows_total)
 
     def _record_output(self, ph: PhaseResult, attempt: int) -> None:
         """What the engine printed or ran (files, commands, output), into the journal and report."""
@@ -951,7 +966,7 @@ def resume_run(
     run = Run(plan, workdir=workdir, observer=observer)
     record = load_run(run.home, run_id)
     run.adopt(record)
-    if not record.apply_finished:  # refused before touching the journal: the run stays open
+    if not record.resumable:  # refused before touching the journal: the run stays open
         raise ConfigError(
             f"run {run_id} cannot be resumed: its migration did not complete (died in {record.last_phase}); "
             f"run safeshift rollback {run_id}"
