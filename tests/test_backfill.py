@@ -371,3 +371,13 @@ def test_warns_when_batches_stay_slow_at_the_smallest_size(tmp_path: Path) -> No
     engine.dispose()
     assert result.batch_size_final == 1
     assert any("per batch, not per row" in w for w in result.warnings), result.warnings
+
+
+def test_pause_between_batches_leaves_room_for_other_writers(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'pause.sqlite3'}")
+    fill(engine, 300)
+    slept: list[float] = []
+    result = backfill(engine, items, set_={"label": sa.literal("p")}, batch_size=50, max_batch_size=50,
+                      pause_s=0.01, sleep=slept.append, throttle=False)
+    engine.dispose()
+    assert slept == [0.01] * result.batches

@@ -276,6 +276,7 @@ class _Options:
     retries: int
     lock_timeout_s: float | None
     catch_up: bool
+    pause_s: float
     sleep: Callable[[float], None]
 
 
@@ -301,6 +302,7 @@ def backfill(
     retries: int = 5,
     lock_timeout_s: float | None = None,
     catch_up: bool = True,
+    pause_s: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BackfillResult:
     """Apply ``set_`` (or run ``apply``) to ``table`` in committed primary-key ranges.
@@ -318,7 +320,9 @@ def backfill(
     continues after its ``last_key``. Defaults for ``progress``, ``checkpoint`` and
     ``throttle`` come from an enclosing :func:`backfill_context` (``throttle=False``: no
     throttle). Keys beyond the maximum seen at the start are picked up at the end
-    (``catch_up``), so rows inserted meanwhile are not missed.
+    (``catch_up``), so rows inserted meanwhile are not missed. ``pause_s`` sleeps after every
+    batch: on SQLite a waiting writer only polls for the lock, and batches back to back can
+    starve it.
 
     On PostgreSQL the first batch's plan is EXPLAINed; a Seq Scan on another table comes
     back as a warning in the result.
@@ -348,7 +352,7 @@ def backfill(
         progress=progress or (ctx.progress if ctx else None),
         store=_store(checkpoint if checkpoint is not None else (ctx.checkpoints if ctx else None)),
         resume=resume, limits=_throttle(throttle, ctx), explain=explain, retries=retries,
-        lock_timeout_s=lock_timeout_s, catch_up=catch_up, sleep=sleep,
+        lock_timeout_s=lock_timeout_s, catch_up=catch_up, pause_s=pause_s, sleep=sleep,
     )
     if isinstance(conn_or_engine, Engine):
         with conn_or_engine.connect() as conn:
@@ -527,6 +531,8 @@ class _Walk:
                 self.lo = self.hi_max if nxt is None else max(self.lo, nxt - 1)
             if o.progress is not None:
                 o.progress(self._progress())
+            if o.pause_s > 0:
+                o.sleep(o.pause_s)
         self._save(done=True)
         self._finish()
         if o.progress is not None:
