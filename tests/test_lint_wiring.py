@@ -81,3 +81,19 @@ def test_family_migration_carries_justified_suppressions(dialect: str, monkeypat
     loud = [f for f in findings if f.severity != "note" and not f.suppressed]
     assert loud == []
     assert all(f.reason for f in findings if f.suppressed)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_relationships_migration_carries_justified_suppressions(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every lock-hazard warning of the relationships cutover, at 5M rows, is suppressed with a reason."""
+    from conftest import EXAMPLES
+    from safeshift import lint
+    from safeshift.engines import get_engine
+
+    monkeypatch.setenv("RELATIONSHIPS_DATABASE_URL", "sqlite:///unused.db")
+    plan = load_plan(EXAMPLES / "relationships" / "safeshift.toml")
+    statements = get_engine(plan).render("0001", "head", dialect)
+    sizes = {t: lint.TableSize(rows=5_000_000, bytes=900_000_000) for t in ("users", "couples", "sessions", "points", "streaks")}
+    findings = lint.lint_statements(statements, dialect, sizes, destructive_ok=True)
+    assert [f for f in findings if f.severity != "note" and not f.suppressed] == []
+    assert all(f.reason for f in findings if f.suppressed)

@@ -66,19 +66,25 @@ SELECT r.id, 'CREATED', c.partner1_id, c.created_at, 'migrated from couples'
 FROM couples c JOIN relationships r ON r.legacy_couple_id = c.id;
 
 -- sessions and gamification follow their couple
+-- safeshift: allow squawk:adding-foreign-key-constraint because the column is new and still empty when its key is added, inside the maintenance window: there is nothing to validate yet
 ALTER TABLE sessions ADD COLUMN relationship_id INTEGER REFERENCES relationships (id);
 UPDATE sessions SET relationship_id = r.id
 FROM relationships r WHERE r.legacy_couple_id = sessions.couple_id;
+-- safeshift: allow squawk:require-concurrent-index-creation because the cutover runs in the seed's maintenance window (new sessions stopped first); the table is indexed once, right after its column is added
 CREATE INDEX ix_sessions_relationship_id ON sessions (relationship_id);
 
+-- safeshift: allow squawk:adding-foreign-key-constraint because the column is new and still empty when its key is added, inside the maintenance window: there is nothing to validate yet
 ALTER TABLE points ADD COLUMN relationship_id INTEGER REFERENCES relationships (id);
 UPDATE points SET relationship_id = r.id
 FROM relationships r WHERE r.legacy_couple_id = points.couple_id;
+-- safeshift: allow squawk:require-concurrent-index-creation because the cutover runs in the seed's maintenance window (new sessions stopped first); the table is indexed once, right after its column is added
 CREATE INDEX ix_points_relationship_id ON points (relationship_id);
 
+-- safeshift: allow squawk:adding-foreign-key-constraint because the column is new and still empty when its key is added, inside the maintenance window: there is nothing to validate yet
 ALTER TABLE streaks ADD COLUMN relationship_id INTEGER REFERENCES relationships (id);
 UPDATE streaks SET relationship_id = r.id
 FROM relationships r WHERE r.legacy_couple_id = streaks.couple_id;
+-- safeshift: allow squawk:require-concurrent-index-creation because the cutover runs in the seed's maintenance window (new sessions stopped first); the table is indexed once, right after its column is added
 CREATE UNIQUE INDEX uq_streaks_relationship_id ON streaks (relationship_id);
 
 -- fresh statistics, so the first queries on the new tables are planned well ("slow queries on new tables")
