@@ -157,3 +157,23 @@ def test_rehearsal_predicts_apply_time(db_kind: str, tmp_path: Path, monkeypatch
     assert result.rehearsal["statement_count"] > 0 and result.rehearsal["statements"]
     assert real / 2 <= predicted <= real * 2, (predicted, real)
     assert "Predicted apply time" in Path(result.report_md or "").read_text()
+
+
+@pytest.mark.parametrize("db_kind", ["mysql"])
+def test_rehearsal_asks_mariadb_for_each_ddl_lock_class(family: URL, tmp_path: Path) -> None:
+    """On a second scratch copy: ADD COLUMN is instant, the index in place, the foreign key copies."""
+    result = rehearse_plan(load_plan(make_plan(tmp_path)))
+    assert result.outcome == "rehearsed", result.message
+    found = result.rehearsal["lock_classes"]
+
+    def lock_class(fragment: str) -> str:
+        return next(lc["lock_class"] for lc in found if fragment in lc["sql"])
+
+    by_kind = {
+        "add column": lock_class("ADD COLUMN family_id"),
+        "index": lock_class("CREATE INDEX ix_users_family_id"),
+        "foreign key": lock_class("ADD CONSTRAINT fk_users_family_id"),
+    }
+    assert by_kind == {"add column": "instant", "index": "inplace", "foreign key": "copy"}, found
+    assert state(family)[0] == "0001"
+    assert "lock class (asked of the server)" in Path(result.report_md or "").read_text()

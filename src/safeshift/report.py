@@ -114,6 +114,9 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"- Predicted apply time: {rehearsal.get('predicted_apply_seconds')} s "
             f"({rehearsal.get('statement_count', 0)} statements); verify {rehearsal.get('verify_seconds', '?')} s",
         ]
+        if rehearsal.get("lock_classes"):
+            lines += ["", "| lock class (asked of the server) | statement |", "|---|---|"]
+            lines += [f"| {lc['lock_class'] or 'error: ' + lc.get('error', '')} | `{lc['sql'][:120]}` |" for lc in rehearsal["lock_classes"]]
         if rehearsal.get("statements"):
             lines += ["", "| seconds | statement (slowest first) |", "|---:|---|"]
             lines += [f"| {st['seconds']:.4f} | `{st['sql'][:120]}` |" for st in rehearsal["statements"][:10]]

@@ -640,6 +640,8 @@ class Run:
             finally:
                 engine.dispose()
                 scratch.drop_scratch_copy(url)
+            if failure is None and self.dialect.name == "mysql" and self.migrator.renders_sql:
+                rehearsal["lock_classes"] = self._probe_lock_classes()
             rehearsal["statements"] = timer.slowest(20)
             rehearsal["statement_count"] = timer.count
             rehearsal["predicted_apply_seconds"] = rehearsal.get("apply_seconds")
@@ -656,6 +658,44 @@ class Run:
                 f"rehearsal passed: apply took {rehearsal['apply_seconds']:.2f}s on the copy "
                 f"({timer.count} statements)"
             )
+
+    def _probe_lock_classes(self) -> list[dict[str, Any]]:
+        """MySQL/MariaDB: ask the server which lock class each DDL needs, on a second scratch copy.
+
+        Each DDL is re-issued with ALGORITHM=INSTANT, then INPLACE/LOCK=NONE (refused at once
+        when it would block); one that needs a copy is then run as written, so the statements
+        after it see the schema they expect.
+        """
+        assert self.result.backup is not None
+        url = self.dialect.scratch_copy(self.result.backup, "probe")
+        scratch = get_dialect(url)
+        engine = scratch.create_engine()
+        found: list[dict[str, Any]] = []
+        try:
+            with engine.connect() as conn:
+                for sql in self._rendered():
+                    text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
+                    if not text:
+                        continue
+                    head = " ".join(text.split()[:2]).upper()
+                    try:
+                        if head in ("ALTER TABLE", "CREATE INDEX", "CREATE UNIQUE", "DROP INDEX"):
+                            lock_class = lint.probe_lock_class(conn, text)
+                            if lock_class == "copy":
+                                conn.exec_driver_sql(text.rstrip(";"))
+                            found.append({"sql": " ".join(text.split())[:200], "lock_class": lock_class})
+                        else:
+                            conn.exec_driver_sql(text.rstrip(";"))
+                        if conn.in_transaction():
+                            conn.commit()
+                    except Exception as exc:  # a probe must never fail the rehearsal itself
+                        if conn.in_transaction():
+                            conn.rollback()
+                        found.append({"sql": " ".join(text.split())[:200], "lock_class": None, "error": _error_text(exc)})
+        finally:
+            engine.dispose()
+            scratch.drop_scratch_copy(url)
+        return found
 
     def _apply(self, conn: Connection) -> None:
         settings = self.plan.apply
