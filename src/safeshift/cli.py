@@ -147,7 +147,9 @@ def _render_run(result: RunResult) -> None:
         out.print(table)
     if result.statements:
         for st in result.statements:
-            lock = f"  [dim]lock: {st['lock']} on {st.get('table') or '?'}[/]" if st.get("lock") else ""
+            size = st.get("table_size") or {}
+            rows = f", ~{size['rows']:,} rows" if size.get("rows") is not None else ""
+            lock = f"  [dim]lock: {st['lock']} on {st.get('table') or '?'}{rows}[/]" if st.get("lock") else ""
             out.print(f"[bold]{st['phase']}[/]: {st['what']}{lock}")
             if st["sql"]:
                 out.print(f"    {st['sql']}", markup=False, soft_wrap=True)
