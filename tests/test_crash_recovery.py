@@ -105,3 +105,58 @@ def test_killed_run_recovers(family: tuple[URL, Path, dict[str, str]], point: st
     final = cli(plan, "run", env=env)
     assert final.returncode == 0 or json.loads(final.stdout)["outcome"] == "noop", final.stdout
     assert database_state(url)["revision"] == "0002"
+
+
+def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dict[str, str]]) -> None:
+    """A run without a report holding the database's lock is running; without the lock it is dead."""
+    import threading
+    import time
+
+    from safeshift.commands import status
+    from safeshift.plan import load_plan
+    from safeshift.runner import run_plan
+
+    url, plan_path, env = family
+    os.environ["FAMILY_DATABASE_URL"] = env["FAMILY_DATABASE_URL"]
+    plan = load_plan(plan_path)
+    inside, release = threading.Event(), threading.Event()
+
+    class Pause:
+        def phase_started(self, name: str) -> None:
+            if name == "snapshot":
+                inside.set()
+                release.wait(30)
+
+        def phase_finished(self, phase: Any) -> None:
+            pass
+
+        def progress(self, task: str, done: int, total: int | None) -> None:
+            pass
+
+    thread = threading.Thread(target=lambda: run_plan(plan, observer=Pause()))
+    thread.start()
+    try:
+        assert inside.wait(30)
+        time.sleep(0.1)
+        runs = status(plan).runs
+        assert runs[0]["outcome"] == "running", runs[0]
+    finally:
+        release.set()
+        thread.join()
+    assert status(plan).runs[0]["outcome"] == "succeeded"
+
+
+def test_force_starts_anew_over_a_dead_run(family: tuple[URL, Path, dict[str, str]]) -> None:
+    url, plan, env = family
+    killed = cli(plan, "run", env={**env, "SAFESHIFT_FAULT": "apply:started"})
+    assert killed.returncode == 137
+    refused = cli(plan, "run", env=env)
+    assert refused.returncode == 2 and "--force" in json.loads(refused.stdout)["message"]
+    forced = subprocess.run(
+        [sys.executable, "-m", "safeshift.cli", "run", "--force", "--plan", str(plan), "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    runs = json.loads(cli(plan, "status", env=env).stdout)["runs"]
+    assert [r["outcome"] for r in runs] == ["succeeded", "blocked", "abandoned"]  # forced, refused, dead
+    assert database_state(url)["revision"] == "0002"

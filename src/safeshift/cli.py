@@ -183,6 +183,10 @@ def run(
         typer.Option("--rehearse/--no-rehearse", help="Apply + verify on a copy restored from the fresh backup first (default: the plan's [rehearsal] enabled)."),
     ] = None,
     approve: Annotated[str | None, typer.Option("--approve", metavar="DIGEST", help="The digest printed by --dry-run, when the plan requires approval.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Start anew over an interrupted run (its process is gone: we hold the lock), abandoning it."),
+    ] = False,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
@@ -191,7 +195,9 @@ def run(
     observer = None if json_out else RichObserver(out)
     approval = Approval(digest=approve, confirm=None if approve or json_out or not sys.stdin.isatty() else _confirm)
     result = _call(
-        lambda: run_plan(loaded, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval)
+        lambda: run_plan(
+            loaded, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval, force=force
+        )
     )
     if json_out:
         _emit_json(result.to_dict())

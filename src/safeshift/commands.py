@@ -14,7 +14,7 @@ from safeshift import lint
 from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
-from safeshift.errors import ConfigError, ConnectError, SafeshiftError
+from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 from safeshift.journal import now_iso
 from safeshift.plan import Plan
 from safeshift.recovery import all_runs
@@ -167,19 +167,30 @@ def status(plan: Plan, *, workdir: Path | None = None) -> Status:
             current = migrator.current(conn)
             target = migrator.resolve_target(plan.migration.target)
             pending = [r.to_dict() for r in migrator.pending(conn, plan.migration.target)]
+        held = lock_holder(dialect, engine)
     except (ConfigError, ConnectError):
         raise
     except Exception as exc:
         raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
     finally:
         engine.dispose()
-    return Status(
-        database=safe_url(dialect.url),
-        current=current,
-        target=target,
-        pending=pending,
-        runs=recent_runs(state_dir(plan, workdir)),
-    )
+    runs = recent_runs(state_dir(plan, workdir))
+    for run in runs:
+        # a run without a report is either still going (it holds the database's lock) or dead
+        if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:
+            run["outcome"] = "running"
+            run["message"] = held
+            run["next"] = None
+    return Status(database=safe_url(dialect.url), current=current, target=target, pending=pending, runs=runs)
+
+
+def lock_holder(dialect: Dialect, engine: Any) -> str | None:
+    """Who holds the database's run lock now (the LockError's message), or None when it is free."""
+    try:
+        with dialect.run_lock(engine, "status-probe", now_iso()):
+            return None
+    except LockError as exc:
+        return exc.message
 
 
 __all__ = ["CheckReport", "LintReport", "RestoreResult", "Status", "backup", "check", "lint_plan", "now_iso", "restore", "status"]

@@ -114,8 +114,10 @@ class Run:
         rehearse: bool | None = None,
         rehearse_only: bool = False,
         approval: Approval | None = None,
+        force: bool = False,
     ) -> None:
         self.plan = plan
+        self.force = force
         self.dry_run = dry_run
         self.rehearse = plan.rehearsal.enabled if rehearse is None else rehearse
         self.rehearse_only = rehearse_only
@@ -217,13 +219,22 @@ class Run:
 
     # -- recovery of interrupted runs -------------------------------------------------
     def _refuse_if_interrupted(self) -> None:
-        """A new run on a half-migrated database would snapshot the wrong state."""
+        """A new run on a half-migrated database would snapshot the wrong state.
+
+        We hold the database's run lock here, so the interrupted run's process is confirmed
+        gone; ``force`` abandons it (journaled in both runs) and snapshots the database as it is.
+        """
         for record in interrupted_runs(self.home, safe_url(self.url)):
-            if record.run_id != self.run_id:
-                raise self._stop(
+            if record.run_id == self.run_id:
+                continue
+            if self.force:
+                _abandon(record, self.run_id)
+                self._event("run", "forced", abandoned=record.run_id, last_phase=record.last_phase)
+                continue
+            raise self._stop(
                     "blocked",
                     f"run {record.run_id} was interrupted in phase {record.last_phase} on this database; "
-                    f"run: {record.next_step}",
+                    f"run: {record.next_step}  (or start anew over it with --force)",
                 )
 
     def adopt(self, record: RunRecord) -> None:
@@ -920,6 +931,15 @@ class Run:
         self.result.statements = plan
 
 
+def _abandon(record: RunRecord, by: str) -> None:
+    """Close an interrupted run whose process is gone: its journal says who abandoned it."""
+    journal = Journal(record.folder / "journal.jsonl")
+    try:
+        journal.event("run", "finished", outcome="abandoned", message=f"abandoned by run {by} (--force)")
+    finally:
+        journal.close()
+
+
 _BASELINE_FILE = "baseline.pickle"
 
 
@@ -979,14 +999,16 @@ def run_plan(
     observer: Observer | None = None,
     rehearse: bool | None = None,
     approval: Approval | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Execute a plan and return what happened. Raises ``SafeshiftError`` only for bad input.
 
     ``rehearse`` (default: the plan's ``[rehearsal] enabled``) applies and verifies on a copy
-    first; ``approval`` carries the reviewed digest when the plan requires approval.
+    first; ``approval`` carries the reviewed digest when the plan requires approval;
+    ``force`` starts anew over an interrupted run (abandoning it) instead of refusing.
     """
     return Run(
-        plan, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval
+        plan, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval, force=force
     ).execute()
 
 
