@@ -120,6 +120,8 @@ class RollbackSection(Strict):
     strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = "downgrade-then-restore"
     # hash every table's rows at the snapshot so the proof compares contents, not only counts
     prove_contents: bool = True
+    # seconds a rollback waits for a database that went away (a restart, a failover) to answer
+    wait_for_database: float = Field(default=60.0, ge=0)
 
 
 class PreflightSection(Strict):

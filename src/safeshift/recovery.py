@@ -36,6 +36,11 @@ class RunRecord:
         return not self.finished
 
     @property
+    def unproven(self) -> bool:
+        """Finished with its rollback not proven (exit 4): the database's state is unknown."""
+        return self.finished and self.outcome == "failed"
+
+    @property
     def backfill_checkpoints(self) -> bool:
         """The migration was inside a checkpointed backfill (safeshift.backfill): it can continue."""
         return any(kind.startswith("backfill:") for kind in self.state)
@@ -47,6 +52,8 @@ class RunRecord:
     @property
     def next_step(self) -> str:
         """What a person should run for an interrupted run."""
+        if self.unproven:
+            return f"safeshift rollback {self.run_id}  (its rollback was not proven: try it again once the cause is fixed)"
         if self.apply_started and not self.apply_finished and self.backfill_checkpoints:
             return (
                 f"safeshift resume {self.run_id}  (continues the backfill from its checkpoint)  "
@@ -67,7 +74,7 @@ class RunRecord:
             "last_phase": self.last_phase,
             "apply_started": self.apply_started,
             "apply_finished": self.apply_finished,
-            "next": None if self.finished else self.next_step,
+            "next": self.next_step if self.interrupted or self.unproven else None,
         }
 
 
@@ -118,5 +125,8 @@ def load_run(home: Path, run_id: str) -> RunRecord:
 
 
 def interrupted_runs(home: Path, database: str) -> list[RunRecord]:
-    """Interrupted runs against ``database`` that got as far as changing it."""
-    return [r for r in all_runs(home) if r.interrupted and r.database == database and r.apply_started]
+    """Runs against ``database`` that left it changed or unknown: died after apply began, or failed to prove a rollback."""
+    return [
+        r for r in all_runs(home)
+        if r.database == database and ((r.interrupted and r.apply_started) or r.unproven)
+    ]

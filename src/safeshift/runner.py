@@ -231,15 +231,16 @@ class Run:
                 _abandon(record, self.run_id)
                 self._event("run", "forced", abandoned=record.run_id, last_phase=record.last_phase)
                 continue
+            what = "could not prove its rollback" if record.unproven else f"was interrupted in phase {record.last_phase}"
             raise self._stop(
                     "blocked",
-                    f"run {record.run_id} was interrupted in phase {record.last_phase} on this database; "
+                    f"run {record.run_id} {what} on this database; "
                     f"run: {record.next_step}  (or start anew over it with --force)",
                 )
 
     def adopt(self, record: RunRecord) -> None:
         """Continue an interrupted run: same id, folder and journal; state read back from it."""
-        if record.finished:
+        if record.finished and record.outcome != "failed":
             raise ConfigError(f"run {record.run_id} already finished ({record.outcome}); nothing to recover")
         if record.database != safe_url(self.url):
             raise ConfigError(
@@ -802,6 +803,7 @@ class Run:
         steps: list[str] = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
         proof: dict[str, Any] = {}
         for step in steps:
+            self._wait_for_database()
             with self.phase(f"rollback:{step}") as ph:
                 try:
                     self._rollback_step(step)
@@ -823,6 +825,22 @@ class Run:
             differs = "; ".join(proof.get("differences", [])[:3]) or "rollback did not complete"
             self.result.message = f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}"
 
+    def _wait_for_database(self) -> None:
+        """A server that went away (restart, failover) gets ``[rollback] wait_for_database`` seconds to return."""
+        deadline = time.monotonic() + self.plan.rollback.wait_for_database
+        delay = 0.5
+        while True:
+            try:
+                self.dialect.check_reachable()
+                return
+            except SafeshiftError as exc:
+                if time.monotonic() >= deadline:
+                    self._event("rollback", "database_unreachable", error=exc.message)
+                    return  # the step fails and says why; the proof cannot pass
+                self._event("rollback", "waiting_for_database", error=exc.message)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     def _rollback_step(self, step: str) -> None:
         assert self.engine is not None
         if step == "downgrade":
@@ -841,7 +859,14 @@ class Run:
             self.dialect.restore(self.engine, Path(self.result.backup.path))
 
     def _prove(self) -> dict[str, Any]:
-        """Is the database back where it started? Revision, schema, row counts, pre-checks."""
+        """Is the database back where it started? Unknown (unreachable) counts as not equal."""
+        try:
+            return self._prove_equal()
+        except Exception as exc:
+            return {"equal": False, "differences": [f"cannot prove: {_error_text(exc)}"], "tables_compared": 0}
+
+    def _prove_equal(self) -> dict[str, Any]:
+        """Revision, schema, row counts, row hashes and pre-checks against the snapshot."""
         with self.phase("prove") as ph, self._connect() as conn:
             differences: list[str] = []
             revision = self.migrator.current(conn)
