@@ -203,6 +203,10 @@ def test_context_supplies_checkpoints_progress_and_collects_results(db_engine: E
         backfill(db_engine, items, set_={"label": sa.literal("x")}, name="ambient")
     assert store.load("ambient") is not None and seen
     assert [r.name for r in ctx.results] == ["ambient"]
+    with backfill_context(progress=seen.append) as outer, backfill_context(checkpoints=store) as inner:
+        assert inner.progress is not None  # inherited from the outer context
+        backfill(db_engine, items, set_={"label": sa.literal("y")}, name="nested")
+    assert [r.name for r in inner.results] == [r.name for r in outer.results] == ["nested"]
 
 
 def test_refuses_a_connection_inside_a_transaction(db_engine: Engine) -> None:

@@ -131,6 +131,14 @@ class BackfillContext:
     progress: ProgressFn | None = None
     throttle: Throttle | None = None
     results: list[BackfillResult] = field(default_factory=list)
+    parent: BackfillContext | None = None
+
+    def collect(self, result: BackfillResult) -> None:
+        """Keep a result here and in every enclosing context (a demo around the runner sees it too)."""
+        ctx: BackfillContext | None = self
+        while ctx is not None:
+            ctx.results.append(result)
+            ctx = ctx.parent
 
 
 _CONTEXT: ContextVar[BackfillContext | None] = ContextVar("safeshift_backfill_context", default=None)
@@ -143,8 +151,18 @@ def backfill_context(
     progress: ProgressFn | None = None,
     throttle: Throttle | None = None,
 ) -> Iterator[BackfillContext]:
-    """Set checkpoint store, progress callback and throttle for backfills run inside the block."""
-    ctx = BackfillContext(checkpoints=checkpoints, progress=progress, throttle=throttle)
+    """Set checkpoint store, progress callback and throttle for backfills run inside the block.
+
+    Contexts nest: what the inner one leaves unset comes from the outer one, and results are
+    collected by both.
+    """
+    parent = _CONTEXT.get()
+    ctx = BackfillContext(
+        checkpoints=checkpoints or (parent.checkpoints if parent else None),
+        progress=progress or (parent.progress if parent else None),
+        throttle=throttle or (parent.throttle if parent else None),
+        parent=parent,
+    )
     token = _CONTEXT.set(ctx)
     try:
         yield ctx
@@ -360,7 +378,7 @@ def backfill(
     else:
         result = _Walk(conn_or_engine, opts).run()
     if ctx is not None:
-        ctx.results.append(result)
+        ctx.collect(result)
     return result
 
 
