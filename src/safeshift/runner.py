@@ -300,8 +300,8 @@ class Run:
                     self.result.message = f"the database is at {revision}, not {self.result.target_revision}"
                     raise _PhaseFailed(self.result.message)
                 self._verify(conn)
-        except (_PhaseFailed, KeyboardInterrupt) as exc:
-            self._rollback(self.result.message or _error_text(exc))
+        except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback
+            self._rollback(_error_text(exc))
             return
         self.result.outcome = "succeeded"
         self.result.message = f"resumed run {record.run_id}: migrated {self.result.start_revision or 'base'} → {self.result.target_revision}"
@@ -334,9 +334,8 @@ class Run:
                 self._verify(conn)
             self._maintenance(False)
             self._after_cutover()
-        except (_PhaseFailed, KeyboardInterrupt) as exc:
-            reason = self.result.message or _error_text(exc)
-            self._rollback(reason)
+        except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback
+            self._rollback(_error_text(exc))
             return
         self.result.outcome = "succeeded"
         self.result.message = f"migrated {self.result.start_revision or 'base'} → {self.result.target_revision}"
