@@ -718,6 +718,7 @@ class Run:
             waits: list[dict[str, Any]] = []
             ph.detail["lock_waits"] = waits
             _count_statements(conn)
+            raw = conn.connection.dbapi_connection  # kept: an interrupt can leave SQLAlchemy without it
             attempt = 0
             while True:
                 attempt += 1
@@ -732,8 +733,7 @@ class Run:
                     break
                 except BaseException as exc:
                     self._record_output(ph, attempt)
-                    if conn.in_transaction():
-                        conn.rollback()
+                    _abort(conn, raw)
                     if self._may_retry(conn, exc, attempt):
                         delay = settings.retry_backoff * 2 ** (attempt - 1)
                         waits.append(
@@ -953,6 +953,17 @@ class Run:
             {"phase": "rollback", "what": f"on failure: {self.plan.rollback.strategy} to {self.result.start_revision or 'base'}", "sql": None}
         )
         self.result.statements = plan
+
+
+def _abort(conn: Connection, raw: Any) -> None:
+    """Roll back the apply transaction, also when an interrupt (Ctrl-C) invalidated the
+    connection mid-statement: SQLAlchemy then drops it without a rollback, and its locks
+    (SQLite's write lock, a server's row and table locks) would outlive the failure."""
+    with contextlib.suppress(Exception):
+        if not conn.invalidated and conn.in_transaction():
+            conn.rollback()
+    with contextlib.suppress(Exception):
+        raw.rollback()
 
 
 def _abandon(record: RunRecord, by: str) -> None:

@@ -62,6 +62,11 @@ class SQLiteDialect(Dialect):
         if not path.exists():
             raise ConnectError(f"cannot open SQLite database {path}: file does not exist")
 
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """SQLite's lock wait ends in "database is locked" once busy_timeout has passed."""
+        orig = getattr(exc, "orig", exc)
+        return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
     def server_facts(self, conn: Connection) -> ServerFacts:
         page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
         page_count = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
