@@ -81,7 +81,9 @@ class _PhaseFailed(Exception):
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
+    """Sortable by start time (to the millisecond), unique by a random suffix."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + _random.token_hex(3)
 
 
 def state_dir(plan: Plan, workdir: Path | None) -> Path:
