@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from safeshift.engines.base import MigrationEngine
@@ -54,4 +54,4 @@ def _user() -> str:
         return "unknown"
 
 
-__all__ = ["Approval", "Confirm", "asdict", "plan_digest"]
+__all__ = ["Approval", "Confirm", "plan_digest"]

@@ -193,7 +193,7 @@ def lock_holder(dialect: Dialect, engine: Any) -> str | None:
         return exc.message
 
 
-__all__ = ["CheckReport", "LintReport", "RestoreResult", "Status", "backup", "check", "lint_plan", "now_iso", "restore", "status"]
+__all__ = ["CheckReport", "LintReport", "RestoreResult", "Status", "backup", "check", "lint_plan", "restore", "status"]
 
 
 @dataclass
