@@ -32,7 +32,7 @@ from safeshift.secrets import register_url, safe_url
 PACKAGE = "postgresql-client"
 MAX_IDENTIFIER_BYTES = 63
 LOCK_NOT_AVAILABLE = "55P03"
-APP_PREFIX = "safeshift run "
+APP_PREFIX = "safeshift "  # short: application_name keeps 63 bytes, and the id and start time need 51
 _QUERY_CHARS = 500
 
 # Run by psql in the restore transaction before the backup's own SQL: removes everything
@@ -293,7 +293,7 @@ class PostgreSQLDialect(ServerDialect):
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                     "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-                    "AND application_name NOT LIKE 'safeshift run %'"
+                    "AND application_name NOT LIKE 'safeshift %'"
                 )
             ).scalars():
                 if pid in keep:
@@ -512,7 +512,7 @@ def _lock_key(database: str) -> int:
 
 
 def _label(run_id: str, started: str) -> str:
-    """``safeshift run <id> <started>``, within the 63 bytes application_name keeps."""
+    """``safeshift <id> <started>``, within the 63 bytes application_name keeps."""
     clean = [re.sub(r"\s+", "_", part) for part in (run_id, started)]
     label = APP_PREFIX + " ".join(clean)
     return label.encode()[:MAX_IDENTIFIER_BYTES].decode("utf-8", "ignore")
