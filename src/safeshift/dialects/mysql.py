@@ -46,6 +46,8 @@ _CHARSET = re.compile(r"^[A-Za-z0-9_]+$")
 class MySQLDialect(ServerDialect):
     name = "mysql"
     backup_suffix = ".sql"
+    max_name_chars = MAX_NAME_CHARS
+    default_database = "db"
 
     def __init__(self, url: URL) -> None:
         super().__init__(url)
@@ -208,25 +210,14 @@ class MySQLDialect(ServerDialect):
             tmp.unlink(missing_ok=True)
         return BackupInfo(path=str(dest), bytes=dest.stat().st_size, seconds=_tools.elapsed(started))
 
-    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
-        """Load into a scratch database and compare every table's exact row count."""
-        _check_complete(Path(backup.path))
-        name = _tools.scratch_name(self.url.database or "db", "verify", run_id, MAX_NAME_CHARS)
-        url = self._create_like(self.url, name)
-        try:
-            _load(url, Path(backup.path), what=f"loading {Path(backup.path).name} into scratch database {name}")
-            engine = create_engine(_driver_url(url), poolclass=NullPool)
-            try:
-                with engine.connect() as conn:
-                    counts = self.row_counts(conn)
-            except SQLAlchemyError as exc:
-                raise BackupError(f"cannot count rows in scratch database {name}: {_tools.db_error(exc)}") from None
-            finally:
-                engine.dispose()
-        finally:
-            self.drop_database(name)
-        _tools.compare_counts(backup.path, snapshot, counts)
-        return {"scratch_database": name, "tables_compared": len(snapshot), "row_counts_equal": True}
+    def _check_backup_file(self, path: Path) -> None:
+        _check_complete(path)
+
+    def _create_empty(self, name: str) -> URL:
+        return self._create_like(self.url, name)
+
+    def _load_backup(self, url: URL, path: Path, name: str) -> None:
+        _load(url, path, what=f"loading {path.name} into scratch database {name}")
 
     def restore(self, engine: Engine, backup_path: Path) -> None:
         """Drop and re-create the database (same character set), then load the backup.

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, ClassVar
+
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from safeshift.dialects._tools import db_error
-from safeshift.dialects.base import Dialect
-from safeshift.errors import ConnectError
+from safeshift.dialects._tools import compare_counts, db_error, scratch_name
+from safeshift.dialects.base import BackupInfo, Dialect
+from safeshift.errors import BackupError, ConnectError
 from safeshift.secrets import safe_url
 
 
 class ServerDialect(Dialect):
-    """What PostgreSQL and MySQL/MariaDB share: a driver of our choosing and a reachability probe."""
+    """What PostgreSQL and MySQL/MariaDB share: a driver of our choosing, a reachability probe,
+    and backup verification by loading the backup into a scratch database.
+
+    Subclasses say how a scratch database is made and loaded (:meth:`_create_empty`,
+    :meth:`_load_backup`) and how long its name may be.
+    """
+
+    max_name_chars: ClassVar[int]
+    default_database: ClassVar[str]
 
     def driver_url(self) -> URL:
         """The URL with the driver these modules are written for."""
@@ -32,3 +43,35 @@ class ServerDialect(Dialect):
             raise ConnectError(f"cannot connect to {safe_url(self.url)}: {db_error(exc)}") from None
         finally:
             engine.dispose()
+
+    def _check_backup_file(self, path: Path) -> None:
+        """Refuse a backup file that is visibly incomplete before loading it anywhere."""
+
+    def _create_empty(self, name: str) -> URL:
+        """An empty database ``name`` like this one; its URL."""
+        raise NotImplementedError
+
+    def _load_backup(self, url: URL, path: Path, name: str) -> None:
+        """Load the backup file into the (empty) database at ``url``."""
+        raise NotImplementedError
+
+    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
+        """Load into a scratch database, compare every table's exact row count, drop it again."""
+        path = Path(backup.path)
+        self._check_backup_file(path)
+        name = scratch_name(self.url.database or self.default_database, "verify", run_id, self.max_name_chars)
+        url = self._create_empty(name)
+        try:
+            self._load_backup(url, path, name)
+            engine = create_engine(type(self)(url).driver_url(), poolclass=NullPool)
+            try:
+                with engine.connect() as conn:
+                    counts = self.row_counts(conn)
+            except SQLAlchemyError as exc:
+                raise BackupError(f"cannot count rows in scratch database {name}: {db_error(exc)}") from None
+            finally:
+                engine.dispose()
+        finally:
+            self.drop_database(name)
+        compare_counts(backup.path, snapshot, counts)
+        return {"scratch_database": name, "tables_compared": len(snapshot), "row_counts_equal": True}
