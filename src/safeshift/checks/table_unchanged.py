@@ -7,6 +7,12 @@ row count and checksum. :meth:`measure` sums the same hashes over the same key r
 now: ``segments`` range queries cover the table; a range whose count or checksum differs
 is split again (data-diff style) until single leaves name the first differing keys.
 
+A leaf of several rows also keeps a position-weighted checksum (row ``i`` of the leaf
+counts ``i + 1`` times). When one row of such a leaf changed, was deleted or was inserted,
+the two sums locate it, the way a single-error-correcting code does: for a changed row the
+weighted difference divided by the plain one is its position. So a million-row table kept
+as 65,536 leaves still names the one changed key, with no per-row state kept.
+
 Hashing differs per database, so it sits behind :data:`_HASHERS`, keyed by dialect name:
 PostgreSQL and MariaDB/MySQL hash a length-prefixed text form of the row with ``md5``;
 SQLite has no hash function, so one is registered on the connection from Python.
@@ -92,16 +98,33 @@ def _nothing(conn: Connection) -> None:
     pass
 
 
+def _as_is(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return value
+
+
+def _pg_numeric(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.cast(value, sa.Numeric)  # bigint * weight would overflow
+
+
+def _mysql_decimal(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.cast(value, sa.Numeric(20, 0))  # BIGINT UNSIGNED * weight would overflow
+
+
+# SQLite sums 64-bit integers: 32-bit hashes weighted up to this many rows stay below 2**63
+_MAX_WEIGHTED_LEAF = 16_384
+
+
 @dataclass(frozen=True)
 class _Hasher:
     row_hash: Callable[[Cols], sa.ColumnElement[Any]]
     prepare: Callable[[Connection], None] = _nothing
+    widen: Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]] = _as_is  # room to multiply a hash
 
 
 _HASHERS: dict[str, _Hasher] = {
-    "postgresql": _Hasher(_postgresql_hash),
-    "mysql": _Hasher(_mysql_hash),
-    "mariadb": _Hasher(_mysql_hash),
+    "postgresql": _Hasher(_postgresql_hash, widen=_pg_numeric),
+    "mysql": _Hasher(_mysql_hash, widen=_mysql_decimal),
+    "mariadb": _Hasher(_mysql_hash, widen=_mysql_decimal),
     "sqlite": _Hasher(_sqlite_hash, _sqlite_prepare),
 }
 
@@ -123,6 +146,7 @@ class Leaf:
     start: tuple[Any, ...]
     count: int
     checksum: int
+    weighted: int | None = None  # sum of (position in leaf + 1) * row hash; None: one-row leaves
 
 
 @dataclass(frozen=True)
@@ -177,8 +201,19 @@ class TableUnchangedCheck(Check):
         firsts = [
             sa.func.min(sa.case((placed.c.offset == 0, placed.c[f"k{i}"]))) for i in range(len(key))
         ]
+        if 1 < per_leaf <= _MAX_WEIGHTED_LEAF:
+            weight = hasher.widen(placed.c.row_hash) * (placed.c.offset + 1)
+            weighted: sa.ColumnElement[Any] = sa.func.coalesce(sa.func.sum(weight), 0)
+        else:
+            weighted = sa.null()
         return (
-            sa.select(placed.c.leaf, sa.func.count(), sa.func.coalesce(sa.func.sum(placed.c.row_hash), 0), *firsts)
+            sa.select(
+                placed.c.leaf,
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(placed.c.row_hash), 0),
+                weighted,
+                *firsts,
+            )
             .group_by(placed.c.leaf)
             .order_by(placed.c.leaf)
         )
@@ -204,7 +239,12 @@ class TableUnchangedCheck(Check):
         rows = int(conn.execute(sa.select(sa.func.count()).select_from(ref.core())).scalar_one())
         per_leaf = max(1, math.ceil(rows / self.cfg.max_leaves))
         leaves = tuple(
-            Leaf(start=tuple(row[3:]), count=int(row[1]), checksum=int(row[2]))
+            Leaf(
+                start=tuple(row[4:]),
+                count=int(row[1]),
+                checksum=int(row[2]),
+                weighted=None if row[3] is None else int(row[3]),
+            )
             for row in conn.execute(self._leaves_query(key, columns, per_leaf, hasher))
         )
         # Rows as the leaves saw them: a write between the two queries must not skew the count.
@@ -254,6 +294,8 @@ def _describe(diff: dict[str, Any]) -> str:
     if "key" in diff:
         return f"{diff['key']} {diff['change']}"
     lo, hi = diff["from"], diff["to"]
+    if diff.get("change") == "deleted":
+        return f"one row between keys {lo} and {'…' if hi is None else hi} deleted"
     span = f"keys {'…' if lo is None else lo} to {'…' if hi is None else hi}"
     return f"{span} ({diff['rows_before']} rows before, {diff['rows_after']} after)"
 
@@ -319,7 +361,11 @@ class _Diff:
             self.found += [{"key": k, "change": "inserted"} for k in self._keys([], room)]
             return
         leaf = leaves[a]
-        if leaf.count != 1:  # a coarse leaf: only its key range can be named
+        if leaf.count != 1:  # a coarse leaf: locate a single change, else name its key range
+            located = self._locate(a, b)
+            if located is not None:
+                self.found.append(located)
+                return
             rows_after, _ = self.after(a, b)
             self.found.append(
                 {
@@ -341,3 +387,62 @@ class _Diff:
             self.found.append({"key": identity(leaf.start), "change": "changed"})
         others = [*self.where(a, b), key != self._bound(leaf.start)]
         self.found += [{"key": k, "change": "inserted"} for k in self._keys(others, room)]
+
+    def _locate(self, a: int, b: int) -> dict[str, Any] | None:
+        """The one changed, deleted or inserted row of leaf ``a``, from its two sums; None when
+        the difference is not a single row (or the leaf kept no weighted sum)."""
+        leaf = self.state.leaves[a]
+        if leaf.weighted is None:
+            return None
+        query = sa.select(*self.keys, self.row_hash).select_from(self.table).where(*self.where(a, b))
+        rows = self.conn.execute(query.order_by(*self.keys).limit(leaf.count + 2)).all()
+        if abs(len(rows) - leaf.count) > 1:
+            return None
+        width = len(self.keys)
+        keys = [identity(tuple(row[:width])) for row in rows]
+        hashes = [int(row[width]) for row in rows]
+        return _single_change(leaf, keys, hashes)
+
+
+def _weighted(hashes: Sequence[int], skip: int | None = None) -> tuple[int, int]:
+    """Plain and position-weighted sums of ``hashes``, leaving out position ``skip``."""
+    total = weighted = 0
+    position = 0
+    for i, h in enumerate(hashes):
+        if i == skip:
+            continue
+        position += 1
+        total += h
+        weighted += position * h
+    return total, weighted
+
+
+def _single_change(leaf: Leaf, keys: Sequence[Any], hashes: Sequence[int]) -> dict[str, Any] | None:
+    """Solve for one changed, inserted or deleted row between a leaf's sums and its rows now."""
+    assert leaf.weighted is not None
+    s_now, w_now = _weighted(hashes)
+    if len(hashes) == leaf.count:
+        d_sum, d_weighted = s_now - leaf.checksum, w_now - leaf.weighted
+        if d_sum == 0 or d_weighted % d_sum:
+            return None
+        position = d_weighted // d_sum
+        if 1 <= position <= len(keys):
+            return {"key": keys[position - 1], "change": "changed"}
+        return None
+    if len(hashes) == leaf.count + 1:  # one row more: the one whose removal restores both sums
+        for i in range(len(hashes)):
+            if (s_now - hashes[i], _weighted(hashes, skip=i)[1]) == (leaf.checksum, leaf.weighted):
+                return {"key": keys[i], "change": "inserted"}
+        return None
+    if len(hashes) == leaf.count - 1:  # one row fewer: where putting a row of the missing hash back fits
+        missing = leaf.checksum - s_now
+        for i in range(len(hashes) + 1):
+            restored = [*hashes[:i], missing, *hashes[i:]]
+            if _weighted(restored)[1] == leaf.weighted:
+                if i == 0:  # the leaf's first row: its key is the leaf's start
+                    return {"key": identity(leaf.start), "change": "deleted"}
+                after = keys[i] if i < len(keys) else None
+                return {"from": keys[i - 1], "to": after, "rows_before": leaf.count, "rows_after": len(hashes),
+                        "change": "deleted"}
+        return None
+    return None
