@@ -385,3 +385,22 @@ def test_pause_between_batches_leaves_room_for_other_writers(tmp_path: Path) -> 
                       pause_s=0.01, sleep=slept.append, throttle=False)
     engine.dispose()
     assert slept == [0.01] * result.batches
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_sqlite_keeps_its_journal_between_batches_and_restores_the_mode(db_engine: Engine) -> None:
+    """PERSIST during the walk (no journal file created and deleted per batch), DELETE after."""
+    fill(db_engine)
+    modes: list[str] = []
+
+    def batch(conn: sa.Connection, lo: Any, hi: Any) -> int:
+        modes.append(str(conn.connection.driver_connection.execute("PRAGMA journal_mode").fetchone()[0]))  # type: ignore[union-attr]
+        return int(conn.execute(sa.update(items).where(items.c.id > (lo or 0), items.c.id <= hi).values(touched=1)).rowcount)
+
+    with db_engine.connect() as conn:
+        backfill(conn, items, apply=batch, batch_size=100)
+        assert set(modes) == {"persist"} and len(modes) > 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+    path = Path(db_engine.url.database or "")
+    assert not Path(f"{path}-journal").exists()
+    assert set(r[-1] for r in values(db_engine, items.c.touched)) == {1}

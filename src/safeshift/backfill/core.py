@@ -463,10 +463,14 @@ class _Walk:
     # -- the walk ----------------------------------------------------------------------------
     def run(self) -> BackfillResult:
         session = _Session(self.conn)
+        undo = self.ops.walk_setup(self.conn)
         try:
             return self._run(session)
         finally:
-            session.close()
+            try:
+                undo()
+            finally:
+                session.close()
 
     def _start(self, session: _Session) -> bool:
         """Find where to start (a checkpoint or the smallest key); False for an empty table."""

@@ -155,6 +155,38 @@ def _sqlite_retryable(exc: BaseException) -> bool:
     return any("database is locked" in str(e) or "database table is locked" in str(e) for e in _chain(exc))
 
 
+def _nothing_to_undo() -> None:
+    pass
+
+
+def _sqlite_walk(conn: Connection) -> Callable[[], None]:
+    """Keep the rollback journal file between batches (``journal_mode = PERSIST``).
+
+    In the default DELETE mode every commit deletes the journal and the next batch creates
+    it again: a file created, synced and unlinked per batch, which made a batched backfill
+    cost about 1.6x the single UPDATE. PERSIST only zeroes the journal's header at commit,
+    with the same atomicity; the mode belongs to this connection (unlike WAL), and DELETE
+    comes back (removing the file) when the walk ends.
+    """
+    raw: Any = conn.connection.driver_connection
+    if raw is None or raw.in_transaction:
+        return _nothing_to_undo
+    mode = str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    if mode != "delete":  # WAL has no per-commit journal file; other modes are someone's choice
+        return _nothing_to_undo
+    raw.execute("PRAGMA journal_mode = PERSIST")
+
+    def undo() -> None:
+        if not raw.in_transaction:
+            raw.execute("PRAGMA journal_mode = DELETE")
+
+    return undo
+
+
+def _no_walk_setup(conn: Connection) -> Callable[[], None]:
+    return _nothing_to_undo
+
+
 @dataclass(frozen=True)
 class Ops:
     load: Callable[[Connection], Load]
@@ -162,6 +194,7 @@ class Ops:
     retryable: Callable[[BaseException], bool]
     explain: Callable[[Connection, ClauseElement, dict[str, Any], str], list[str]] | None = None
     batch_prelude: Callable[[Connection], tuple[str, ...]] = lambda conn: ()  # first in every batch
+    walk_setup: Callable[[Connection], Callable[[], None]] = _no_walk_setup  # before the walk; returns its undo
 
 
 # psycopg prepares a statement on its 5th execution and PostgreSQL may then plan it once for
@@ -177,7 +210,7 @@ _OPS: dict[str, Ops] = {
     "postgresql": Ops(_pg_load, _pg_estimate, _pg_retryable, _pg_explain, _pg_prelude),
     "mysql": Ops(_mysql_load, _mysql_estimate, _mysql_retryable),
     "mariadb": Ops(_mysql_load, _mysql_estimate, _mysql_retryable),
-    "sqlite": Ops(_sqlite_load, _sqlite_estimate, _sqlite_retryable),
+    "sqlite": Ops(_sqlite_load, _sqlite_estimate, _sqlite_retryable, walk_setup=_sqlite_walk),
 }
 _UNKNOWN = Ops(_sqlite_load, _sqlite_estimate, lambda exc: False)
 
