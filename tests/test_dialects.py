@@ -151,6 +151,51 @@ def test_verify_backup_fails_on_a_broken_backup(server_db: tuple[str, URL, Engin
     assert "\n" not in str(err.value)
 
 
+TRICKY_TEXT = ["a),(b", "it's", "back\\slash'),('x", "line\nbreak", "", None, "'", "\\"]
+
+
+def test_scan_verification_counts_rows_without_loading(server_db: tuple[str, URL, Engine], tmp_path: Path) -> None:
+    """``scan`` reads the file: values holding "),(" or quotes are one row each; an empty table counts 0."""
+    kind, url, engine = server_db
+    dialect = get_dialect(url)
+    make_items(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE empty_one (id INTEGER PRIMARY KEY)"))
+        conn.execute(sa.text("CREATE VIEW item_names AS SELECT name FROM items"))
+        conn.execute(
+            sa.text("INSERT INTO notes (id, body) VALUES (:id, :body)"),
+            [{"id": 10 + i, "body": text} for i, text in enumerate(TRICKY_TEXT)],
+        )
+    _, counts = state(dialect, engine)
+    assert counts["notes"] == 1 + len(TRICKY_TEXT) and counts["empty_one"] == 0
+    info = backup(dialect, engine, tmp_path)
+    before = server_databases(kind)
+    detail = dialect.verify_backup(info, counts, RUN_ID, method="scan")
+    assert detail == {"method": "scan", "tables_compared": 3, "row_counts_equal": True}
+    assert server_databases(kind) == before  # nothing was created to check it
+    with pytest.raises(BackupError, match="table notes has 9 rows, expected 10"):
+        dialect.verify_backup(info, {**counts, "notes": 10}, RUN_ID, method="scan")
+
+
+def test_scan_verification_fails_on_a_broken_backup(server_db: tuple[str, URL, Engine], tmp_path: Path) -> None:
+    kind, url, engine = server_db
+    dialect = get_dialect(url)
+    make_items(engine)
+    _, counts = state(dialect, engine)
+    info = backup(dialect, engine, tmp_path)
+    data = Path(info.path).read_bytes()
+    if kind == "mysql":  # rows lost but the closing line kept: only counting notices
+        kept = [line for line in data.splitlines(keepends=True) if not line.startswith(b"INSERT INTO `items`")]
+        Path(info.path).write_bytes(b"".join(kept))
+        expected = "table items has 0 rows, expected 5"
+    else:
+        Path(info.path).write_bytes(data[: info.bytes // 3])
+        expected = "cannot be read by pg_restore"
+    with pytest.raises(BackupError, match=expected) as err:
+        dialect.verify_backup(info, counts, RUN_ID, method="scan")
+    assert "\n" not in str(err.value)
+
+
 def test_postgresql_restore_removes_what_the_migration_added(tmp_path: Path) -> None:
     url = scratch_url("postgresql", tmp_path)
     dialect = get_dialect(url)
@@ -604,3 +649,24 @@ def test_password_never_on_a_command_line_nor_in_an_error(
         assert all(rec["defaults_mode"] == 0o600 and rec["defaults_has_password"] for rec in tools)
         leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("safeshift-*.cnf")]
         assert not [p for p in leftovers if CANARY in p.read_text()]
+
+
+def test_dump_scan_reads_both_insert_layouts(tmp_path: Path) -> None:
+    """mysqldump puts an INSERT's tuples on one line, mariadb-dump 10.x one per line."""
+    from safeshift.dialects.mysql import scan_dump_counts
+
+    dump = tmp_path / "d.sql"
+    dump.write_bytes(
+        b"CREATE TABLE `a` (\n  `id` int\n);\n"
+        b"INSERT INTO `a` VALUES (1,'x),(y'),(2,'it\\'s'),(3,NULL);\n"
+        b"INSERT INTO `a` VALUES (4,'\\\\');\n"
+        b"CREATE TABLE `b``q` (\n  `id` int\n);\n"
+        b"INSERT INTO `b``q` VALUES\n(1,'a\\nb'),\n(2,'(('),\n(3,0x2829);\n"
+        b"CREATE TABLE `empty` (\n  `id` int\n);\n"
+        b"/*!50001 CREATE TABLE `some_view` (\n  `id` tinyint NOT NULL\n) */;\n"
+        b"-- Dump completed\n"
+    )
+    assert scan_dump_counts(dump) == {"a": 4, "b`q": 3, "empty": 0}
+    dump.write_bytes(b"CREATE TABLE `a` (\n  `id` int\n);\nINSERT INTO `a` VALUES\n(1,'a'),\n")
+    with pytest.raises(BackupError, match="rows of table a do not end"):
+        scan_dump_counts(dump)

@@ -152,8 +152,14 @@ class Dialect(ABC):
         """Write a consistent backup of the whole database to ``dest``."""
 
     @abstractmethod
-    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
-        """Prove the backup restores to the snapshot; raise ``BackupError`` when it does not."""
+    def verify_backup(
+        self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
+    ) -> dict[str, Any]:
+        """Prove the backup holds the snapshot; raise ``BackupError`` when it does not.
+
+        ``method`` is ``restore`` (load it into a scratch database and count) or ``scan``
+        (read the whole file and count the rows it holds per table, loading nothing).
+        """
 
     @abstractmethod
     def restore(self, engine: Engine, backup_path: Path) -> None:

@@ -219,6 +219,9 @@ class MySQLDialect(ServerDialect):
     def _load_backup(self, url: URL, path: Path, name: str) -> None:
         _load(url, path, what=f"loading {path.name} into scratch database {name}")
 
+    def _scan_counts(self, path: Path) -> dict[str, int]:
+        return scan_dump_counts(path)
+
     def restore(self, engine: Engine, backup_path: Path) -> None:
         """Drop and re-create the database (same character set), then load the backup.
 
@@ -378,6 +381,54 @@ def _check_complete(path: Path) -> None:
         raise BackupError(f"backup {path} cannot be read: {exc.strerror}") from None
     if b"-- Dump completed" not in tail:
         raise BackupError(f"backup {path} is incomplete: it lacks the dump tool's closing 'Dump completed' line")
+
+
+_CREATE_TABLE = re.compile(rb"^CREATE TABLE `((?:[^`]|``)+)` \(")
+_INSERT = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` VALUES\s*")
+# a quoted value as the dump tools write it: backslash escapes, '' for a quote in it
+_QUOTED = re.compile(rb"'(?:[^'\\]|\\.)*'", re.DOTALL)
+
+
+def scan_dump_counts(path: Path) -> dict[str, int]:
+    """Rows per table in a mariadb-dump/mysqldump file, counted without loading it.
+
+    Tables are the ``CREATE TABLE`` statements at the start of a line (a view's placeholder
+    is wrapped in a ``/*!50001`` comment, so it is not one). Rows are the value tuples of
+    each ``INSERT``, whether on its line (mysqldump) or one per line (mariadb-dump 10.x):
+    with quoted values blanked, every "(" opens a tuple, so text holding "),(" is no row.
+    The tools escape newlines inside values, so no value spans two lines.
+    """
+    counts: dict[str, int] = {}
+    table: str | None = None  # inside this table's INSERT statement
+    try:
+        with open(path, "rb") as dump:
+            for line in dump:
+                if table is None:
+                    if line.startswith(b"INSERT INTO "):
+                        match = _INSERT.match(line)
+                        if match is None:
+                            continue
+                        table = match.group(1).replace(b"``", b"`").decode("utf-8", "replace")
+                        line = line[match.end():]
+                    else:
+                        if line.startswith(b"CREATE TABLE "):
+                            match = _CREATE_TABLE.match(line)
+                            if match is not None:
+                                counts.setdefault(match.group(1).replace(b"``", b"`").decode("utf-8", "replace"), 0)
+                        continue
+                if line.startswith(b"(") and line.count(b"(") == 1:  # one tuple, no "(" in its text
+                    counts[table] = counts.get(table, 0) + 1
+                    values = line
+                else:
+                    values = _QUOTED.sub(b"''", line)
+                    counts[table] = counts.get(table, 0) + values.count(b"(")
+                if values.endswith((b";\n", b";")):
+                    table = None
+    except OSError as exc:
+        raise BackupError(f"backup {path} cannot be read: {exc.strerror}") from None
+    if table is not None:
+        raise BackupError(f"backup {path} is incomplete: the rows of table {table} do not end")
+    return counts
 
 
 def _load(url: URL, backup_path: Path, what: str) -> None:

@@ -266,6 +266,17 @@ class PostgreSQLDialect(ServerDialect):
     def _load_backup(self, url: URL, path: Path, name: str) -> None:
         _restore_sql(url, path, what=f"restoring {path.name} into scratch database {name}")
 
+    def _scan_counts(self, path: Path) -> dict[str, int]:
+        engine = create_engine(self.driver_url(), poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        except SQLAlchemyError as exc:
+            raise BackupError(f"cannot read the current schema to check the backup: {_tools.db_error(exc)}") from None
+        finally:
+            engine.dispose()
+        return scan_archive_counts(path).get(schema, {})
+
     def restore(self, engine: Engine, backup_path: Path) -> None:
         """Replace the database's content with the backup's, atomically.
 
@@ -391,6 +402,56 @@ def _drop_database(conn: Connection, name: str) -> None:
         {"name": name},
     )
     conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+
+
+_COPY = re.compile(rb'^COPY (?:("(?:[^"]|"")+"|[^ ."]+)\.)?("(?:[^"]|"")+"|[^ ("]+) ')
+
+
+def _unquote(name: bytes) -> str:
+    if name.startswith(b'"'):
+        name = name[1:-1].replace(b'""', b'"')
+    return name.decode("utf-8", "replace")
+
+
+def scan_archive_counts(path: Path) -> dict[str, dict[str, int]]:
+    """Rows per schema and table in a pg_dump archive, read by pg_restore (no server involved).
+
+    pg_restore decompresses every data section and writes it as COPY text, one row per line
+    (newlines inside values are escaped), ending each table with a backslash and a dot: so a truncated or
+    corrupt archive fails here, and the line counts are the row counts.
+    """
+    pg_restore = _tools.find_tool(["pg_restore"], PACKAGE)
+    if not path.is_file():
+        raise BackupError(f"backup {path} does not exist")
+    counts: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryFile() as err:
+        proc = _tools.spawn([pg_restore, "--data-only", "--file=-", str(path)], stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        current: tuple[str, str] | None = None
+        rows = 0
+        try:
+            for line in proc.stdout:
+                if current is not None:
+                    if line == b"\\.\n":
+                        schema, table = current
+                        counts.setdefault(schema, {})[table] = rows
+                        current = None
+                    else:
+                        rows += 1
+                elif line.startswith(b"COPY "):
+                    match = _COPY.match(line)
+                    if match is not None and line.rstrip().endswith(b"FROM stdin;"):
+                        current, rows = (_unquote(match.group(1) or b"public"), _unquote(match.group(2))), 0
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            err.seek(0)
+            detail = _tools.one_line(err.read().decode("utf-8", "replace"), f"exit code {code}")
+            raise BackupError(f"backup {path} cannot be read by pg_restore: {detail}")
+    if current is not None:
+        raise BackupError(f"backup {path} is incomplete: the data of table {current[1]} does not end")
+    return counts
 
 
 def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:

@@ -116,7 +116,10 @@ class SQLiteDialect(Dialect):
             raw.close()
         return BackupInfo(path=str(dest), bytes=dest.stat().st_size, seconds=time.perf_counter() - started)
 
-    def verify_backup(self, backup: BackupInfo, snapshot: dict[str, int], run_id: str) -> dict[str, Any]:
+    def verify_backup(
+        self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
+    ) -> dict[str, Any]:
+        """The backup is itself a database: integrity_check and exact counts (both methods)."""
         uri = Path(backup.path).resolve().as_uri() + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True)
