@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from safeshift.app.config import MaintenanceSpec, SmokeProbes, WatchSection
+from safeshift.backfill.step import BackfillStep
 from safeshift.errors import ConfigError
 
 DEFAULT_PLAN = "safeshift.toml"
@@ -67,6 +68,8 @@ class MigrationSection(Strict):
     target_name: str | None = None
     url_env: str = "DATABASE_URL"
     timeout: float = Field(default=3600.0, gt=0, description="seconds a command may run")
+    # [[migration.backfill]]: online backfills run between revisions, in plan order (runner.py)
+    backfill: tuple[BackfillStep, ...] = ()
 
     @field_validator("up", "down", "current", "pending", mode="before")
     @classmethod
@@ -91,10 +94,26 @@ class MigrationSection(Strict):
             )
         return value
 
+    @field_validator("backfill")
+    @classmethod
+    def _unique_names(cls, value: tuple[BackfillStep, ...]) -> tuple[BackfillStep, ...]:
+        # a name keys its checkpoints: two steps sharing one would resume from each other's
+        seen: dict[str, int] = {}
+        for index, step in enumerate(value):
+            if step.label in seen:
+                raise PydanticCustomError(
+                    "backfill_name",
+                    "[{first}] and [{index}] are both named '{name}' (a name keys its checkpoints); "
+                    "give one of them its own name = \"...\"",
+                    {"index": index, "name": step.label, "first": seen[step.label]},
+                )
+            seen[step.label] = index
+        return value
+
     @model_validator(mode="after")
     def _keys_match_engine(self) -> MigrationSection:
         own = ENGINE_KEYS[self.engine]
-        stray = sorted(set(self.model_fields_set) - set(own) - set(_COMMON_KEYS))
+        stray = sorted(set(self.model_fields_set) - set(own) - set(_COMMON_KEYS) - {"backfill"})
         if stray:
             raise PydanticCustomError(
                 "engine_key",
@@ -106,6 +125,15 @@ class MigrationSection(Strict):
                 if getattr(self, key) is None:
                     raise PydanticCustomError(
                         "engine_key", "engine 'command' needs key '{key}' (a command line)", {"key": key}
+                    )
+            # the tool's one `up` applies everything: nothing can run between two of its revisions
+            for index, step in enumerate(self.backfill):
+                if step.after is not None and step.after not in (self.target, self.target_name):
+                    raise PydanticCustomError(
+                        "backfill_after",
+                        "backfill[{index}].after = '{after}': engine 'command' applies the whole migration "
+                        "in one up command, so a backfill can only run after it; remove after",
+                        {"index": index, "after": step.after},
                     )
         return self
 
