@@ -39,6 +39,17 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines.append(f"- **Server:** {facts['version']}, database size {_size(facts['database_bytes'])}")
     lines += ["", "## Phases", "", "| phase | status | seconds |", "|---|---|---:|"]
     lines += [f"| {p['name']} | {p['status']} | {p['seconds']:.3f} |" for p in data["phases"]]
+    backfills = [b for p in data["phases"] if p["name"] == "apply" for b in p["detail"].get("backfills", [])]
+    if backfills:
+        lines += ["", "## Backfills", "", "| backfill | table | rows | batches | seconds | rows/s | resumed after key |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        for b in backfills:
+            resumed = "" if b.get("resumed_from") is None else str(b["resumed_from"])
+            lines.append(
+                f"| {b['name']} | {b['table']} | {b['rows']} | {b['batches']} | {b['seconds']:.2f} "
+                f"| {b['rows_per_s']:.0f} | {resumed} |"
+            )
+        lines += [f"- {b['name']}: {w}" for b in backfills for w in b.get("warnings", [])]
     if data["checks"]:
         lines += ["", "## Checks", "", "| phase | check | passed | value | expected | offending |", "|---|---|---|---:|---|---|"]
         for c in data["checks"]:

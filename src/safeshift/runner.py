@@ -8,6 +8,7 @@ revision, tables, columns and row counts back to the snapshot, and the pre-check
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import secrets as _random
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Dialect as SqlDialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults, lint
@@ -29,7 +31,15 @@ from safeshift.app.probes import failure_message, run_probes
 from safeshift.app.sections import check_app_environment
 from safeshift.app.watch import Watcher
 from safeshift.approval import Approval, plan_digest
-from safeshift.backfill import BackfillProgress, JournalCheckpoints, backfill_context
+from safeshift.backfill import (
+    BackfillProgress,
+    BackfillStep,
+    JournalCheckpoints,
+    MemoryCheckpoints,
+    backfill_context,
+    run_backfill_step,
+)
+from safeshift.backfill.step import batch_sql
 from safeshift.checks import (
     Check,
     CheckContext,
@@ -146,6 +156,13 @@ class Run:
         self.maintenance_on = False  # as far as we know; the journal records every switch
         self.changed = False  # True once apply has started: from then on, failure means rollback
         self.record: RunRecord = RunRecord(run_id=self.run_id, folder=self.run_dir)
+        # per [[migration.backfill]] step, the revision to upgrade to before it (None: nothing
+        # to apply first), as preflight found it; the dry run cuts the migration's SQL there
+        self.backfill_upto: list[str | None] = []
+        # (schema, revision) before the migration step now running: a lock timeout that left
+        # the database there is retried
+        self._retry_base: tuple[SchemaShape, str | None] = ({}, None)
+        self._recorded: object = None  # the engine output last put into the journal
 
     # -- plumbing ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -366,6 +383,12 @@ class Run:
                 pending=[r.id for r in pending],
                 digest=self.result.digest,
             )
+            self.backfill_upto = self._check_backfills(conn, start, target, [r.id for r in pending])
+            if self.backfill_upto:
+                ph.detail["backfill_steps"] = [
+                    {"name": step.label, "after": step.after or target, "upgrade_first_to": upto}
+                    for step, upto in zip(self.plan.migration.backfill, self.backfill_upto, strict=True)
+                ]
             if not pending:
                 ph.status = "skipped"
                 raise self._stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK)
@@ -379,6 +402,61 @@ class Run:
             if failed:
                 ph.status = "blocked"
                 raise self._stop("blocked", _failure_message("pre-check", failed), ExitCode.CHECKS_FAILED)
+
+    def _check_backfills(
+        self, conn: Connection, start: str | None, target: str, pending: list[str]
+    ) -> list[str | None]:
+        """Each step's ``after`` is a revision on the way to the target, none before the one above it.
+
+        Checked before anything changes, against the database's pending revisions: a typo'd
+        or out-of-order ``after`` would otherwise fail halfway through the migration. Returns,
+        per step, the revision to upgrade to before it (None: nothing to apply first).
+        """
+        name = self.plan.source.name
+        upto: list[str | None] = []
+        reached = 0  # how many pending revisions are applied once the previous step runs
+        for index, step in enumerate(self.plan.migration.backfill):
+            where = f"{name}: migration.backfill[{index}].after"
+            position = len(pending)
+            if step.after is not None:
+                try:
+                    resolved = self.migrator.resolve_target(step.after)
+                except ConfigError as exc:
+                    prefix = f"{name}: migration.target: "
+                    text = exc.message.removeprefix(prefix) if exc.message.startswith(prefix) else exc.message
+                    raise ConfigError(f"{where}: {text}") from None
+                if resolved in pending:
+                    position = pending.index(resolved) + 1
+                elif resolved != target:
+                    if not self._applied(conn, resolved):
+                        raise ConfigError(
+                            f"{where}: revision {step.after!r} is not on the way from {start or 'base'} to the "
+                            f"target {target} (pending: {', '.join(pending) or 'none'})"
+                        )
+                    position = 0
+            if position < reached:
+                before = self.plan.migration.backfill[index - 1].after or "the target"
+                raise ConfigError(
+                    f"{where}: {step.after!r} comes before {before!r} of backfill[{index - 1}]; steps run in "
+                    "plan order, so each after must be the one above it or a later revision"
+                )
+            upto.append(pending[position - 1] if position > reached else None)
+            reached = max(reached, position)
+        return upto
+
+    def _applied(self, conn: Connection, revision: str) -> bool:
+        """Whether ``revision`` is already applied: nothing is pending up to it.
+
+        Alembic refuses to walk up to an ancestor of the current revision; that too means it
+        is behind the database, not ahead of it.
+        """
+        try:
+            return not self.migrator.pending(conn, revision)
+        except Exception:
+            return True
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
 
     def _check_disk(self, ph: PhaseResult) -> None:
         size = self.result.facts.database_bytes if self.result.facts else None
@@ -633,7 +711,13 @@ class Run:
                         conn.commit()
                     started = time.perf_counter()
                     try:
-                        self.migrator.upgrade(conn, self.plan.migration.target)
+                        # checkpoints of its own: the copy's must never let the real run skip a batch
+                        with backfill_context(checkpoints=MemoryCheckpoints(), progress=self._backfill_progress) as ctx:
+                            try:
+                                self._migrate(conn)
+                            finally:
+                                if ctx.results:
+                                    rehearsal["backfills"] = [r.to_dict() for r in ctx.results]
                         if conn.in_transaction():
                             conn.commit()
                     except Exception as exc:
@@ -721,15 +805,25 @@ class Run:
             ph.detail["lock_waits"] = waits
             _count_statements(conn)
             raw = conn.connection.dbapi_connection  # kept: an interrupt can leave SQLAlchemy without it
+            # backfills (plan steps, or inside a revision) checkpoint into this journal: a retry
+            # or a resumed run continues them where the attempt before stopped
+            checkpoints = self._checkpoints()
+            backfills: list[dict[str, Any]] = []  # every attempt's: a retry continues from the checkpoints
+            self._retry_base = (self.schema, self.result.start_revision)
+            if self.plan.migration.backfill:
+                self._retry_base = self._state(conn)  # a resumed run starts part-way
             attempt = 0
             while True:
                 attempt += 1
                 started = time.perf_counter()
                 try:
-                    # backfills inside the migration checkpoint into this journal: a resumed
-                    # run continues them where the dead one stopped
-                    with backfill_context(checkpoints=self._checkpoints(), progress=self._backfill_progress):
-                        self.migrator.upgrade(conn, self.plan.migration.target)
+                    with backfill_context(checkpoints=checkpoints, progress=self._backfill_progress) as ctx:
+                        try:
+                            self._migrate(conn, functools.partial(self._segment_done, conn, ph, attempt))
+                        finally:
+                            backfills.extend({"attempt": attempt, **r.to_dict()} for r in ctx.results)
+                            if backfills:
+                                ph.detail["backfills"] = backfills
                     if conn.in_transaction():
                         conn.commit()
                     break
@@ -755,6 +849,59 @@ class Run:
             ph.detail["attempts"] = attempt
             ph.detail["revision"] = self.migrator.current(conn)
 
+    def _migrate(self, conn: Connection, segment_done: Callable[[], None] | None = None) -> None:
+        """Upgrade to the target, running the plan's backfills where their ``after`` says.
+
+        For each step: upgrade to its ``after`` (unless the database is already there or
+        past it), commit, backfill (every batch its own committed transaction, so the
+        connection must be outside a transaction); then upgrade the rest of the way.
+        ``segment_done`` is called after each committed upgrade.
+        """
+        target = self.plan.migration.target
+        steps = self.plan.migration.backfill
+        if not steps:
+            self.migrator.upgrade(conn, target)
+            return
+        final = self.migrator.resolve_target(target)
+        at_target = False
+        for step in steps:
+            if not at_target:
+                goal = self.migrator.resolve_target(step.after) if step.after is not None else final
+                pending = [r.id for r in self.migrator.pending(conn, target)]
+                # a goal not pending is already reached (the target: when nothing is pending; an
+                # external tool may list its revisions under other names than "head")
+                if pending and (goal == final or goal in pending):
+                    self._upgrade_segment(conn, step.after or target, segment_done)
+                at_target = goal == final
+            if conn.in_transaction():
+                conn.commit()
+            run_backfill_step(conn, step)  # checkpoints, progress and results via the backfill context
+            if step.lock_timeout_s is not None:  # the step's own timeout must not carry over to the DDL after it
+                self.dialect.prepare_apply_session(conn, self.plan.apply.lock_timeout)
+                if conn.in_transaction():
+                    conn.commit()
+        if not at_target:
+            self._upgrade_segment(conn, target, segment_done)
+
+    def _upgrade_segment(self, conn: Connection, goal: str, segment_done: Callable[[], None] | None) -> None:
+        self.migrator.upgrade(conn, goal)
+        if conn.in_transaction():
+            conn.commit()
+        if segment_done is not None:
+            segment_done()
+
+    def _segment_done(self, conn: Connection, ph: PhaseResult, attempt: int) -> None:
+        """After each committed upgrade between backfills: journal its output, move the retry base."""
+        self._record_output(ph, attempt)
+        self._retry_base = self._state(conn)
+
+    def _state(self, conn: Connection) -> tuple[SchemaShape, str | None]:
+        try:
+            return self.dialect.schema_shape(conn), self.migrator.current(conn)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+
     def _checkpoints(self) -> JournalCheckpoints | None:
         if self.journal is None:
             return None
@@ -766,19 +913,23 @@ class Run:
     def _record_output(self, ph: PhaseResult, attempt: int) -> None:
         """What the engine printed or ran (files, commands, output), into the journal and report."""
         output = self.migrator.last_output
-        if output is not None:
+        if output is not None and output is not self._recorded:  # an upgrade between backfills is journaled once
+            self._recorded = output
             ph.detail.setdefault("output", []).append({"attempt": attempt, **output})
             self._event(ph.name, "output", attempt=attempt, output=output)
 
     def _may_retry(self, conn: Connection, exc: BaseException, attempt: int) -> bool:
-        """Retry only a lock timeout that left nothing behind (the schema still equals the snapshot)."""
+        """Retry only a lock timeout that left nothing behind: the schema and revision are still
+        those before the failed step (the snapshot's, or where the last upgrade between
+        backfills left them; the retry continues the backfills from their checkpoints)."""
         if not isinstance(exc, Exception) or not self.dialect.is_lock_timeout(exc):
             return False
         if attempt > self.plan.apply.retries:
             return False
+        schema, revision = self._retry_base
         try:
-            unchanged = self.dialect.schema_shape(conn) == self.schema
-            unchanged = unchanged and self.migrator.current(conn) == self.result.start_revision
+            unchanged = self.dialect.schema_shape(conn) == schema
+            unchanged = unchanged and self.migrator.current(conn) == revision
         finally:
             if conn.in_transaction():
                 conn.rollback()
@@ -912,6 +1063,86 @@ class Run:
             return proof
 
     # -- dry run ----------------------------------------------------------------------
+    def _rendered_segments(self) -> list[tuple[list[str], BackfillStep | None]]:
+        """The pending migration's SQL cut where the plan's backfills run: (SQL before, step).
+
+        The last pair holds what follows the last backfill (step None).
+        """
+        steps = self.plan.migration.backfill
+        if not steps:
+            return [(self._rendered(), None)]
+        target = self.result.target_revision or "head"
+        position = self.result.start_revision
+        segments: list[tuple[list[str], BackfillStep | None]] = []
+        for step, upto in zip(steps, self.backfill_upto, strict=True):
+            rendered: list[str] = []
+            if upto is not None:
+                rendered = self.migrator.render(position, upto, self.dialect.name)
+                position = upto
+            segments.append((rendered, step))
+        if position != target:
+            segments.append((self.migrator.render(position, target, self.dialect.name), None))
+        return segments
+
+    def _apply_statements(
+        self, segments: list[tuple[list[str], BackfillStep | None]], sql_dialect: SqlDialect
+    ) -> list[dict[str, Any]]:
+        """Apply's entries of the dry run: the revisions' statements (linted) with each backfill's batch UPDATE in its place."""
+        texts = [sql for rendered, _ in segments for sql in rendered]
+        at: list[tuple[int, BackfillStep]] = []  # (how many statements come before it, step)
+        count = 0
+        for rendered, step in segments:
+            count += len(rendered)
+            if step is not None:
+                at.append((count, step))
+        entries: list[tuple[int, dict[str, Any]]] = []
+        sizes = lint.table_sizes_from_facts(self.result.facts) if self.result.facts is not None else None
+        if self.migrator.renders_sql and sizes is not None:
+            infos = lint.annotate(
+                texts,
+                self.dialect.name,
+                sizes,
+                destructive_ok=self.plan.backup.verify,
+                settings=lint.LintSettings.from_section(self.plan.lint),
+            )
+            for info in infos:
+                data = info.to_dict()
+                entries.append((info.index, {
+                    "phase": "apply",
+                    "what": self.migrator.name,
+                    "sql": info.sql,
+                    "lock": data.get("lock"),
+                    "table": data.get("table"),
+                    "table_size": data.get("table_size"),
+                    "findings": data.get("findings", []),
+                }))
+        else:
+            entries = [(i, {"phase": "apply", "what": self.migrator.name, "sql": sql}) for i, sql in enumerate(texts)]
+        out: list[dict[str, Any]] = []
+        for index, entry in entries:
+            while at and at[0][0] <= index:
+                out.append(self._backfill_entry(at.pop(0)[1], sql_dialect, sizes))
+            out.append(entry)
+        out.extend(self._backfill_entry(step, sql_dialect, sizes) for _, step in at)
+        return out
+
+    def _backfill_entry(
+        self, step: BackfillStep, sql_dialect: SqlDialect, sizes: dict[str, lint.TableSize] | None
+    ) -> dict[str, Any]:
+        size = (sizes or {}).get(step.table.lower())
+        return {
+            "phase": "apply",
+            "what": (
+                f"backfill {step.label} after {step.after or 'the target'}: this UPDATE per {step.key} range "
+                f"(from {step.batch_size} keys, sized to ~{step.target_batch_seconds:g}s), each batch committed"
+            ),
+            "sql": batch_sql(step, _named(sql_dialect)),
+            "lock": "row locks of one batch",
+            "table": step.table,
+            "table_size": {"rows": size.rows, "bytes": size.bytes} if size is not None else None,
+            "findings": [],
+        }
+
     def _plan_statements(self) -> None:
         assert self.engine is not None
         sql_dialect = self.engine.dialect
@@ -922,39 +1153,27 @@ class Run:
         dest = self.backup_dir / f"<run-id>{self.dialect.backup_suffix}"
         plan.append({"phase": "backup", "what": f"{self.dialect.name} backup to {dest}", "sql": None})
         try:
-            rendered = self._rendered()
+            segments = self._rendered_segments()
         except Exception as exc:  # the dry run must still show everything else
             plan.append({"phase": "apply", "what": f"{self.migrator.name} (SQL not renderable offline: {_error_text(exc)})", "sql": None})
         else:
-            if self.migrator.renders_sql and self.result.facts is not None:
-                infos = lint.annotate(
-                    rendered,
-                    self.dialect.name,
-                    lint.table_sizes_from_facts(self.result.facts),
-                    destructive_ok=self.plan.backup.verify,
-                    settings=lint.LintSettings.from_section(self.plan.lint),
-                )
-                for info in infos:
-                    data = info.to_dict()
-                    plan.append(
-                        {
-                            "phase": "apply",
-                            "what": self.migrator.name,
-                            "sql": info.sql,
-                            "lock": data.get("lock"),
-                            "table": data.get("table"),
-                            "table_size": data.get("table_size"),
-                            "findings": data.get("findings", []),
-                        }
-                    )
-            else:
-                plan.extend({"phase": "apply", "what": self.migrator.name, "sql": sql} for sql in rendered)
+            plan.extend(self._apply_statements(segments, sql_dialect))
         for check in self.post_checks:
             plan.extend({"phase": "verify", "what": check.name, "sql": s} for s in check.statements(sql_dialect))
         plan.append(
             {"phase": "rollback", "what": f"on failure: {self.plan.rollback.strategy} to {self.result.start_revision or 'base'}", "sql": None}
         )
         self.result.statements = plan
+
+
+def _named(dialect: SqlDialect) -> SqlDialect:
+    """The same dialect with ``:name`` parameters, so a dry run shows ``:ss_lo`` rather than ``?``/``%s``."""
+    cls: Any = type(dialect)  # every SQLAlchemy dialect takes paramstyle; the base type does not say so
+    try:
+        named: SqlDialect = cls(paramstyle="named")
+    except Exception:  # a dialect that will not be built bare: its own placeholders then
+        return dialect
+    return named
 
 
 def _abort(conn: Connection, raw: Any) -> None:
