@@ -454,6 +454,8 @@ def bench_backup(kind: str, url: URL, workdir: Path) -> dict[str, Any]:
             info = dialect.backup(engine, dest)
         with timed(out, "dialect_verify_s"):
             dialect.verify_backup(info, snapshot, "bench")
+        with timed(out, "dialect_verify_scan_s"):
+            dialect.verify_backup(info, snapshot, "bench", method="scan")
         with timed(out, "dialect_restore_s"):
             dialect.restore(engine, dest)
         out["backup_bytes"] = info.bytes
@@ -563,6 +565,19 @@ def bench_end_to_end(kind: str, source: Source) -> dict[str, Any]:
         out["phases"] = {p.name: round(p.seconds, 3) for p in result.phases}
     finally:
         drop(kind, url)
+    # the same run with the backup verified by reading it (backup.verify = "scan") instead of
+    # restoring it: the runbook's own verification is `ls -lh` and `head` of the dump
+    url = source.fresh(kind, "ss_bench_run_scan")
+    try:
+        log(f"{kind}: safeshift run of examples/family, backup verified by scan")
+        plan = family_plan(url)
+        plan = plan.model_copy(update={"backup": plan.backup.model_copy(update={"verify": "scan"})})
+        with timed(out, "safeshift_run_scan_s"), _env(FAMILY_DATABASE_URL=url_text(url)):
+            result = run_plan(plan, workdir=home / "scan")
+        out["outcome_scan"] = result.outcome
+        out["phases_scan"] = {p.name: round(p.seconds, 3) for p in result.phases}
+    finally:
+        drop(kind, url)
 
     url = source.fresh(kind, "ss_bench_hand")
     parts: dict[str, Any] = {}
@@ -607,6 +622,7 @@ def bench_end_to_end(kind: str, source: Source) -> dict[str, Any]:
     out["by_hand_with_verify_s"] = round(without_verify + parts["verify_s"], 4)
     out["ratio"] = round(out["safeshift_run_s"] / without_verify, 3)
     out["ratio_with_verify"] = round(out["safeshift_run_s"] / out["by_hand_with_verify_s"], 3)
+    out["ratio_scan"] = round(out["safeshift_run_scan_s"] / without_verify, 3)
     return out
 
 
@@ -744,7 +760,7 @@ def report(results: dict[str, Any], facts: dict[str, Any], args: argparse.Namesp
             f"| {k} | {o.get('outcome', o.get('error', '–'))} | {fmt(o.get('seconds'))} | {fmt(w.get('writes'))} "
             f"| {ms(w.get('p99_ms'))} | {ms(w.get('max_stall_ms'))} | {fmt((o.get('phases') or {}).get('apply'))} s |"
         )
-    lines += ["", "Method: `run_plan` on a fresh copy at revision 0001 (preflight, snapshot with row hashes, backup + "
+    lines += ["", "Method: `run_plan` on a fresh copy at revision 0001 (preflight, snapshot, backup + "
               "verify, expand/backfill/contract, post-checks), timed around the call, with the writer of section 1 "
               "running from before the run to after it. SQLite runs without the writer (see the note below)."]
 
@@ -780,41 +796,52 @@ def report(results: dict[str, Any], facts: dict[str, Any], args: argparse.Namesp
             )
     lines += ["", "Method: `TableUnchangedCheck` on the migrated users table: capture (the snapshot phase's work), "
               "compare unchanged, then one UPDATE of one user's email in the middle of the key range and compare again. "
-              "`default` keeps at most 65,536 leaf checksums (several rows per leaf at this size: a changed row is "
-              "narrowed to a key range); `per_row` sets max_leaves = 1,000,000."]
+              "`default` keeps at most 65,536 leaf checksums (16 rows per leaf at this size; each leaf's position-weighted "
+              "checksum locates a single changed row in it); `per_row` sets max_leaves = 1,000,000."]
 
     lines += ["", "## 5. Backup, verify, restore: the dialect vs the native tool by hand", "",
-              "| database | backup (dialect / native) | verify (dialect / native) | restore (dialect / native) | native method |",
-              "|---|---:|---:|---:|---|"]
+              "| database | backup (dialect / native) | verify (dialect / native) | restore (dialect / native) | verify by scan | native method |",
+              "|---|---:|---:|---:|---:|---|"]
     for k in dbs:
         b = results[k].get("backup", {})
         if "error" in b:
-            lines.append(f"| {k} | error: {b['error']} ||||")
+            lines.append(f"| {k} | error: {b['error']} |||||")
             continue
         cells = [
             f"{fmt(b.get(f'dialect_{s}_s'))} s / {fmt(b.get(f'native_{s}_s'))} s = {fmt(b.get(f'{s}_ratio'))}×"
             for s in ("backup", "verify", "restore")
         ]
-        lines.append(f"| {k} | {' | '.join(cells)} | {b.get('native_tool', '')} |")
+        lines.append(f"| {k} | {' | '.join(cells)} | {fmt(b.get('dialect_verify_scan_s'))} s | {b.get('native_tool', '')} |")
     lines += ["", "Method: on the migrated database of section 2: `dialect.backup`, `dialect.verify_backup` "
-              "(SQLite: integrity_check + counts; servers: restore into a scratch database + exact counts) and "
-              "`dialect.restore`, each timed, vs the native tool run as a person would."]
+              "(SQLite: integrity_check + counts; servers: restore into a scratch database + exact counts), the "
+              "same with `method=\"scan\"` (servers: count every table's rows in the file itself: pg_restore's "
+              "data stream, the dump's INSERT tuples; nothing loaded) and `dialect.restore`, each timed, vs the "
+              "native tool run as a person would."]
 
     lines += ["", "## 6. End to end: `safeshift run` (examples/family, set-based) vs the same steps by hand", "",
-              "| database | outcome | safeshift run | by hand | ratio (target ≤ 1.25) | by hand + restore test | ratio |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              "| database | outcome | by hand | safeshift run, backup verified by scan | ratio (target ≤ 1.25) "
+              "| safeshift run, backup verified by restore (the default) | by hand + restore test | ratio |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for k in dbs:
         e = results[k].get("end_to_end", {})
+        outcome = e.get("outcome", e.get("error", "–"))
+        if e.get("outcome_scan") not in (None, outcome):
+            outcome = f"{outcome} / {e['outcome_scan']}"
         lines.append(
-            f"| {k} | {e.get('outcome', e.get('error', '–'))} | {fmt(e.get('safeshift_run_s'))} s | {fmt(e.get('by_hand_s'))} s "
-            f"| {fmt(e.get('ratio'))} | {fmt(e.get('by_hand_with_verify_s'))} s | {fmt(e.get('ratio_with_verify'))} |"
+            f"| {k} | {outcome} | {fmt(e.get('by_hand_s'))} s | {fmt(e.get('safeshift_run_scan_s'))} s "
+            f"| {fmt(e.get('ratio_scan'))} | {fmt(e.get('safeshift_run_s'))} s | {fmt(e.get('by_hand_with_verify_s'))} s "
+            f"| {fmt(e.get('ratio_with_verify'))} |"
         )
-    lines += ["", "Method: two fresh copies at revision 0001. One: `run_plan(examples/family/safeshift.toml)` (database "
-              "side: its app smoke probes, maintenance file and watch window removed) timed around the call, "
-              "lint and snapshot row hashes included. Other: pre-checks as SQL, exact row counts, the native backup, Alembic `upgrade head` "
-              "in-process, post-checks as SQL, each timed; \"by hand\" is their sum, \"+ restore test\" adds the native "
-              "restore of the backup into a scratch database with counts, which safeshift's verify does and the "
-              "runbook's manual steps often skip."]
+    lines += ["", "Method: three fresh copies at revision 0001. Two run `run_plan(examples/family/safeshift.toml)` "
+              "(database side: its app smoke probes, maintenance file and watch window removed), timed around the "
+              "call with everything it does (lint, snapshot, backup + verify, apply, post-checks, report): once with "
+              "`[backup] verify = \"scan\"` (the backup's rows counted in the file), once as the plan says "
+              "(`verify = \"restore\"`: loaded into a scratch database and counted). Row hashes for the rollback "
+              "proof are not taken (`prove_contents = \"backup\"`: taken from the backup only if a rollback needs a "
+              "proof). The third copy: pre-checks as SQL, exact row counts, the native backup, Alembic `upgrade head` "
+              "in-process, post-checks as SQL, each timed; \"by hand\" is their sum (the runbook verifies its dump "
+              "with `ls -lh` and `head`), \"+ restore test\" adds the native restore of the backup into a scratch "
+              "database with counts, the same work as `verify = \"restore\"`."]
 
     lines += ["", "## Notes", "",
               "- SQLite under a concurrent writer: safeshift's SQLite engine begins transactions DEFERRED; a "

@@ -26,4 +26,6 @@ def test_quick_benchmark_on_sqlite_writes_a_report(tmp_path: Path) -> None:
     sqlite = raw["results"]["sqlite"]
     assert not [name for name, value in sqlite.items() if isinstance(value, dict) and "error" in value], sqlite
     assert sqlite["online"]["outcome"] == "succeeded" and sqlite["end_to_end"]["outcome"] == "succeeded"
+    assert sqlite["end_to_end"]["outcome_scan"] == "succeeded"
+    assert sqlite["table_unchanged"]["default"]["named_key"] is True  # one changed cell, named at default leaves
     assert sqlite["backfill"]["backfill_left_null"] == 0

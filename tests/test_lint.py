@@ -414,7 +414,7 @@ def test_family_example_migration(tmp_path: Path, dialect: str) -> None:
     plan = load_plan(family_plan(tmp_path))
     statements = AlembicEngine(plan).render("0001", "0002", dialect)
     sizes = {"users": TableSize(rows=100_000, bytes=12_000_000), "chores": TableSize(rows=300_000, bytes=30_000_000)}
-    findings = lint_statements(statements, dialect, sizes, destructive_ok=plan.backup.verify)
+    findings = lint_statements(statements, dialect, sizes, destructive_ok=plan.backup.verifies)
     assert [(f.code, f.severity, f.table) for f in findings] == FAMILY_FINDINGS[dialect]
     # nothing blocks at the default threshold
     assert blocking_findings(findings, LintSettings.from_section(plan.lint).fail_on) == []

@@ -36,7 +36,7 @@ def test_good_plan_loads_with_defaults(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("SS_TEST_URL", f"sqlite:///{tmp_path}/x.db")
     plan = load_plan(write(tmp_path, GOOD))
     assert plan.migration.target == "head"
-    assert plan.backup.verify is True
+    assert plan.backup.verify == "restore" and plan.rollback.prove_contents == "backup"
     assert plan.rollback.strategy == "downgrade-then-restore"
     assert plan.database_url().database == f"{tmp_path}/x.db"
 

@@ -75,7 +75,7 @@ def check(plan: Plan, phase: str = "post") -> CheckReport:
 
 
 def backup(plan: Plan, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
-    """Take (and verify) a backup outside a run."""
+    """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
     dialect = _open(plan)
     home = state_dir(plan, workdir)
     folder = Path(plan.backup.directory)
@@ -86,8 +86,8 @@ def backup(plan: Plan, *, workdir: Path | None = None, verify: bool = True) -> B
         with engine.connect() as conn:
             snapshot = dialect.row_counts(conn)
         info = dialect.backup(engine, folder / f"{run_id}{dialect.backup_suffix}")
-        if verify:
-            info.verify_detail = dialect.verify_backup(info, snapshot, run_id)
+        if verify and plan.backup.verifies:
+            info.verify_detail = dialect.verify_backup(info, snapshot, run_id, method=plan.backup.verify)
             info.verified = True
         return info
     finally:
@@ -262,7 +262,7 @@ def lint_plan(plan: Plan, files: list[Path] | None = None, dialect_name: str | N
         statements = migrator.render(current, target, name)
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
-    options: dict[str, Any] = {"destructive_ok": plan.backup.verify, "settings": settings}
+    options: dict[str, Any] = {"destructive_ok": plan.backup.verifies, "settings": settings}
     infos = lint.annotate(statements, name, sizes, **options)
     findings = lint.lint_statements(statements, name, sizes, **options)
     return LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)

@@ -138,16 +138,39 @@ class MigrationSection(Strict):
         return self
 
 
+def _bool_as(true: str, false: str) -> Any:
+    """A validator letting ``true``/``false`` stand for two of a key's named values."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            return true if value else false
+        return value
+
+    return convert
+
+
 class BackupSection(Strict):
     directory: str = ".safeshift/backups"
-    verify: bool = True
+    # restore: load into a scratch database and count (the strongest, costs a restore);
+    # scan: read the whole file and count the rows it holds per table (no server work); off
+    verify: Literal["restore", "scan", "off"] = "restore"
     min_free_ratio: float = Field(default=2.0, ge=0)
+
+    _verify_bool = field_validator("verify", mode="before")(_bool_as("restore", "off"))
+
+    @property
+    def verifies(self) -> bool:
+        return self.verify != "off"
 
 
 class RollbackSection(Strict):
     strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = "downgrade-then-restore"
-    # hash every table's rows at the snapshot so the proof compares contents, not only counts
-    prove_contents: bool = True
+    # the proof compares every table's row hashes, not only counts, against the state before:
+    # backup: hashed from the verified backup when a rollback needs the proof (free when none does);
+    # snapshot: hashed from the live database in the snapshot phase (every run pays); off
+    prove_contents: Literal["backup", "snapshot", "off"] = "backup"
+
+    _prove_bool = field_validator("prove_contents", mode="before")(_bool_as("snapshot", "off"))
     # seconds a rollback waits for a database that went away (a restart, a failover) to answer
     wait_for_database: float = Field(default=60.0, ge=0)
 

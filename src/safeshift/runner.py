@@ -495,7 +495,7 @@ class Run:
             statements,
             self.dialect.name,
             lint.table_sizes_from_facts(self.result.facts),
-            destructive_ok=self.plan.backup.verify,
+            destructive_ok=self.plan.backup.verifies,
             settings=settings,
         )
         self.result.lint = [f.to_dict() for f in findings]
@@ -545,18 +545,24 @@ class Run:
             self.schema = self.dialect.schema_shape(conn)
             conn.rollback()
             # before-states of checks that compare before/after (table_unchanged, baseline mode),
-            # and a content hash of every table for the rollback proof
+            # and, with prove_contents = "snapshot", a content hash of every table for the
+            # rollback proof ("backup": hashed from the verified backup if a proof is needed)
             self.proof_checks = self._table_hash_checks(conn)
+            hashed_now = self.proof_checks if self.plan.rollback.prove_contents == "snapshot" else []
             self.baseline = capture_baseline(
-                self.pre_checks + self.post_checks + self.proof_checks, self._context(conn, None)
+                self.pre_checks + self.post_checks + hashed_now, self._context(conn, None)
             )
             _save_baseline(self.run_dir, self.baseline)
             self._event("state", "snapshot", counts=self.result.snapshot, schema=self.schema)
-            ph.detail.update(tables=len(self.result.snapshot), rows=sum(self.result.snapshot.values()))
+            ph.detail.update(
+                tables=len(self.result.snapshot),
+                rows=sum(self.result.snapshot.values()),
+                row_hashes=self.plan.rollback.prove_contents,
+            )
 
     def _table_hash_checks(self, conn: Connection) -> list[Check]:
         """``table_unchanged`` for every table with a primary key: the proof compares contents, not just counts."""
-        if not self.plan.rollback.prove_contents:
+        if self.plan.rollback.prove_contents == "off":
             return []
         cls = get_check_class("table_unchanged")
         if cls is None:
@@ -586,9 +592,11 @@ class Run:
                 raise BackupError(f"backup failed, nothing was changed: {exc.message}") from None
             self.result.backup = info
             ph.detail.update(path=info.path, bytes=info.bytes)
-            if self.plan.backup.verify:
+            if self.plan.backup.verifies:
                 try:
-                    info.verify_detail = self.dialect.verify_backup(info, self.result.snapshot, self.run_id)
+                    info.verify_detail = self.dialect.verify_backup(
+                        info, self.result.snapshot, self.run_id, method=self.plan.backup.verify
+                    )
                 except SafeshiftError as exc:
                     ph.status = "blocked"
                     raise BackupError(f"backup did not verify, nothing was changed: {exc.message}") from None
@@ -1039,7 +1047,15 @@ class Run:
                     differences.append(f"table {name} has {got} rows, expected {want}")
             conn.rollback()
             checks = self._checks(conn, self.pre_checks, self.result.snapshot)
-            hashed = [c for c in self._proof_checks_for(schema) if c.name in self.baseline]
+            comparable = self._proof_checks_for(schema)
+            missing = [c for c in comparable if c.name not in self.baseline]
+            if missing and self.plan.rollback.prove_contents == "backup":
+                if self.result.backup is not None:
+                    self.baseline.update(self._baseline_from_backup(missing))
+                    ph.detail["row_hashes_from"] = "backup"
+                else:  # the run stopped before its backup, so before anything was applied
+                    ph.detail["row_hashes_from"] = "none: no backup was taken, nothing was applied"
+            hashed = [c for c in comparable if c.name in self.baseline]
             checks += self._checks(conn, hashed, self.result.snapshot)
             for check_result in checks:
                 check_result.phase = "proof"
@@ -1061,6 +1077,26 @@ class Run:
             if differences:
                 ph.status = "failed"
             return proof
+
+    def _baseline_from_backup(self, checks: list[Check]) -> dict[str, Any]:
+        """Row hashes of the state before, read from the run's verified backup in a scratch copy.
+
+        The backup was taken right after the snapshot and verified against its counts, so it
+        is the "before" the proof needs; hashing it only when a rollback must be proven keeps
+        that cost off every run that succeeds. Failing here makes the proof fail (exit 4).
+        """
+        backup = self.result.backup
+        assert backup is not None
+        url = self.dialect.scratch_copy(backup, "proof")
+        try:
+            engine = get_dialect(url).create_engine()
+            try:
+                with engine.connect() as conn:
+                    return capture_baseline(checks, self._context(conn, None))
+            finally:
+                engine.dispose()
+        finally:
+            self.dialect.drop_scratch_copy(url)
 
     # -- dry run ----------------------------------------------------------------------
     def _rendered_segments(self) -> list[tuple[list[str], BackfillStep | None]]:
@@ -1102,7 +1138,7 @@ class Run:
                 texts,
                 self.dialect.name,
                 sizes,
-                destructive_ok=self.plan.backup.verify,
+                destructive_ok=self.plan.backup.verifies,
                 settings=lint.LintSettings.from_section(self.plan.lint),
             )
             for info in infos:

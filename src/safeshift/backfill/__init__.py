@@ -10,7 +10,8 @@ Inside an Alembic revision::
             backfill(op.get_bind(), users, set_={"family_id": family_of_user})
 
 Standalone: ``backfill(engine, ..., checkpoint=FileCheckpoints("backfill.json"))``.
-As a plan step: :func:`run_backfill_step` with a :class:`BackfillStep`.
+As a plan step: ``[[migration.backfill]]`` in safeshift.toml, run between revisions by the
+runner (or :func:`run_backfill_step` with a :class:`BackfillStep` from Python).
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ class MySQLDialect(ServerDialect):
             except SQLAlchemyError as exc:
                 raise BackupError(
                     f"cannot create scratch database {name} to check the backup: {_tools.db_error(exc)} "
-                    f"(grant CREATE and DROP on `{name.split('_safeshift_')[0]}_safeshift_%`.*, or turn off backup.verify)"
+                    f"(grant CREATE and DROP on `{name.split('_safeshift_')[0]}_safeshift_%`.*, or set backup.verify = \"scan\")"
                 ) from None
         return source.set(database=name)
 

@@ -325,7 +325,7 @@ class PostgreSQLDialect(ServerDialect):
                 except SQLAlchemyError as exc:
                     raise BackupError(
                         f"cannot create scratch database {name} to check the backup: {_tools.db_error(exc)} "
-                        "(grant CREATEDB, or turn off backup.verify)"
+                        "(grant CREATEDB, or set backup.verify = \"scan\")"
                     ) from None
         return self.url.set(database=name)
 
