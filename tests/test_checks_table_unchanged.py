@@ -234,3 +234,37 @@ def test_a_large_table_is_compared_in_the_database(tmp_path: Path) -> None:
         assert len(queries()) <= 16 * 4
     finally:
         engine.dispose()
+
+
+def test_single_change_is_solved_in_a_large_leaf() -> None:
+    """The locator's algebra on a 5,000-row leaf: every kind of single change, at the edges too."""
+    import random
+
+    from safeshift.checks.table_unchanged import Leaf, _single_change
+
+    rng = random.Random(7)
+    keys = list(range(10, 50_010, 10))
+    hashes = [rng.getrandbits(63) for _ in keys]
+
+    def leaf_of(hs: list[int]) -> Leaf:
+        return Leaf(start=(keys[0],), count=len(hs), checksum=sum(hs),
+                    weighted=sum((p + 1) * h for p, h in enumerate(hs)))
+
+    before = leaf_of(hashes)
+    for i in (0, 1, 2_500, len(keys) - 1):
+        changed = [*hashes[:i], rng.getrandbits(63), *hashes[i + 1:]]
+        assert _single_change(before, keys, changed) == {"key": keys[i], "change": "changed"}
+        new_key = keys[i] + 5
+        ins_keys = [*keys[: i + 1], new_key, *keys[i + 1:]]
+        inserted = [*hashes[: i + 1], rng.getrandbits(63), *hashes[i + 1:]]
+        assert _single_change(before, ins_keys, inserted) == {"key": new_key, "change": "inserted"}
+        del_keys, deleted = keys[:i] + keys[i + 1:], hashes[:i] + hashes[i + 1:]
+        found = _single_change(before, del_keys, deleted)
+        if i == 0:
+            assert found == {"key": keys[0], "change": "deleted"}
+        else:
+            assert found is not None and found["change"] == "deleted"
+            assert found["from"] == keys[i - 1] and found["to"] == (keys[i + 1] if i + 1 < len(keys) else None)
+    two = list(hashes)
+    two[3], two[4_000] = rng.getrandbits(63), rng.getrandbits(63)
+    assert _single_change(before, keys, two) is None  # two changes: only the range can be named

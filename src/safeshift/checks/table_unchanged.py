@@ -404,23 +404,22 @@ class _Diff:
         return _single_change(leaf, keys, hashes)
 
 
-def _weighted(hashes: Sequence[int], skip: int | None = None) -> tuple[int, int]:
-    """Plain and position-weighted sums of ``hashes``, leaving out position ``skip``."""
-    total = weighted = 0
-    position = 0
-    for i, h in enumerate(hashes):
-        if i == skip:
-            continue
-        position += 1
-        total += h
-        weighted += position * h
-    return total, weighted
-
-
 def _single_change(leaf: Leaf, keys: Sequence[Any], hashes: Sequence[int]) -> dict[str, Any] | None:
-    """Solve for one changed, inserted or deleted row between a leaf's sums and its rows now."""
+    """Solve for one changed, inserted or deleted row between a leaf's sums and its rows now.
+
+    With ``S`` the plain and ``W`` the weighted sum (row ``p`` counts ``p + 1`` times) and
+    ``tail(i)`` the sum of the hashes from position ``i`` on, one row at position ``i``:
+    changed: ``W_now - W_before = (i + 1) * (S_now - S_before)``;
+    inserted (hash ``S_now - S_before``): ``W_now - W_before = (i + 1) * h_i + tail(i + 1)``;
+    deleted (hash ``S_before - S_now``): ``W_before - W_now = (i + 1) * h + tail(i)``.
+    Each candidate costs O(1), so a leaf of thousands of rows is solved in one pass.
+    """
     assert leaf.weighted is not None
-    s_now, w_now = _weighted(hashes)
+    s_now = sum(hashes)
+    w_now = sum((p + 1) * h for p, h in enumerate(hashes))
+    tails = [0] * (len(hashes) + 1)
+    for p in range(len(hashes) - 1, -1, -1):
+        tails[p] = tails[p + 1] + hashes[p]
     if len(hashes) == leaf.count:
         d_sum, d_weighted = s_now - leaf.checksum, w_now - leaf.weighted
         if d_sum == 0 or d_weighted % d_sum:
@@ -429,16 +428,16 @@ def _single_change(leaf: Leaf, keys: Sequence[Any], hashes: Sequence[int]) -> di
         if 1 <= position <= len(keys):
             return {"key": keys[position - 1], "change": "changed"}
         return None
-    if len(hashes) == leaf.count + 1:  # one row more: the one whose removal restores both sums
-        for i in range(len(hashes)):
-            if (s_now - hashes[i], _weighted(hashes, skip=i)[1]) == (leaf.checksum, leaf.weighted):
+    if len(hashes) == leaf.count + 1:
+        extra = s_now - leaf.checksum
+        for i, h in enumerate(hashes):
+            if h == extra and w_now - leaf.weighted == (i + 1) * h + tails[i + 1]:
                 return {"key": keys[i], "change": "inserted"}
         return None
-    if len(hashes) == leaf.count - 1:  # one row fewer: where putting a row of the missing hash back fits
+    if len(hashes) == leaf.count - 1:
         missing = leaf.checksum - s_now
         for i in range(len(hashes) + 1):
-            restored = [*hashes[:i], missing, *hashes[i:]]
-            if _weighted(restored)[1] == leaf.weighted:
+            if leaf.weighted - w_now == (i + 1) * missing + tails[i]:
                 if i == 0:  # the leaf's first row: its key is the leaf's start
                     return {"key": identity(leaf.start), "change": "deleted"}
                 after = keys[i] if i < len(keys) else None
