@@ -261,6 +261,24 @@ def _table_clause(table: str | sa.TableClause, key: str, columns: Sequence[str])
     return sa.table(name, *(sa.column(c) for c in dict.fromkeys([key, *columns])), schema=schema or None)
 
 
+def batch_updates(
+    tbl: sa.TableClause,
+    key: str,
+    set_: Mapping[str, Any],
+    conditions: Sequence[ColumnElement[bool] | sa.TextClause],
+) -> tuple[sa.Update, sa.Update]:
+    """A batch's UPDATE for ``:ss_lo < key <= :ss_hi``, and the first batch's (``key <= :ss_hi``).
+
+    The walk runs them and the dry run shows the first one: built here once, what a plan
+    review shows is what a run sends.
+    """
+    keycol = tbl.c[key]
+    hi: sa.BindParameter[Any] = sa.bindparam("ss_hi")
+    ranged = sa.update(tbl).where(keycol > sa.bindparam("ss_lo"), keycol <= hi, *conditions).values(dict(set_))
+    upto = sa.update(tbl).where(keycol <= hi, *conditions).values(dict(set_))
+    return ranged, upto
+
+
 def _json_key(value: Any) -> Key | None:
     """Checkpoints are JSON: keep ints and strings as they are, anything else as its text."""
     if value is None or isinstance(value, int | float | str):
@@ -424,11 +442,7 @@ class _Walk:
         self.ranged: sa.Update | None = None
         self.upto: sa.Update | None = None
         if opts.set_ is not None:
-            values = dict(opts.set_)
-            lo: sa.BindParameter[Any] = sa.bindparam("ss_lo")
-            hi: sa.BindParameter[Any] = sa.bindparam("ss_hi")
-            self.ranged = sa.update(opts.tbl).where(self.keycol > lo, self.keycol <= hi, *opts.conditions).values(values)
-            self.upto = sa.update(opts.tbl).where(self.keycol <= hi, *opts.conditions).values(values)
+            self.ranged, self.upto = batch_updates(opts.tbl, opts.key, opts.set_, opts.conditions)
             self.result.sql = str(self.ranged.compile(dialect=conn.dialect))
 
     # -- reads -------------------------------------------------------------------------------

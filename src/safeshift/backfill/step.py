@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from safeshift.backfill.checkpoints import CheckpointStore
-from safeshift.backfill.core import BackfillResult, ProgressFn, Throttle, _table_clause, backfill
+from safeshift.backfill.core import (
+    BackfillResult,
+    ProgressFn,
+    Throttle,
+    _table_clause,
+    backfill,
+    batch_updates,
+)
 
 
 class BackfillStep(BaseModel):
@@ -50,18 +57,13 @@ def _values(step: BackfillStep) -> dict[str, Any]:
 def batch_sql(step: BackfillStep, dialect: Dialect) -> str:
     """The UPDATE every batch of ``step`` runs, compiled for ``dialect`` (the dry run shows it).
 
-    Built like the walk builds it (``key > :ss_lo AND key <= :ss_hi AND where``), so what
-    the dry run shows is what a run sends; ``BackfillResult.sql`` is the same text.
+    The walk's own statement (``key > :ss_lo AND key <= :ss_hi AND where``), so what the
+    dry run shows is what a run sends; ``BackfillResult.sql`` is the same text.
     """
     tbl = _table_clause(step.table, step.key, list(step.set_))
-    keycol = tbl.c[step.key]
     conditions = [sa.text(step.where)] if step.where is not None else []
-    statement = (
-        sa.update(tbl)
-        .where(keycol > sa.bindparam("ss_lo"), keycol <= sa.bindparam("ss_hi"), *conditions)
-        .values(_values(step))
-    )
-    return str(statement.compile(dialect=dialect))
+    ranged, _ = batch_updates(tbl, step.key, _values(step), conditions)
+    return str(ranged.compile(dialect=dialect))
 
 
 def run_backfill_step(
