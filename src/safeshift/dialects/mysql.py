@@ -389,6 +389,11 @@ _INSERT = re.compile(rb"^INSERT INTO `((?:[^`]|``)+)` VALUES\s*")
 _QUOTED = re.compile(rb"'(?:[^'\\]|\\.)*'", re.DOTALL)
 
 
+def _dump_name(match: re.Match[bytes]) -> str:
+    """A table name as the dump quotes it (backticks doubled inside), as text."""
+    return match.group(1).replace(b"``", b"`").decode("utf-8", "replace")
+
+
 def scan_dump_counts(path: Path) -> dict[str, int]:
     """Rows per table in a mariadb-dump/mysqldump file, counted without loading it.
 
@@ -408,13 +413,13 @@ def scan_dump_counts(path: Path) -> dict[str, int]:
                         match = _INSERT.match(line)
                         if match is None:
                             continue
-                        table = match.group(1).replace(b"``", b"`").decode("utf-8", "replace")
+                        table = _dump_name(match)
                         line = line[match.end():]
                     else:
                         if line.startswith(b"CREATE TABLE "):
                             match = _CREATE_TABLE.match(line)
                             if match is not None:
-                                counts.setdefault(match.group(1).replace(b"``", b"`").decode("utf-8", "replace"), 0)
+                                counts.setdefault(_dump_name(match), 0)
                         continue
                 if line.startswith(b"(") and line.count(b"(") == 1:  # one tuple, no "(" in its text
                     counts[table] = counts.get(table, 0) + 1
