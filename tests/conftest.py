@@ -62,6 +62,17 @@ def scratch_url(kind: str, tmp_path: Path, prefix: str = "ss_test") -> URL:
     return get_dialect(server_url(kind)).recreate_database(name)
 
 
+def server_databases(kind: str) -> set[str]:
+    """Names of the databases on a server (to see that a scratch copy was dropped)."""
+    engine = create_engine(server_url(kind))
+    try:
+        with engine.connect() as conn:
+            sql = "SELECT datname FROM pg_database" if kind == "postgresql" else "SHOW DATABASES"
+            return {str(r[0]) for r in conn.execute(text(sql))}
+    finally:
+        engine.dispose()
+
+
 def drop_scratch(kind: str, url: URL) -> None:
     if kind != "sqlite" and url.database:
         get_dialect(server_url(kind)).drop_database(url.database)

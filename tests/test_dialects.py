@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from conftest import drop_scratch, require_server, scratch_url
+from conftest import drop_scratch, require_server, scratch_url, server_databases
 from safeshift.demo import server_url
 from safeshift.dialects import _tools, get_dialect
 from safeshift.dialects.base import BackupInfo, Dialect
@@ -52,16 +52,6 @@ def state(dialect: Dialect, engine: Engine) -> tuple[dict[str, list[str]], dict[
 
 def backup(dialect: Dialect, engine: Engine, tmp_path: Path) -> BackupInfo:
     return dialect.backup(engine, tmp_path / "backups" / f"b{dialect.backup_suffix}")
-
-
-def server_databases(kind: str) -> set[str]:
-    engine = sa.create_engine(server_url(kind))
-    try:
-        with engine.connect() as conn:
-            sql = "SELECT datname FROM pg_database" if kind == "postgresql" else "SHOW DATABASES"
-            return {str(r[0]) for r in conn.execute(sa.text(sql))}
-    finally:
-        engine.dispose()
 
 
 def session_id(conn: Connection, kind: str) -> str:

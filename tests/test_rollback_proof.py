@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import drop_scratch, scratch_url, server_url
+from conftest import drop_scratch, scratch_url, server_databases
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ExitCode
@@ -85,13 +85,7 @@ expect = "== 0"
 def scratch_databases(kind: str) -> set[str]:
     if kind == "sqlite":
         return set()
-    engine = sa.create_engine(server_url(kind))
-    try:
-        with engine.connect() as conn:
-            sql = "SELECT datname FROM pg_database" if kind == "postgresql" else "SHOW DATABASES"
-            return {str(r[0]) for r in conn.execute(sa.text(sql)) if "_safeshift_" in str(r[0])}
-    finally:
-        engine.dispose()
+    return {name for name in server_databases(kind) if "_safeshift_" in name}
 
 
 @pytest.mark.parametrize("prove", ["backup", "snapshot"])
