@@ -43,7 +43,7 @@ from safeshift.demo.family_online import Writer, prepare_online_database  # noqa
 from safeshift.dialects import get_dialect  # noqa: E402
 from safeshift.engines.alembic import AlembicEngine  # noqa: E402
 from safeshift.plan import load_plan  # noqa: E402
-from safeshift.runner import run_plan  # noqa: E402
+from safeshift.run import run_plan  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 TABLES = ["users", "chores", "reward_adjustments"]

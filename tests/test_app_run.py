@@ -35,9 +35,9 @@ def test_success_runs_smoke_and_watch_and_ends_out_of_maintenance(tmp_path: Path
     names = [p.name for p in run.phases]
     assert names == ["preflight", "snapshot", "backup", "maintenance:on", "apply", "verify",
                      "maintenance:off", "smoke", "watch"]
-    assert [p["name"] for p in run.smoke] == ["health", "login", "me", "family"]
-    assert all(p["passed"] for p in run.smoke)
-    assert run.watch["passed"] is True and run.watch["ticks"] >= 2
+    assert [p.name for p in run.smoke] == ["health", "login", "me", "family"]
+    assert all(p.passed for p in run.smoke)
+    assert run.watch.to_dict()["passed"] is True and run.watch.to_dict()["ticks"] >= 2
     assert not (tmp_path / "maintenance_mode").exists()
     report = Path(run.report_md or "").read_text()
     assert "## Smoke probes" in report and "## Watch window" in report
@@ -51,8 +51,8 @@ def test_failure_after_cutover_rolls_back_and_maintenance_ends_off(tmp_path: Pat
     assert result.exit_code == 3
     if mode == "app":
         assert "watch trigger fired: error_rate > 1%" in run.message
-        assert run.watch["triggered"]
-    assert run.rollback["proof"]["equal"] is True
+        assert run.watch.to_dict()["triggered"]
+    assert run.rollback.proof.equal is True
     assert not (tmp_path / "maintenance_mode").exists()
     names = [p.name for p in run.phases]
     assert names[-1] == "maintenance:off" and names.count("maintenance:on") == names.count("maintenance:off")

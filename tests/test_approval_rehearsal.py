@@ -12,12 +12,11 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
-from safeshift.approval import Approval
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
-from safeshift.runner import rehearse_plan, run_plan
+from safeshift.run import Approval, rehearse_plan, run_plan
 
 
 def make_plan(tmp_path: Path, extra: str = "") -> Path:
@@ -69,8 +68,8 @@ def test_approval_digest_flow(family: URL, tmp_path: Path) -> None:
     assert fresh != planned.digest
     approved = run_plan(load_plan(plan_path), approval=Approval(digest=fresh, by="alice"))
     assert approved.outcome == "succeeded", approved.message
-    assert approved.approval["digest"] == fresh and approved.approval["by"] == "alice"
-    assert approved.approval["at"]
+    assert approved.approval.digest == fresh and approved.approval.by == "alice"
+    assert approved.approval.at
     assert "Approved by alice" in Path(approved.report_md or "").read_text()
 
 
@@ -152,9 +151,9 @@ def test_rehearsal_predicts_apply_time(db_kind: str, tmp_path: Path, monkeypatch
         if db_kind != "sqlite":
             get_dialect(server_url(db_kind)).drop_database(name)
     assert result.outcome == "succeeded", result.message
-    predicted = result.rehearsal["predicted_apply_seconds"]
+    predicted = result.rehearsal.predicted_apply_seconds
     real = next(p.seconds for p in result.phases if p.name == "apply")
-    assert result.rehearsal["statement_count"] > 0 and result.rehearsal["statements"]
+    assert result.rehearsal.statement_count > 0 and result.rehearsal.statements
     assert real / 2 <= predicted <= real * 2, (predicted, real)
     assert "Predicted apply time" in Path(result.report_md or "").read_text()
 
@@ -164,10 +163,10 @@ def test_rehearsal_asks_mariadb_for_each_ddl_lock_class(family: URL, tmp_path: P
     """On a second scratch copy: ADD COLUMN is instant, the index in place, the foreign key copies."""
     result = rehearse_plan(load_plan(make_plan(tmp_path)))
     assert result.outcome == "rehearsed", result.message
-    found = result.rehearsal["lock_classes"]
+    found = result.rehearsal.lock_classes
 
     def lock_class(fragment: str) -> str:
-        return next(lc["lock_class"] for lc in found if fragment in lc["sql"])
+        return next(lc.lock_class for lc in found if fragment in lc.sql)
 
     by_kind = {
         "add column": lock_class("ADD COLUMN family_id"),

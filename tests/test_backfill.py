@@ -34,7 +34,7 @@ from safeshift.backfill import (
 )
 from safeshift.faults import EXIT_CODE
 from safeshift.journal import Journal
-from safeshift.recovery import read_run
+from safeshift.run.recovery import read_run
 
 ROWS = 3000
 md = sa.MetaData()
@@ -192,7 +192,7 @@ def test_checkpoints_in_the_run_journal_are_read_back(tmp_path: Path) -> None:
     store.save(Checkpoint(name="users:family_id", last_key=400, rows_done=380, batches=4, first_key=0))
     journal.close()
     record = read_run(tmp_path / "run")
-    again = JournalCheckpoints(Journal(tmp_path / "run" / "journal.jsonl"), record.state).load("users:family_id")
+    again = JournalCheckpoints(Journal(tmp_path / "run" / "journal.jsonl"), record.checkpoints).load("users:family_id")
     assert again is not None and (again.last_key, again.rows_done, again.batches) == (400, 380, 4)
 
 

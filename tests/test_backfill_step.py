@@ -33,8 +33,7 @@ from safeshift.errors import ConfigError, ExitCode
 from safeshift.faults import EXIT_CODE
 from safeshift.journal import read_journal
 from safeshift.plan import load_plan
-from safeshift.result import RunResult
-from safeshift.runner import resume_run, run_plan
+from safeshift.run import RunResult, resume_run, run_plan
 
 ROWS = 1000
 BATCH = 25  # keys per batch, fixed (max_batch_size too): ROWS / BATCH = 40 batches
@@ -286,8 +285,8 @@ def test_rehearsal_backfills_the_copy_and_the_run_still_backfills_the_target(db:
     plan = load_plan(write_plan(tmp_path / "plan", plan_text()))
     result = run_plan(plan, workdir=tmp_path / "w", rehearse=True)
     assert result.outcome == "succeeded", result.message
-    assert result.rehearsal["passed"] is True
-    assert [(b["name"], b["rows"]) for b in result.rehearsal["backfills"]] == [(NAME, ROWS)]
+    assert result.rehearsal.passed is True
+    assert [(b["name"], b["rows"]) for b in result.rehearsal.backfills] == [(NAME, ROWS)]
     # the copy's checkpoints are its own: the target's backfill walked every row itself
     assert [(b["rows"], b["resumed_from"]) for b in phase(result, "apply").detail["backfills"]] == [(ROWS, None)]
     assert db.state()["filled"] == ROWS
@@ -450,8 +449,8 @@ def test_dry_run_shows_the_batch_update_between_the_revisions(db: Db, tmp_path: 
     plan = load_plan(write_plan(tmp_path / "plan", plan_text()))
     result = run_plan(plan, dry_run=True, workdir=tmp_path / "w")
     assert result.outcome == "planned", result.message
-    apply = [s for s in result.statements if s["phase"] == "apply"]
-    texts = [s["sql"] or "" for s in apply]
+    apply = [s for s in result.statements if s.phase == "apply"]
+    texts = [s.sql or "" for s in apply]
     add = next(i for i, t in enumerate(texts) if "ADD COLUMN score" in t)
     update = next(i for i, t in enumerate(texts) if t.startswith("UPDATE items"))
     index = next(i for i, t in enumerate(texts) if "CREATE INDEX items_score" in t)
@@ -459,7 +458,7 @@ def test_dry_run_shows_the_batch_update_between_the_revisions(db: Db, tmp_path: 
     assert texts[update] == (
         "UPDATE items SET score=(qty * 2) WHERE items.id > :ss_lo AND items.id <= :ss_hi AND score IS NULL"
     )
-    assert apply[update]["what"].startswith(f"backfill {NAME} after 0001")
+    assert apply[update].what.startswith(f"backfill {NAME} after 0001")
     assert db.state() == before
 
 

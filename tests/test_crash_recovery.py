@@ -114,7 +114,7 @@ def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dic
 
     from safeshift.commands import status
     from safeshift.plan import load_plan
-    from safeshift.runner import run_plan
+    from safeshift.run import run_plan
 
     url, plan_path, env = family
     os.environ["FAMILY_DATABASE_URL"] = env["FAMILY_DATABASE_URL"]

@@ -21,7 +21,7 @@ from safeshift.engines import get_engine
 from safeshift.engines.command import CommandEngine, CommandFailed, tool_url
 from safeshift.errors import ConfigError
 from safeshift.plan import parse_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 from safeshift.secrets import MASK, register_secret
 
 FAKE = Path(__file__).resolve().parent / "fixtures" / "fake_migrate.py"

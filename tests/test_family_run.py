@@ -21,7 +21,7 @@ from safeshift.cli import app
 from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 USERS = 3000
 
@@ -84,8 +84,8 @@ def test_break_rolls_back_to_snapshot(db_kind: str, demo_dir: Path, demo_db: str
     result = demo_family(db=db_kind, users=USERS, workdir=demo_dir, break_mode=mode, database=demo_db)  # type: ignore[arg-type]
     assert result.run.outcome == "rolled_back", result.run.message
     assert result.exit_code == 3
-    proof = result.run.rollback["proof"]
-    assert proof["equal"] is True and proof["differences"] == []
+    proof = result.run.rollback.proof
+    assert proof.equal is True and proof.differences == []
     state = reopen(db_url_of(result))
     assert state["revision"] == "0001"
     assert "families" not in state["tables"]
@@ -188,10 +188,10 @@ def test_second_run_refused_while_first_holds_lock(tmp_path: Path, family_sqlite
 def test_dry_run_lists_statements_and_changes_nothing(tmp_path: Path, family_sqlite: URL) -> None:
     result = run_plan(load_plan(_plan(tmp_path, family_sqlite)), dry_run=True)
     assert result.outcome == "planned"
-    sql = "\n".join(s["sql"] or "" for s in result.statements)
+    sql = "\n".join(s.sql or "" for s in result.statements)
     assert "CREATE TABLE families" in sql
     assert "WITH RECURSIVE" in sql
-    phases = [s["phase"] for s in result.statements]
+    phases = [s.phase for s in result.statements]
     assert phases.index("preflight") < phases.index("apply") < phases.index("verify")
     assert reopen(family_sqlite)["revision"] == "0001"
 

@@ -19,7 +19,7 @@ from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 
 def make_plan(tmp_path: Path, extra: str = "") -> Path:
@@ -94,7 +94,7 @@ def test_connection_killed_mid_apply(family: URL, db_kind: str, tmp_path: Path) 
     assert killed, "the apply session was never seen waiting"
     assert result.outcome == "rolled_back", result.message
     assert int(result.exit_code) == 3
-    assert result.rollback["proof"]["equal"] is True
+    assert result.rollback.proof.equal is True
     assert state(family) == before
 
 

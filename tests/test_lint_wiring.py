@@ -12,7 +12,7 @@ from conftest import family_plan
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 
 @pytest.fixture
@@ -40,10 +40,10 @@ def test_default_threshold_lets_demo_sizes_through_and_records_findings(family: 
 
 def test_dry_run_shows_lock_and_findings_per_statement(family: Path) -> None:
     result = run_plan(load_plan(family_plan(family / "plan")), dry_run=True)
-    applied = [s for s in result.statements if s["phase"] == "apply"]
-    assert all(s["lock"] for s in applied if s["sql"] and not s["sql"].startswith("--"))
-    index = next(s for s in applied if "CREATE INDEX ix_users_family_id" in (s["sql"] or ""))
-    assert index["table"] == "users" and [f["code"] for f in index["findings"]] == ["SS001"]
+    applied = [s for s in result.statements if s.phase == "apply"]
+    assert all(s.lock for s in applied if s.sql and not s.sql.startswith("--"))
+    index = next(s for s in applied if "CREATE INDEX ix_users_family_id" in (s.sql or ""))
+    assert index.table == "users" and [f["code"] for f in index.findings or []] == ["SS001"]
 
 
 def test_cli_lint_json_and_sarif(family: Path) -> None:

@@ -95,7 +95,7 @@ def test_break_rolls_back_to_the_snapshot(demo_db: str, tmp_path: Path, mode: st
     result = run_demo(demo_db, tmp_path, break_mode=mode)
     assert result.run.outcome == "rolled_back", result.run.message
     assert result.exit_code == 3
-    assert result.run.rollback["proof"]["equal"] is True
+    assert result.run.rollback.proof.equal is True
     if mode == "apply":
         assert "demo_break_the_migration_fails_here" in result.run.message
         assert "0002_multi_relationship.up.sql: statement 2" in result.run.message

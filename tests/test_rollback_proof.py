@@ -20,7 +20,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ExitCode
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 URL_ENV = "SS_PROOF_URL"
 ROWS = 200
@@ -95,9 +95,9 @@ def test_a_cell_the_downgrade_forgot_is_found_and_named(db: tuple[str, URL], tmp
     result = run_plan(load_plan(write_plan(tmp_path / "plan", DOWN_FORGETFUL, prove)), workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLBACK_FAILED, result.message
     assert result.rollback is not None
-    proof = result.rollback["proof"]
-    assert proof["equal"] is False
-    assert "table items has changed rows (first keys: 77)" in proof["differences"]
+    proof = result.rollback.proof
+    assert proof.equal is False
+    assert "table items has changed rows (first keys: 77)" in proof.differences
     prove_phase = [p for p in result.phases if p.name == "prove"][-1]
     assert prove_phase.detail.get("row_hashes_from") == ("backup" if prove == "backup" else None)
     assert scratch_databases(kind) == before  # the proof's scratch copy is gone again
@@ -108,8 +108,8 @@ def test_a_careful_downgrade_is_proven_equal(db: tuple[str, URL], tmp_path: Path
     result = run_plan(load_plan(write_plan(tmp_path / "plan", DOWN_CAREFUL, prove, verify)), workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLED_BACK, result.message
     assert result.rollback is not None
-    proof = result.rollback["proof"]
-    assert proof["equal"] is True and proof["tables_hashed"] >= 1, proof
+    proof = result.rollback.proof
+    assert proof.equal is True and proof.tables_hashed >= 1, proof
     backup_phase = [p for p in result.phases if p.name == "backup"][-1]
     assert result.backup is not None and result.backup.verify_detail is not None
     if kind_is_server(db[0]):
@@ -139,7 +139,7 @@ def test_the_snapshot_hashes_rows_only_in_snapshot_mode(tmp_path: Path, monkeypa
         snapshot = [p for p in result.phases if p.name == "snapshot"][-1]
         assert snapshot.detail["row_hashes"] == prove
         run_dirs = list((tmp_path / f"w-{prove}" / ".safeshift" / "runs").iterdir())
-        hashed = (run_dirs[0] / "baseline.pickle").exists()
+        hashed = (run_dirs[0] / "baseline.json").exists()
         assert hashed == (prove == "snapshot")
         # back to the start for the next mode
         with get_dialect(url).create_engine().begin() as conn:

@@ -23,7 +23,7 @@ from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 USERS = 2000
 
@@ -154,7 +154,7 @@ def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
     else:
         # MariaDB commits each DDL: the half-applied revision is restored from the backup
         assert result.outcome == "rolled_back", result.message
-        assert result.rollback["proof"]["equal"] is True
+        assert result.rollback.proof.equal is True
         assert revision(family_db) == "0001"
 
 

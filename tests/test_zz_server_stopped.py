@@ -19,7 +19,7 @@ from conftest import IN_CI, family_plan, require_server, server_problem
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan
-from safeshift.runner import run_plan
+from safeshift.run import run_plan
 
 STOP = ["mariadb-admin", "--protocol=tcp", "-h", "127.0.0.1", "-uroot", "shutdown"]
 START = ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]
@@ -86,7 +86,7 @@ def test_server_stopped_during_apply_is_waited_for_and_rolled_back(
     assert restarted.wait(60)
     assert result.outcome == "rolled_back", result.message
     assert int(result.exit_code) == 3
-    assert result.rollback["proof"]["equal"] is True
+    assert result.rollback.proof.equal is True
     journal = Path(result.journal or "").read_text()
     assert "waiting_for_database" in journal
     engine = get_dialect(family_on_mariadb).create_engine()
@@ -100,7 +100,7 @@ def test_server_gone_longer_than_the_wait_exits_4_then_rollback_again(
 ) -> None:
     """Past [rollback] wait_for_database the run ends unproven (exit 4) and blocks new runs;
     once the server is back, `rollback RUN` finishes the job and proves it."""
-    from safeshift.runner import rollback_run
+    from safeshift.run import rollback_run
 
     class StopServerAtApply:
         def phase_started(self, name: str) -> None:
@@ -127,5 +127,5 @@ def test_server_gone_longer_than_the_wait_exits_4_then_rollback_again(
     assert refused.outcome == "blocked" and failed.run_id in refused.message
     again = rollback_run(plan, failed.run_id)
     assert again.outcome == "rolled_back", again.message
-    assert again.rollback["proof"]["equal"] is True
+    assert again.rollback.proof.equal is True
     assert run_plan(plan).outcome == "succeeded"

@@ -10,15 +10,23 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from safeshift import commands
-from safeshift.approval import Approval
 from safeshift.errors import ExitCode, SafeshiftError
 from safeshift.plan import DEFAULT_PLAN, load_plan
-from safeshift.result import PhaseResult, RunResult
-from safeshift.runner import rehearse_plan, resume_run, rollback_run, run_plan
+from safeshift.run import (
+    Approval,
+    Observer,
+    PhaseResult,
+    RunResult,
+    rehearse_plan,
+    resume_run,
+    rollback_run,
+    run_plan,
+)
 from safeshift.secrets import redact, redact_data
 
 app = typer.Typer(
@@ -69,7 +77,7 @@ def _emit_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(redact_data(data), default=str) + "\n")
 
 
-class RichObserver:
+class RichObserver(Observer):
     """A live checklist of phases and a progress bar for long work (stdout: errors alone go to stderr)."""
 
     _MARK = {"ok": "[green]✓[/]", "skipped": "[yellow]–[/]", "blocked": "[yellow]■[/]", "failed": "[red]✗[/]"}
@@ -145,29 +153,29 @@ def _render_run(result: RunResult) -> None:
         for c in failed:
             table.add_row(c.phase, c.name, str(c.value), c.expected or "", ", ".join(map(str, c.samples)) or c.message)
         out.print(table)
-    if result.statements:
-        for st in result.statements:
-            size = st.get("table_size") or {}
-            rows = f", ~{size['rows']:,} rows" if size.get("rows") is not None else ""
-            lock = f"  [dim]lock: {st['lock']} on {st.get('table') or '?'}{rows}[/]" if st.get("lock") else ""
-            out.print(f"[bold]{st['phase']}[/]: {st['what']}{lock}")
-            if st["sql"]:
-                out.print(f"    {st['sql']}", markup=False, soft_wrap=True)
-            for f in st.get("findings") or []:
-                out.print(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", markup=False, soft_wrap=True)
-    if result.rollback.get("proof"):
-        proof = result.rollback["proof"]
-        verdict = "database equals the snapshot" if proof["equal"] else "DATABASE DIFFERS FROM THE SNAPSHOT"
+    for st in result.statements:
+        size = st.table_size or {}
+        rows = f", ~{size['rows']:,} rows" if size.get("rows") is not None else ""
+        lock = f"  [dim]lock: {st.lock} on {st.table or '?'}{rows}[/]" if st.lock else ""
+        out.print(f"[bold]{st.phase}[/]: {escape(st.what)}{lock}")
+        if st.sql:
+            out.print(f"    {st.sql}", markup=False, soft_wrap=True)
+        for f in st.findings or []:
+            out.print(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", markup=False, soft_wrap=True)
+    proof = result.rollback.proof if result.rollback else None
+    if proof is not None:
+        verdict = "database equals the snapshot" if proof.equal else "DATABASE DIFFERS FROM THE SNAPSHOT"
         out.print(f"rollback proof: {verdict}")
-        for diff in proof["differences"]:
+        for diff in proof.differences:
             out.print(f"  - {redact(diff)}", markup=False)
     if result.rehearsal:
         r = result.rehearsal
-        out.print(f"rehearsal: {'passed' if r.get('passed') else 'FAILED'}, predicted apply time {r.get('predicted_apply_seconds')}s, {r.get('statement_count', 0)} statements")
+        out.print(f"rehearsal: {'passed' if r.passed else 'FAILED'}, predicted apply time {r.predicted_apply_seconds}s, {r.statement_count} statements")
     if result.digest and result.outcome in ("planned", "blocked"):
         out.print(f"plan digest: [bold]{result.digest}[/] (approve with --approve {result.digest})")
     if result.approval:
-        out.print(f"approved: digest {result.approval['digest']} by {result.approval['by']} at {result.approval['at']}")
+        a = result.approval
+        out.print(f"approved: digest {a.digest} by {escape(a.by)} at {a.at}")
     style = _OUTCOME_STYLE.get(result.outcome, "bold")
     out.print(f"[{style}]{result.outcome}[/]: {redact(result.message)}", soft_wrap=True)
     if result.report:

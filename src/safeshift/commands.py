@@ -16,9 +16,9 @@ from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 from safeshift.journal import now_iso
-from safeshift.plan import Plan
-from safeshift.recovery import all_runs
-from safeshift.runner import new_run_id, state_dir
+from safeshift.plan import Plan, backup_dir, workdir_of
+from safeshift.run.context import new_run_id
+from safeshift.run.recovery import all_runs
 from safeshift.secrets import register_url, safe_url
 
 
@@ -77,9 +77,7 @@ def check(plan: Plan, phase: str = "post") -> CheckReport:
 def backup(plan: Plan, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
     """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
     dialect = _open(plan)
-    home = state_dir(plan, workdir)
-    folder = Path(plan.backup.directory)
-    folder = folder if folder.is_absolute() else home / folder
+    folder = backup_dir(plan, workdir)
     run_id = new_run_id()
     engine = dialect.create_engine()
     try:
@@ -174,7 +172,7 @@ def status(plan: Plan, *, workdir: Path | None = None) -> Status:
         raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
     finally:
         engine.dispose()
-    runs = recent_runs(state_dir(plan, workdir))
+    runs = recent_runs(workdir_of(plan, workdir))
     for run in runs:
         # a run without a report is either still going (it holds the database's lock) or dead
         if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:

@@ -282,6 +282,17 @@ class Plan(Strict):
         return interpolate_url(self.database.url, self.source.name, self.database.allow_inline_secrets)
 
 
+def workdir_of(plan: Plan, workdir: Path | None) -> Path:
+    """Where runs and backups go: ``workdir`` (the --workdir option) or the plan's folder."""
+    return (workdir or plan.base_dir).resolve()
+
+
+def backup_dir(plan: Plan, workdir: Path | None) -> Path:
+    """``[backup] directory``: ``~`` expanded, relative to the workdir."""
+    path = Path(plan.backup.directory).expanduser()
+    return path if path.is_absolute() else workdir_of(plan, workdir) / path
+
+
 def interpolate(text: str, where: str) -> str:
     """Replace ``${VAR}`` / ``${VAR:-default}`` with environment values."""
 

@@ -127,7 +127,7 @@ class JournalCheckpoints:
     """Checkpoints as ``state`` events of a run journal (``backfill:<name>``).
 
     ``previous`` is what an interrupted run's journal already holds
-    (:attr:`safeshift.recovery.RunRecord.state`), so a resumed run continues where the
+    (:attr:`safeshift.run.recovery.RunRecord.checkpoints`), so a resumed run continues where the
     dead one stopped. Journal events are fsynced, like the file store.
     """
 

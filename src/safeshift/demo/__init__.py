@@ -21,8 +21,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
 from safeshift.plan import load_plan
-from safeshift.result import RunResult
-from safeshift.runner import Observer, run_plan
+from safeshift.run import Observer, RunResult, run_plan
 from safeshift.secrets import register_url
 
 DbKind = Literal["sqlite", "postgresql", "mysql"]

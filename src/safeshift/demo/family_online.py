@@ -26,7 +26,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
 from safeshift.plan import load_plan
-from safeshift.runner import Observer, run_plan
+from safeshift.run import Observer, run_plan
 
 DEMO_ONLINE_DATABASE = "safeshift_demo_family_online"
 EXAMPLE = "family-online"

@@ -22,8 +22,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import SqlFilesEngine, split_statements
 from safeshift.errors import ConfigError
 from safeshift.plan import load_plan
-from safeshift.result import RunResult
-from safeshift.runner import Observer, run_plan
+from safeshift.run import Observer, RunResult, run_plan
 
 DEMO_DATABASE = "safeshift_demo_relationships"
 URL_ENV = "RELATIONSHIPS_DATABASE_URL"

@@ -74,6 +74,8 @@ class Dialect(ABC):
 
     name: ClassVar[str]
     backup_suffix: ClassVar[str] = ".backup"
+    # whether the server can be asked which lock class a DDL needs (a rehearsal then asks)
+    asks_lock_classes: ClassVar[bool] = False
 
     def __init__(self, url: URL) -> None:
         self.url = url
@@ -82,6 +84,10 @@ class Dialect(ABC):
     def create_engine(self) -> Engine:
         """An engine for the target database."""
         return create_engine(self.url, pool_pre_ping=True)
+
+    def approval_name(self) -> str:
+        """What a person types to approve a run: the database's name."""
+        return self.url.database or ""
 
     def check_reachable(self) -> None:
         """Raise ``ConnectError`` with one line when the database cannot be used at all."""

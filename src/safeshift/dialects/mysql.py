@@ -46,6 +46,7 @@ _CHARSET = re.compile(r"^[A-Za-z0-9_]+$")
 class MySQLDialect(ServerDialect):
     name = "mysql"
     backup_suffix = ".sql"
+    asks_lock_classes = True
     max_name_chars = MAX_NAME_CHARS
     default_database = "db"
 

@@ -53,6 +53,10 @@ class SQLiteDialect(Dialect):
 
         return engine
 
+    def approval_name(self) -> str:
+        """A SQLite database is named by its file's name."""
+        return Path(self.url.database or "").name
+
     def check_reachable(self) -> None:
         path = self.path
         if path is None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from safeshift.secrets import redact, redact_data
 
 if TYPE_CHECKING:
-    from safeshift.result import RunResult
+    from safeshift.run.outcome import RunResult
 
 
 def _size(n: int | None) -> str:

@@ -1,7 +1,7 @@
 """Reading run journals back: which runs were interrupted, how far they got, what to do next.
 
 A run is interrupted when its journal has no ``run finished`` event (the process died).
-Its ``state`` events hold what recovery needs: revisions, snapshot, schema and backup.
+Its typed ``state`` events (:mod:`safeshift.run.state`) hold what recovery needs.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeshift.backfill.checkpoints import JOURNAL_PREFIX
 from safeshift.errors import ConfigError
-from safeshift.journal import read_journal
+from safeshift.journal import Journal, read_journal
+from safeshift.run.state import STATE, Backup, Maintenance, Revisions, Snapshot
 
 
 @dataclass
@@ -28,7 +30,11 @@ class RunRecord:
     last_phase: str | None = None
     apply_started: bool = False
     apply_finished: bool = False
-    state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revisions: Revisions | None = None
+    snapshot: Snapshot | None = None
+    backup: Backup | None = None
+    maintenance_on: bool = False
+    checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # backfill:<name> -> event
     phases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -41,20 +47,15 @@ class RunRecord:
         return self.finished and self.outcome == "failed"
 
     @property
-    def backfill_checkpoints(self) -> bool:
-        """The migration was inside a checkpointed backfill (safeshift.backfill): it can continue."""
-        return any(kind.startswith("backfill:") for kind in self.state)
-
-    @property
     def resumable(self) -> bool:
-        return self.apply_finished or (self.apply_started and self.backfill_checkpoints)
+        return self.apply_finished or (self.apply_started and bool(self.checkpoints))
 
     @property
     def next_step(self) -> str:
         """What a person should run for an interrupted run."""
         if self.unproven:
             return f"safeshift rollback {self.run_id}  (its rollback was not proven: try it again once the cause is fixed)"
-        if self.apply_started and not self.apply_finished and self.backfill_checkpoints:
+        if self.apply_started and not self.apply_finished and self.checkpoints:
             return (
                 f"safeshift resume {self.run_id}  (continues the backfill from its checkpoint)  "
                 f"or  safeshift rollback {self.run_id}"
@@ -78,8 +79,7 @@ class RunRecord:
         }
 
 
-def runs_dir(home: Path) -> Path:
-    return home / ".safeshift" / "runs"
+_STATES = {cls.kind: cls for cls in (Revisions, Snapshot, Backup, Maintenance)}
 
 
 def read_run(folder: Path) -> RunRecord:
@@ -88,7 +88,7 @@ def read_run(folder: Path) -> RunRecord:
     if not journal.is_file():
         return record
     for event in read_journal(journal):
-        phase, kind = event.get("phase"), event.get("event")
+        phase, kind = event.get("phase"), str(event.get("event"))
         if phase == "run" and kind == "started" and record.started is None:
             record.started = event.get("ts")
             record.database = event.get("database")
@@ -96,8 +96,8 @@ def read_run(folder: Path) -> RunRecord:
         elif phase == "run" and kind == "finished":
             record.finished = True
             record.outcome = event.get("outcome")
-        elif phase == "state":
-            record.state[str(kind)] = event
+        elif phase == STATE:
+            _read_state(record, kind, event)
         elif kind == "started":
             record.last_phase = phase
             if phase == "apply":
@@ -109,24 +109,55 @@ def read_run(folder: Path) -> RunRecord:
     return record
 
 
-def all_runs(home: Path) -> list[RunRecord]:
-    folder = runs_dir(home)
+def _read_state(record: RunRecord, kind: str, event: dict[str, Any]) -> None:
+    if kind.startswith(JOURNAL_PREFIX):
+        record.checkpoints[kind] = event
+        return
+    cls = _STATES.get(kind)
+    if cls is None:
+        return
+    state = cls.read(event)
+    if isinstance(state, Revisions):
+        record.revisions = state
+    elif isinstance(state, Snapshot):
+        record.snapshot = state
+    elif isinstance(state, Backup):
+        record.backup = state
+    elif isinstance(state, Maintenance):
+        record.maintenance_on = state.on
+
+
+def runs_dir(workdir: Path) -> Path:
+    return workdir / ".safeshift" / "runs"
+
+
+def all_runs(workdir: Path) -> list[RunRecord]:
+    folder = runs_dir(workdir)
     if not folder.is_dir():
         return []
     return [read_run(f) for f in sorted(folder.iterdir(), reverse=True) if f.is_dir()]
 
 
-def load_run(home: Path, run_id: str) -> RunRecord:
+def load_run(workdir: Path, run_id: str) -> RunRecord:
     """The journal of ``run_id``; a one-line error when there is none."""
-    folder = runs_dir(home) / run_id
+    folder = runs_dir(workdir) / run_id
     if not (folder / "journal.jsonl").is_file():
-        raise ConfigError(f"no run {run_id!r} under {runs_dir(home)} (see `safeshift status`)")
+        raise ConfigError(f"no run {run_id!r} under {runs_dir(workdir)} (see `safeshift status`)")
     return read_run(folder)
 
 
-def interrupted_runs(home: Path, database: str) -> list[RunRecord]:
+def interrupted_runs(workdir: Path, database: str) -> list[RunRecord]:
     """Runs against ``database`` that left it changed or unknown: died after apply began, or failed to prove a rollback."""
     return [
-        r for r in all_runs(home)
+        r for r in all_runs(workdir)
         if r.database == database and ((r.interrupted and r.apply_started) or r.unproven)
     ]
+
+
+def abandon(record: RunRecord, by: str) -> None:
+    """Close an interrupted run whose process is gone: its journal says who abandoned it."""
+    journal = Journal(record.folder / "journal.jsonl")
+    try:
+        journal.event("run", "finished", outcome="abandoned", message=f"abandoned by run {by} (--force)")
+    finally:
+        journal.close()

@@ -1,0 +1,83 @@
+"""A run of a plan: the phases, the machine that orders them, and what they produce.
+
+Entry points (also re-exported by :mod:`safeshift.api`): :func:`run_plan`,
+:func:`rehearse_plan`, :func:`resume_run`, :func:`rollback_run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safeshift.errors import ConfigError
+from safeshift.plan import Plan
+from safeshift.run import machine
+from safeshift.run.context import NullObserver, Observer, Options, RunContext, new_run_id
+from safeshift.run.outcome import Outcome, PhaseResult, RunResult
+from safeshift.run.phases.approve import Approval
+from safeshift.run.recovery import load_run
+
+__all__ = [
+    "Approval",
+    "NullObserver",
+    "Observer",
+    "Outcome",
+    "PhaseResult",
+    "RunResult",
+    "new_run_id",
+    "rehearse_plan",
+    "resume_run",
+    "rollback_run",
+    "run_plan",
+]
+
+
+def run_plan(
+    plan: Plan,
+    *,
+    workdir: Path | None = None,
+    dry_run: bool = False,
+    observer: Observer | None = None,
+    rehearse: bool | None = None,
+    approval: Approval | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Execute a plan and return what happened. Raises ``SafeshiftError`` only for bad input.
+
+    ``rehearse`` (default: the plan's ``[rehearsal] enabled``) applies and verifies on a copy
+    first; ``approval`` carries the reviewed digest when the plan requires approval;
+    ``force`` starts anew over an interrupted run (abandoning it) instead of refusing.
+    """
+    options = Options(
+        dry_run=dry_run,
+        rehearse=plan.rehearsal.enabled if rehearse is None else rehearse,
+        approval=approval,
+        force=force,
+    )
+    ctx = RunContext.create(plan, workdir=workdir, observer=observer, options=options)
+    return machine.execute(ctx, machine.full_run)
+
+
+def rehearse_plan(plan: Plan, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
+    """Preflight, snapshot, backup, then apply + verify on a scratch copy only; the target is not changed."""
+    ctx = RunContext.create(plan, workdir=workdir, observer=observer)
+    return machine.execute(ctx, machine.rehearse_only)
+
+
+def rollback_run(plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
+    """Roll back an interrupted run from its journal and prove the database equals its snapshot."""
+    ctx = RunContext.create(plan, workdir=workdir, observer=observer)
+    machine.adopt(ctx, load_run(ctx.workdir, run_id))
+    return machine.execute(ctx, machine.recover_by_rollback)
+
+
+def resume_run(plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
+    """Finish an interrupted run whose migration completed: verify, then succeed or roll back."""
+    ctx = RunContext.create(plan, workdir=workdir, observer=observer)
+    record = load_run(ctx.workdir, run_id)
+    machine.adopt(ctx, record)
+    if not record.resumable:  # refused before touching the journal: the run stays open
+        raise ConfigError(
+            f"run {run_id} cannot be resumed: its migration did not complete (died in {record.last_phase}); "
+            f"run safeshift rollback {run_id}"
+        )
+    return machine.execute(ctx, machine.resume)

@@ -1,0 +1,236 @@
+"""RunContext: what every phase of one run shares (plan, dialect, migrator, journal, result).
+
+Phases are functions over a context; they read the plan and write what they learn into
+``ctx.result`` and the journal. Connections and scratch copies are opened here, once, so
+each phase does not write its own lifecycle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets as _random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from safeshift import faults
+from safeshift.checks import Check, CheckContext, CheckResult, build_checks, run_checks
+from safeshift.dialects import Dialect, get_dialect
+from safeshift.dialects.base import SchemaShape
+from safeshift.errors import ConnectError, SafeshiftError
+from safeshift.journal import Journal, now_iso
+from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop
+from safeshift.secrets import redact, register_url, safe_url
+
+if TYPE_CHECKING:
+    from safeshift.app.maintenance import MaintenanceHook
+    from safeshift.app.watch import WatchSample
+    from safeshift.engines import MigrationEngine
+    from safeshift.plan import Plan
+    from safeshift.run.phases.approve import Approval
+    from safeshift.run.recovery import RunRecord
+    from safeshift.run.state import Backup, Maintenance, Revisions, Snapshot
+
+
+class Observer:
+    """Receives progress while a run goes on (the CLI draws it; tests may record it).
+
+    Every method does nothing here: an observer overrides what it shows.
+    """
+
+    def phase_started(self, name: str) -> None:
+        pass
+
+    def phase_finished(self, phase: PhaseResult) -> None:
+        pass
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        pass
+
+    def watch_tick(self, sample: WatchSample) -> None:
+        pass
+
+
+NullObserver = Observer
+
+
+def new_run_id() -> str:
+    """Sortable by start time (to the millisecond), unique by a random suffix."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + _random.token_hex(3)
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a person: our own messages as they are, a driver's error by its first line."""
+    if isinstance(exc, SafeshiftError | Stop | PhaseFailed):
+        return exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc).strip().splitlines()
+    return redact(f"{type(orig or exc).__name__}: {text[0] if text else ''}")
+
+
+@dataclass
+class Options:
+    """How this run was asked for (the CLI's flags)."""
+
+    dry_run: bool = False
+    rehearse: bool = False
+    approval: Approval | None = None
+    force: bool = False
+
+
+@dataclass
+class RunContext:
+    """One run's shared state. Build it with :meth:`create`."""
+
+    plan: Plan
+    workdir: Path
+    run_id: str
+    run_dir: Path
+    url: URL
+    dialect: Dialect
+    migrator: MigrationEngine
+    pre_checks: list[Check]
+    post_checks: list[Check]
+    maintenance: MaintenanceHook | None
+    observer: Observer
+    options: Options
+    result: RunResult
+    journal: Journal | None = None
+    engine: Engine | None = None
+    schema: SchemaShape = field(default_factory=dict)  # columns of every table before the change
+    baseline: dict[str, Any] = field(default_factory=dict)  # checks' before-states
+    proof_checks: list[Check] = field(default_factory=list)  # table_unchanged per table, for the proof
+    maintenance_on: bool = False  # as far as we know; the journal records every switch
+    apply_started: bool = False  # from then on, a failure means rollback
+    record: RunRecord | None = None  # the interrupted run this one continues
+    backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
+
+    @classmethod
+    def create(
+        cls, plan: Plan, *, workdir: Path | None = None, observer: Observer | None = None, options: Options | None = None
+    ) -> RunContext:
+        from safeshift.app.maintenance import build_maintenance
+        from safeshift.engines import get_engine
+        from safeshift.plan import workdir_of
+
+        url = plan.database_url()
+        register_url(url)
+        home = workdir_of(plan, workdir)
+        run_id = new_run_id()
+        return cls(
+            plan=plan,
+            workdir=home,
+            run_id=run_id,
+            run_dir=home / ".safeshift" / "runs" / run_id,
+            url=url,
+            dialect=get_dialect(url),
+            migrator=get_engine(plan),
+            pre_checks=build_checks(plan, "pre"),
+            post_checks=build_checks(plan, "post"),
+            maintenance=build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir),
+            observer=observer or Observer(),
+            options=options or Options(),
+            result=RunResult(run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso()),
+        )
+
+    # -- journal ------------------------------------------------------------------------
+    def event(self, phase: str, event: str, **data: Any) -> None:
+        if self.journal is not None:
+            self.journal.event(phase, event, **data)
+
+    def write_state(self, state: Revisions | Snapshot | Backup | Maintenance) -> None:
+        if self.journal is not None:
+            state.write(self.journal)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[PhaseResult]:
+        """Time and journal one phase; an exception marks it (blocked before any change, else failed)."""
+        record = PhaseResult(name=name)
+        self.observer.phase_started(name)
+        self.event(name, "started")
+        faults.hit(f"{name}:started")
+        started = time.perf_counter()
+        try:
+            yield record
+        except BaseException as exc:
+            if record.status == "ok":
+                if isinstance(exc, Stop):
+                    record.status = exc.phase_status
+                elif isinstance(exc, SafeshiftError) and not self.apply_started:
+                    record.status = "blocked"
+                else:
+                    record.status = "failed"
+            record.detail.setdefault("error", error_text(exc))
+            raise
+        finally:
+            record.seconds = time.perf_counter() - started
+            self.result.phases.append(record)
+            self.event(name, "finished", status=record.status, seconds=round(record.seconds, 4), detail=record.detail)
+            self.observer.phase_finished(record)
+        faults.hit(f"{name}:finished")
+
+    # -- the database ---------------------------------------------------------------------
+    def connect(self) -> Connection:
+        assert self.engine is not None
+        try:
+            return self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {error_text(exc)}") from None
+
+    @contextlib.contextmanager
+    def scratch(self, label: str) -> Iterator[tuple[URL, Engine]]:
+        """A scratch database restored from this run's backup; dropped on the way out."""
+        backup = self.result.backup
+        assert backup is not None
+        url = self.dialect.scratch_copy(backup, label)
+        try:
+            engine = get_dialect(url).create_engine()
+            try:
+                yield url, engine
+            finally:
+                engine.dispose()
+        finally:
+            self.dialect.drop_scratch_copy(url)
+
+    @property
+    def backup_dir(self) -> Path:
+        from safeshift.plan import backup_dir
+
+        return backup_dir(self.plan, self.workdir)
+
+    # -- checks ---------------------------------------------------------------------------
+    def check_context(self, conn: Connection, snapshot: dict[str, int] | None) -> CheckContext:
+        return CheckContext(conn=conn, snapshot=snapshot, base_dir=self.plan.base_dir, baseline=self.baseline)
+
+    def run_checks(self, conn: Connection, checks: Sequence[Check], snapshot: dict[str, int] | None) -> list[CheckResult]:
+        """Run checks and keep their results on the run's record."""
+        results = run_checks(list(checks), self.check_context(conn, snapshot))
+        self.result.checks.extend(results)
+        return results
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        self.observer.progress(task, done, total)
+
+
+def failure_message(what: str, failed: list[CheckResult]) -> str:
+    """The first three failed checks in one line, with their offending keys."""
+    parts = []
+    for r in failed[:3]:
+        text = f"{what} {r.name!r} failed: got {r.value}, expected {r.expected}"
+        if r.error:
+            text = f"{what} {r.name!r} could not run: {r.message}"
+        if r.samples:
+            text += " (offending: " + ", ".join(str(s) for s in r.samples) + ")"
+        parts.append(text)
+    if len(failed) > 3:
+        parts.append(f"and {len(failed) - 3} more")
+    return "; ".join(parts)

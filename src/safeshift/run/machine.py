@@ -1,0 +1,226 @@
+"""The run as a state machine: the phase order of each mode, and the ONE place that decides
+a run's outcome, message and exit code (:func:`settle`).
+
+Phases before the change (preflight, snapshot, backup, rehearse, approve) may stop the
+run with :class:`Stop`: nothing was changed. From maintenance-on on, any failure goes to
+the rollback, and the rollback's proof decides between "rolled back" and "failed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from safeshift.errors import ConfigError, ExitCode, SafeshiftError
+from safeshift.journal import Journal, now_iso
+from safeshift.run.context import RunContext, error_text
+from safeshift.run.dryrun import plan_statements
+from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop, Verdict
+from safeshift.run.phases.apply import apply
+from safeshift.run.phases.approve import approve
+from safeshift.run.phases.backup import backup
+from safeshift.run.phases.cutover import cutover
+from safeshift.run.phases.maintenance import off_on_the_way_out, switch
+from safeshift.run.phases.preflight import preflight
+from safeshift.run.phases.rehearse import rehearse
+from safeshift.run.phases.rollback import rollback
+from safeshift.run.phases.snapshot import snapshot
+from safeshift.run.recovery import RunRecord, abandon, interrupted_runs
+from safeshift.run.report import write_report
+from safeshift.run.state import load_baseline
+from safeshift.secrets import safe_url
+
+Body = Callable[[RunContext], Verdict]
+
+
+def execute(ctx: RunContext, body: Body) -> RunResult:
+    """Run ``body`` under the database's run lock, journaled, always settled and reported."""
+    result = ctx.result
+    if not ctx.options.dry_run:
+        ctx.journal = Journal(ctx.run_dir / "journal.jsonl")
+        result.journal = str(ctx.journal.path)
+        ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url))
+    verdict: Verdict | None = None
+    try:
+        ctx.dialect.check_reachable()
+        ctx.engine = ctx.dialect.create_engine()
+        with ctx.dialect.run_lock(ctx.engine, ctx.run_id, result.started):
+            verdict = body(ctx)
+    except Stop as stop:
+        verdict = Verdict(stop.outcome, stop.message, stop.exit_code)
+    except (Exception, KeyboardInterrupt) as exc:  # never a traceback: say what happened and whether anything changed
+        verdict = _failure(ctx, exc)
+    finally:
+        if verdict is None:  # an exit nobody caught (SystemExit): the run did not finish its work
+            verdict = _failure(ctx, RuntimeError("the run was ended"))
+        warning = off_on_the_way_out(ctx)
+        if warning is not None:
+            verdict = Verdict(verdict.outcome, f"{verdict.message}; {warning}", verdict.exit_code)
+        if ctx.engine is not None:
+            ctx.engine.dispose()
+        settle(result, verdict)
+        if ctx.journal is not None:
+            ctx.event("run", "finished", outcome=result.outcome, message=result.message)
+            ctx.journal.close()
+            write_report(result, ctx.run_dir)
+    return result
+
+
+def settle(result: RunResult, verdict: Verdict) -> None:
+    """The only writer of a run's outcome, message and exit code."""
+    result.outcome = verdict.outcome
+    result.message = verdict.message
+    result.exit_code = verdict.exit_code
+    result.finished = now_iso()
+
+
+def _failure(ctx: RunContext, exc: BaseException) -> Verdict:
+    """An error that escaped the phases: blocked if nothing had changed, else failed (a person must act)."""
+    if ctx.apply_started:
+        return Verdict("failed", error_text(exc), ExitCode.ROLLBACK_FAILED)
+    code = exc.exit_code if isinstance(exc, SafeshiftError) else ExitCode.USAGE
+    return Verdict("blocked", error_text(exc), code)
+
+
+# -- the modes ---------------------------------------------------------------------------
+def full_run(ctx: RunContext) -> Verdict:
+    """preflight → snapshot → backup → [rehearse] → [approve] → the change; or the dry run's plan."""
+    _refuse_if_interrupted(ctx)
+    with ctx.connect() as conn:
+        preflight(ctx, conn)
+        if ctx.options.dry_run:
+            ctx.result.statements = plan_statements(ctx)
+            return Verdict.of("planned", "dry run: nothing was changed")
+        snapshot(ctx, conn)
+        backup(ctx)
+    if ctx.options.rehearse:
+        rehearse(ctx)
+    approve(ctx)
+    return _change(ctx)
+
+
+def rehearse_only(ctx: RunContext) -> Verdict:
+    """preflight → snapshot → backup → rehearse on a copy; the target is not changed."""
+    _refuse_if_interrupted(ctx)
+    with ctx.connect() as conn:
+        preflight(ctx, conn)
+        snapshot(ctx, conn)
+        backup(ctx)
+    rehearsal = rehearse(ctx)
+    return Verdict.of(
+        "rehearsed",
+        f"rehearsal passed: apply took {rehearsal.apply_seconds or 0:.2f}s on the copy "
+        f"({rehearsal.statement_count} statements)",
+    )
+
+
+def resume(ctx: RunContext) -> Verdict:
+    """An interrupted run whose migration completed (or can continue): finish apply, verify, succeed or roll back."""
+    from safeshift.run.phases.verify import verify
+
+    record, result = _adopted(ctx), ctx.result
+    try:
+        if not record.apply_finished:  # a checkpointed backfill: apply again, it continues
+            with ctx.connect() as conn:
+                apply(ctx, conn)
+        with ctx.connect() as conn:
+            revision = ctx.migrator.current(conn)
+            if revision != result.target_revision:
+                raise PhaseFailed(f"the database is at {revision}, not {result.target_revision}")
+            verify(ctx, conn)
+    except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback
+        return _rolled_back(ctx, error_text(exc))
+    return Verdict.of(
+        "succeeded", f"resumed run {record.run_id}: migrated {result.start_revision or 'base'} → {result.target_revision}"
+    )
+
+
+def recover_by_rollback(ctx: RunContext) -> Verdict:
+    """Roll back an interrupted (or unproven) run and prove the database equals its snapshot."""
+    record = _adopted(ctx)
+    if not ctx.result.snapshot:
+        return Verdict.of("noop", f"run {record.run_id} died in {record.last_phase} before its snapshot: nothing was changed")
+    return _rolled_back(ctx, f"rollback of interrupted run {record.run_id} (died in {record.last_phase})")
+
+
+def _change(ctx: RunContext) -> Verdict:
+    """maintenance on → apply → verify → maintenance off → smoke + watch; any failure rolls back."""
+    from safeshift.run.phases.verify import verify
+
+    try:
+        switch(ctx, True)
+        with ctx.connect() as conn:
+            apply(ctx, conn)
+            verify(ctx, conn)
+        switch(ctx, False)
+        cutover(ctx)
+    except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback
+        return _rolled_back(ctx, error_text(exc))
+    result = ctx.result
+    return Verdict.of("succeeded", f"migrated {result.start_revision or 'base'} → {result.target_revision}")
+
+
+def _rolled_back(ctx: RunContext, reason: str) -> Verdict:
+    record = rollback(ctx, reason)
+    if record.proven:
+        return Verdict.of("rolled_back", f"{reason}; rolled back and proven equal to the snapshot")
+    differences = record.proof.differences if record.proof is not None else []
+    differs = "; ".join(differences[:3]) or "rollback did not complete"
+    return Verdict.of("failed", f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}")
+
+
+# -- interrupted runs ----------------------------------------------------------------------
+def _refuse_if_interrupted(ctx: RunContext) -> None:
+    """A new run on a half-migrated database would snapshot the wrong state.
+
+    We hold the database's run lock here, so the interrupted run's process is confirmed
+    gone; ``force`` abandons it (journaled in both runs) and snapshots the database as it is.
+    """
+    for record in interrupted_runs(ctx.workdir, safe_url(ctx.url)):
+        if record.run_id == ctx.run_id:
+            continue
+        if ctx.options.force:
+            abandon(record, ctx.run_id)
+            ctx.event("run", "forced", abandoned=record.run_id, last_phase=record.last_phase)
+            continue
+        what = "could not prove its rollback" if record.unproven else f"was interrupted in phase {record.last_phase}"
+        raise Stop(
+            "blocked",
+            f"run {record.run_id} {what} on this database; run: {record.next_step}  (or start anew over it with --force)",
+        )
+
+
+def _adopted(ctx: RunContext) -> RunRecord:
+    assert ctx.record is not None
+    return ctx.record
+
+
+def adopt(ctx: RunContext, record: RunRecord) -> None:
+    """Continue an interrupted run: same id, folder and journal; state read back from it."""
+    if record.finished and record.outcome != "failed":
+        raise ConfigError(f"run {record.run_id} already finished ({record.outcome}); nothing to recover")
+    if record.database != safe_url(ctx.url):
+        raise ConfigError(
+            f"run {record.run_id} was against {record.database}, but the plan now points at {safe_url(ctx.url)}"
+        )
+    ctx.run_id = record.run_id
+    ctx.run_dir = record.folder
+    ctx.record = record
+    result = ctx.result
+    result.run_id = record.run_id
+    result.started = record.started or result.started
+    if record.revisions is not None:
+        result.start_revision = record.revisions.start_revision
+        result.target_revision = record.revisions.target_revision
+        result.digest = record.revisions.digest
+    if record.snapshot is not None:
+        result.snapshot = dict(record.snapshot.counts)
+        ctx.schema = dict(record.snapshot.schema)
+    ctx.baseline = load_baseline(record.folder)
+    ctx.maintenance_on = record.maintenance_on
+    if record.backup is not None:
+        result.backup = record.backup.backup
+    result.phases = [
+        PhaseResult(name=e["phase"], status=e.get("status", "failed"), seconds=e.get("seconds", 0.0), detail=e.get("detail", {}))
+        for e in record.phases
+    ]
+    ctx.apply_started = record.apply_started

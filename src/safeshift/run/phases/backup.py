@@ -1,0 +1,30 @@
+"""Backup: the dialect's native dump of the whole database, verified before anything changes."""
+
+from __future__ import annotations
+
+from safeshift.errors import BackupError, SafeshiftError
+from safeshift.run.context import RunContext
+from safeshift.run.state import Backup
+
+
+def backup(ctx: RunContext) -> None:
+    assert ctx.engine is not None
+    plan, result = ctx.plan, ctx.result
+    with ctx.phase("backup") as ph:
+        dest = ctx.backup_dir / f"{ctx.run_id}{ctx.dialect.backup_suffix}"
+        try:
+            info = ctx.dialect.backup(ctx.engine, dest, lambda done, total: ctx.progress("backup", done, total))
+        except SafeshiftError as exc:
+            raise BackupError(f"backup failed, nothing was changed: {exc.message}") from None
+        result.backup = info
+        ph.detail.update(path=info.path, bytes=info.bytes)
+        if plan.backup.verifies:
+            try:
+                info.verify_detail = ctx.dialect.verify_backup(
+                    info, result.snapshot, ctx.run_id, method=plan.backup.verify
+                )
+            except SafeshiftError as exc:
+                raise BackupError(f"backup did not verify, nothing was changed: {exc.message}") from None
+            info.verified = True
+            ph.detail["verified"] = True
+        ctx.write_state(Backup(info))

@@ -1,0 +1,198 @@
+"""Preflight: server facts, revisions, backfill steps, lint, disk, activity and pre-checks.
+
+Everything here only reads; any finding that would make the change unsafe stops the run
+before a backup is taken.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy.engine import Connection
+
+from safeshift import lint
+from safeshift.app.sections import check_app_environment
+from safeshift.checks import CheckResult
+from safeshift.errors import ConfigError, ExitCode
+from safeshift.run.context import RunContext, error_text, failure_message
+from safeshift.run.outcome import PhaseResult, Stop
+from safeshift.run.phases.approve import plan_digest
+from safeshift.run.state import Revisions
+
+
+def preflight(ctx: RunContext, conn: Connection) -> None:
+    plan, migrator, result = ctx.plan, ctx.migrator, ctx.result
+    with ctx.phase("preflight") as ph:
+        facts = ctx.dialect.server_facts(conn)
+        conn.rollback()
+        result.facts = facts
+        start = migrator.current(conn)
+        target = migrator.resolve_target(plan.migration.target)
+        pending = migrator.pending(conn, plan.migration.target)
+        result.start_revision = start
+        result.target_revision = target
+        result.digest = plan_digest(plan, migrator, target)
+        result.pending = [r.to_dict() for r in pending]
+        ctx.write_state(Revisions(start, target, result.digest))
+        ph.detail.update(
+            version=facts.version,
+            database_bytes=facts.database_bytes,
+            current=start,
+            target=target,
+            pending=[r.id for r in pending],
+            digest=result.digest,
+        )
+        ctx.backfill_upto = check_backfills(ctx, conn, start, target, [r.id for r in pending])
+        if ctx.backfill_upto:
+            ph.detail["backfill_steps"] = [
+                {"name": step.label, "after": step.after or target, "upgrade_first_to": upto}
+                for step, upto in zip(plan.migration.backfill, ctx.backfill_upto, strict=True)
+            ]
+        if not pending:
+            raise Stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK, phase_status="skipped")
+        ctx.dialect.check_tools()
+        check_app_environment(plan)  # a missing probe secret must stop us now, not after apply
+        _lint(ctx, ph)
+        _check_disk(ctx, ph)
+        _check_activity(ctx, conn, ph)
+        failed = [r for r in ctx.run_checks(conn, ctx.pre_checks, None) if not r.passed]
+        if failed:
+            raise Stop("blocked", failure_message("pre-check", failed), ExitCode.CHECKS_FAILED)
+
+
+def check_backfills(
+    ctx: RunContext, conn: Connection, start: str | None, target: str, pending: list[str]
+) -> list[str | None]:
+    """Each step's ``after`` is a revision on the way to the target, none before the one above it.
+
+    Checked before anything changes, against the database's pending revisions: a typo'd
+    or out-of-order ``after`` would otherwise fail halfway through the migration. Returns,
+    per step, the revision to upgrade to before it (None: nothing to apply first).
+    """
+    name = ctx.plan.source.name
+    steps = ctx.plan.migration.backfill
+    upto: list[str | None] = []
+    reached = 0  # how many pending revisions are applied once the previous step runs
+    for index, step in enumerate(steps):
+        where = f"{name}: migration.backfill[{index}].after"
+        position = len(pending)
+        if step.after is not None:
+            try:
+                resolved = ctx.migrator.resolve_target(step.after)
+            except ConfigError as exc:
+                prefix = f"{name}: migration.target: "
+                raise ConfigError(f"{where}: {exc.message.removeprefix(prefix)}") from None
+            if resolved in pending:
+                position = pending.index(resolved) + 1
+            elif resolved != target:
+                if not _applied(ctx, conn, resolved):
+                    raise ConfigError(
+                        f"{where}: revision {step.after!r} is not on the way from {start or 'base'} to the "
+                        f"target {target} (pending: {', '.join(pending) or 'none'})"
+                    )
+                position = 0
+        if position < reached:
+            before = steps[index - 1].after or "the target"
+            raise ConfigError(
+                f"{where}: {step.after!r} comes before {before!r} of backfill[{index - 1}]; steps run in "
+                "plan order, so each after must be the one above it or a later revision"
+            )
+        upto.append(pending[position - 1] if position > reached else None)
+        reached = max(reached, position)
+    return upto
+
+
+def _applied(ctx: RunContext, conn: Connection, revision: str) -> bool:
+    """Whether ``revision`` is already applied: nothing is pending up to it.
+
+    Alembic refuses to walk up to an ancestor of the current revision; that too means it
+    is behind the database, not ahead of it.
+    """
+    try:
+        return not ctx.migrator.pending(conn, revision)
+    except Exception:
+        return True
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+
+
+def _check_disk(ctx: RunContext, ph: PhaseResult) -> None:
+    facts = ctx.result.facts
+    size = facts.database_bytes if facts else None
+    folder = ctx.backup_dir
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    ph.detail["backup_free_bytes"] = free
+    ratio = ctx.plan.backup.min_free_ratio
+    need = int((size or 0) * ratio)
+    if free < need:
+        raise Stop(
+            "blocked",
+            f"not enough free disk for the backup at {folder}: {free} bytes free, "
+            f"{need} needed ({ratio:g} × database size)",
+        )
+
+
+def rendered(ctx: RunContext) -> list[str]:
+    """The pending migration as SQL (Alembic offline mode, the SQL files); [] for commands."""
+    result = ctx.result
+    return ctx.migrator.render(result.start_revision, result.target_revision or "head", ctx.dialect.name)
+
+
+def _lint(ctx: RunContext, ph: PhaseResult) -> None:
+    """Lock hazards of the pending SQL, sized by the live tables; above the plan's threshold: blocked."""
+    if not ctx.migrator.renders_sql or ctx.result.facts is None:
+        return
+    settings = lint.LintSettings.from_section(ctx.plan.lint)
+    try:
+        statements = rendered(ctx)
+    except Exception as exc:
+        ph.detail["lint"] = f"not linted: the migration cannot be rendered offline ({error_text(exc)})"
+        return
+    findings = lint.lint_statements(
+        statements,
+        ctx.dialect.name,
+        lint.table_sizes_from_facts(ctx.result.facts),
+        destructive_ok=ctx.plan.backup.verifies,
+        settings=settings,
+    )
+    ctx.result.lint = [f.to_dict() for f in findings]
+    blocking = lint.blocking_findings(findings, settings.fail_on)
+    ph.detail["lint"] = {"findings": len(findings), "blocking": len(blocking)}
+    if blocking:
+        first = blocking[0]
+        more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
+        raise Stop(
+            "blocked",
+            f"lint: {first.code} {first.severity} on {first.table or 'statement ' + str(first.statement)}: "
+            f"{first.message}{more} (see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON)",
+            ExitCode.CHECKS_FAILED,
+        )
+
+
+def _check_activity(ctx: RunContext, conn: Connection, ph: PhaseResult) -> None:
+    """Long open transactions and blockers make an ALTER queue up every writer behind it."""
+    limits = ctx.plan.preflight
+    sessions = ctx.dialect.activity(conn, limits.long_transaction_seconds)
+    if conn.in_transaction():
+        conn.rollback()
+    ph.detail["activity"] = [s.to_dict() for s in sessions]
+    passed = len(sessions) <= limits.max_long_transactions
+    result = CheckResult(
+        name=f"at most {limits.max_long_transactions} transactions open > {limits.long_transaction_seconds:g}s or blocking",
+        kind="activity",
+        phase="pre",
+        passed=passed,
+        value=len(sessions),
+        expected=f"<= {limits.max_long_transactions}",
+        samples=[
+            f"{s.id} {s.user or ''} {s.state or ''} {s.seconds or 0:.0f}s{' blocking' if s.blocking else ''}".strip()
+            for s in sessions[:10]
+        ],
+    )
+    ctx.result.checks.append(result)
+    if not passed:
+        raise Stop("blocked", failure_message("preflight", [result]), ExitCode.CHECKS_FAILED)

@@ -1,0 +1,101 @@
+"""Prove: is the database back where it started? Revision, schema, row counts, row hashes, pre-checks.
+
+Unknown (unreachable, a hash that cannot be computed) counts as not equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from safeshift.checks import Check, capture_baseline
+from safeshift.dialects.base import SchemaShape
+from safeshift.run.context import RunContext, error_text
+from safeshift.run.outcome import Proof
+from safeshift.run.phases.snapshot import PROOF_PREFIX, table_hash_checks
+
+
+def prove(ctx: RunContext) -> Proof:
+    try:
+        return _prove(ctx)
+    except Exception as exc:
+        return Proof(equal=False, differences=[f"cannot prove: {error_text(exc)}"])
+
+
+def _prove(ctx: RunContext) -> Proof:
+    result = ctx.result
+    before = result.snapshot
+    with ctx.phase("prove") as ph, ctx.connect() as conn:
+        differences: list[str] = []
+        revision = ctx.migrator.current(conn)
+        if revision != result.start_revision:
+            differences.append(f"revision is {revision}, expected {result.start_revision}")
+        schema = ctx.dialect.schema_shape(conn)
+        for name in sorted(set(schema) | set(ctx.schema)):
+            if name not in schema:
+                differences.append(f"table {name} is missing")
+            elif name not in ctx.schema:
+                differences.append(f"table {name} should not exist")
+            elif schema[name] != ctx.schema[name]:
+                differences.append(f"table {name} has columns {schema[name]}, expected {ctx.schema[name]}")
+        counts = ctx.dialect.row_counts(conn, [t for t in before if t in schema])
+        for name, want in before.items():
+            got = counts.get(name)
+            if got is not None and got != want:
+                differences.append(f"table {name} has {got} rows, expected {want}")
+        conn.rollback()
+        checks = ctx.run_checks(conn, ctx.pre_checks, before)
+        comparable = _comparable(ctx, schema)
+        missing = [c for c in comparable if c.name not in ctx.baseline]
+        if missing and ctx.plan.rollback.prove_contents == "backup":
+            if result.backup is not None:
+                ctx.baseline.update(_baseline_from_backup(ctx, missing))
+                ph.detail["row_hashes_from"] = "backup"
+            else:  # the run stopped before its backup, so before anything was applied
+                ph.detail["row_hashes_from"] = "none: no backup was taken, nothing was applied"
+        hashed = [c for c in comparable if c.name in ctx.baseline]
+        checks += ctx.run_checks(conn, hashed, before)
+        for check_result in checks:
+            check_result.phase = "proof"
+        for failed in (r for r in checks if not r.passed):
+            if failed.name.startswith(PROOF_PREFIX):
+                keys = ", ".join(map(str, failed.samples)) or failed.message
+                differences.append(f"table {failed.name[len(PROOF_PREFIX):]} has changed rows (first keys: {keys})")
+            else:
+                differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
+        proof = Proof(
+            equal=not differences,
+            differences=differences,
+            revision=revision,
+            tables_compared=len(before),
+            tables_hashed=len(hashed),
+            row_counts=counts,
+        )
+        ph.detail.update(equal=proof.equal, differences=differences)
+        if differences:
+            ph.status = "failed"
+        return proof
+
+
+def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check]:
+    """Content hashes for tables whose columns are back as they were (others already differ)."""
+    if not ctx.proof_checks and ctx.schema and ctx.result.snapshot:
+        with ctx.connect() as conn:
+            ctx.proof_checks = table_hash_checks(ctx, conn)
+    return [
+        c for c in ctx.proof_checks
+        if (table := c.name[len(PROOF_PREFIX):]) in schema and schema[table] == ctx.schema.get(table)
+    ]
+
+
+def _baseline_from_backup(ctx: RunContext, checks: list[Check]) -> dict[str, Any]:
+    """Row hashes of the state before, read from the run's verified backup in a scratch copy.
+
+    The backup was taken right after the snapshot and verified against its counts, so it
+    is the "before" the proof needs; hashing it only when a rollback must be proven keeps
+    that cost off every run that succeeds. Failing here makes the proof fail (exit 4).
+    """
+    with ctx.scratch("proof") as (_url, engine), engine.connect() as conn:
+        return capture_baseline(checks, ctx.check_context(conn, None))
+
+
+

@@ -1,0 +1,134 @@
+"""Rehearse: apply and verify on a scratch copy restored from the fresh backup, timing every statement.
+
+The target is not touched. On MySQL/MariaDB the server is also asked, on a second copy,
+which lock class each DDL needs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from safeshift.backfill import MemoryCheckpoints, backfill_context
+from safeshift.checks import run_checks
+from safeshift.dialects import get_dialect
+from safeshift.errors import ExitCode
+from safeshift.run.context import RunContext, error_text, failure_message
+from safeshift.run.outcome import LockClass, Rehearsal, Stop
+from safeshift.run.phases.apply import Output, backfill_progress, migrate, output_of_failure
+from safeshift.run.phases.preflight import rendered
+from safeshift.secrets import safe_url
+
+
+def rehearse(ctx: RunContext) -> Rehearsal:
+    """Raises :class:`Stop` (blocked) when the migration or a post-check fails on the copy."""
+    with ctx.phase("rehearse") as ph:
+        failure: str | None = None
+        with ctx.scratch("rehearsal") as (url, engine):
+            rehearsal = Rehearsal(database=safe_url(url))
+            ctx.result.rehearsal = rehearsal
+            timer = StatementTimer(engine)
+            scratch = get_dialect(url)
+            with engine.connect() as conn:
+                scratch.prepare_apply_session(conn, ctx.plan.apply.lock_timeout)
+                if conn.in_transaction():
+                    conn.commit()
+                failure = _apply_on_copy(ctx, conn, rehearsal)
+                if failure is None:
+                    started = time.perf_counter()
+                    results = run_checks(ctx.post_checks, ctx.check_context(conn, ctx.result.snapshot))
+                    rehearsal.verify_seconds = round(time.perf_counter() - started, 4)
+                    rehearsal.checks = results
+                    failed = [r for r in results if not r.passed]
+                    if failed:
+                        failure = failure_message("post-check on the copy", failed)
+        if failure is None and ctx.dialect.asks_lock_classes and ctx.migrator.renders_sql:
+            rehearsal.lock_classes = _probe_lock_classes(ctx)
+        rehearsal.statements = timer.slowest(20)
+        rehearsal.statement_count = timer.count
+        rehearsal.passed = failure is None
+        ph.detail.update(
+            predicted_apply_seconds=rehearsal.apply_seconds, statements=timer.count, passed=rehearsal.passed
+        )
+        if failure is not None:
+            raise Stop("blocked", f"rehearsal failed, nothing changed on the target: {failure}", ExitCode.CHECKS_FAILED)
+        return rehearsal
+
+
+def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> str | None:
+    outputs: list[Output] = []
+    started = time.perf_counter()
+    failure: str | None = None
+    try:
+        # checkpoints of its own: the copy's must never let the real run skip a batch
+        with backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf:
+            try:
+                migrate(ctx, conn, outputs.append)
+            finally:
+                rehearsal.backfills = [r.to_dict() for r in bf.results]
+        if conn.in_transaction():
+            conn.commit()
+    except Exception as exc:
+        outputs.append(output_of_failure(ctx, exc))
+        failure = f"the migration failed on the copy: {error_text(exc)}"
+    rehearsal.output = next((o for o in reversed(outputs) if o is not None), None)
+    rehearsal.apply_seconds = round(time.perf_counter() - started, 4)
+    return failure
+
+
+def _probe_lock_classes(ctx: RunContext) -> list[LockClass]:
+    """Ask the server which lock class each DDL needs, on a second scratch copy.
+
+    Each DDL is re-issued with ALGORITHM=INSTANT, then INPLACE/LOCK=NONE (refused at once
+    when it would block); one that needs a copy is then run as written, so the statements
+    after it see the schema they expect.
+    """
+    from safeshift import lint
+
+    found: list[LockClass] = []
+    with ctx.scratch("probe") as (_url, engine), engine.connect() as conn:
+        for sql in rendered(ctx):
+            text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
+            if not text:
+                continue
+            shown = " ".join(text.split())[:200]
+            head = " ".join(text.split()[:2]).upper()
+            try:
+                if head in ("ALTER TABLE", "CREATE INDEX", "CREATE UNIQUE", "DROP INDEX"):
+                    lock_class = lint.probe_lock_class(conn, text)
+                    if lock_class == "copy":
+                        conn.exec_driver_sql(text.rstrip(";"))
+                    found.append(LockClass(shown, lock_class))
+                else:
+                    conn.exec_driver_sql(text.rstrip(";"))
+                if conn.in_transaction():
+                    conn.commit()
+            except Exception as exc:  # a probe must never fail the rehearsal itself
+                if conn.in_transaction():
+                    conn.rollback()
+                found.append(LockClass(shown, None, error_text(exc)))
+    return found
+
+
+class StatementTimer:
+    """Times every statement an engine runs (the rehearsal's per-statement durations)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._timings: list[tuple[float, str]] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("safeshift_started", []).append(time.perf_counter())
+
+    def _after(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        started = conn.info["safeshift_started"].pop()
+        self.count += 1
+        self._timings.append((time.perf_counter() - started, " ".join(statement.split())[:300]))
+
+    def slowest(self, n: int) -> list[dict[str, Any]]:
+        return [{"seconds": round(t, 4), "sql": sql} for t, sql in sorted(self._timings, reverse=True)[:n]]

@@ -1,0 +1,87 @@
+"""Rollback: the plan's strategy (downgrade, restore, or downgrade then restore), each step proven.
+
+Maintenance goes back on first (the runbook stops the application while it rolls back).
+A server that went away gets ``[rollback] wait_for_database`` seconds to return.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from safeshift.errors import SafeshiftError
+from safeshift.run.context import RunContext, error_text
+from safeshift.run.outcome import Rollback, RollbackStep
+from safeshift.run.phases.maintenance import switch
+from safeshift.run.phases.prove import prove
+
+
+def rollback(ctx: RunContext, reason: str) -> Rollback:
+    """Roll back and prove; the caller turns the proof into the run's verdict."""
+    strategy = ctx.plan.rollback.strategy
+    record = Rollback(reason=reason, strategy=strategy)
+    ctx.result.rollback = record
+    try:
+        switch(ctx, True)
+    except SafeshiftError as exc:
+        record.maintenance = exc.message
+    steps = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
+    for step in steps:
+        _wait_for_database(ctx)
+        try:
+            with ctx.phase(f"rollback:{step}"):
+                _STEPS[step](ctx, record)
+        except Exception as exc:
+            record.steps.append(RollbackStep(step, ok=False, error=error_text(exc)))
+            continue
+        record.steps.append(RollbackStep(step, ok=True))
+        record.proof = prove(ctx)
+        if record.proof.equal:
+            break
+    return record
+
+
+def _downgrade(ctx: RunContext, record: Rollback) -> None:
+    from safeshift.run.phases.apply import output_of_failure
+
+    with ctx.connect() as conn:
+        output = None
+        try:
+            ctx.migrator.downgrade(conn, ctx.result.start_revision)
+            output = ctx.migrator.last_output
+            if conn.in_transaction():
+                conn.commit()
+        except BaseException as exc:
+            output = output_of_failure(ctx, exc)
+            raise
+        finally:
+            if output is not None:
+                record.output.append(output)
+                ctx.event("rollback:downgrade", "output", output=output)
+
+
+def _restore(ctx: RunContext, record: Rollback) -> None:
+    assert ctx.engine is not None
+    if ctx.result.backup is None:
+        raise SafeshiftError("no backup to restore from")
+    ctx.dialect.restore(ctx.engine, Path(ctx.result.backup.path))
+
+
+_STEPS = {"downgrade": _downgrade, "restore": _restore}
+
+
+def _wait_for_database(ctx: RunContext) -> None:
+    """Wait for a server that went away (restart, failover), up to the plan's limit."""
+    deadline = time.monotonic() + ctx.plan.rollback.wait_for_database
+    delay = 0.5
+    while True:
+        try:
+            ctx.dialect.check_reachable()
+            return
+        except SafeshiftError as exc:
+            if time.monotonic() >= deadline:
+                ctx.event("rollback", "database_unreachable", error=exc.message)
+                return  # the step fails and says why; the proof cannot pass
+            ctx.event("rollback", "waiting_for_database", error=exc.message)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
