@@ -16,7 +16,7 @@ from safeshift.approval import Approval
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.runner import rehearse_plan, run_plan
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from safeshift.cli import app
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.expectations import Expectation, ExpectationError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 
 GOOD = """
 [database]

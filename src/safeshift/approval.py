@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from safeshift.config.models import Plan
 from safeshift.engines.base import MigrationEngine
 from safeshift.journal import now_iso
-from safeshift.plan import Plan
 
 # Shown the digest and the database name, returns what the person typed (None: declined).
 Confirm = Callable[[str, str], str | None]

@@ -15,8 +15,9 @@ from rich.table import Table
 
 from safeshift import commands
 from safeshift.approval import Approval
+from safeshift.config.models import DEFAULT_PLAN
 from safeshift.errors import ExitCode, SafeshiftError
-from safeshift.plan import DEFAULT_PLAN, load_plan
+from safeshift.loading import load_plan
 from safeshift.result import PhaseResult, RunResult
 from safeshift.runner import rehearse_plan, resume_run, rollback_run, run_plan
 from safeshift.secrets import redact, redact_data

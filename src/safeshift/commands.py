@@ -12,13 +12,14 @@ from typing import Any
 
 from safeshift import lint
 from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
+from safeshift.config.load import backup_dir, state_dir
+from safeshift.config.models import Plan
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 from safeshift.journal import now_iso
-from safeshift.plan import Plan
 from safeshift.recovery import all_runs
-from safeshift.runner import new_run_id, state_dir
+from safeshift.runner import new_run_id
 from safeshift.secrets import register_url, safe_url
 
 
@@ -77,9 +78,7 @@ def check(plan: Plan, phase: str = "post") -> CheckReport:
 def backup(plan: Plan, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
     """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
     dialect = _open(plan)
-    home = state_dir(plan, workdir)
-    folder = Path(plan.backup.directory)
-    folder = folder if folder.is_absolute() else home / folder
+    folder = backup_dir(plan, workdir)
     run_id = new_run_id()
     engine = dialect.create_engine()
     try:

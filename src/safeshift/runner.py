@@ -33,7 +33,6 @@ from safeshift.app.watch import Watcher
 from safeshift.approval import Approval, plan_digest
 from safeshift.backfill import (
     BackfillProgress,
-    BackfillStep,
     JournalCheckpoints,
     MemoryCheckpoints,
     backfill_context,
@@ -49,12 +48,13 @@ from safeshift.checks import (
     get_check_class,
     run_checks,
 )
+from safeshift.config.load import backup_dir, state_dir
+from safeshift.config.models import BackfillStep, Plan
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import BackupInfo, SchemaShape
 from safeshift.engines import MigrationEngine, get_engine
 from safeshift.errors import BackupError, ConfigError, ConnectError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
-from safeshift.plan import Plan
 from safeshift.recovery import RunRecord, interrupted_runs, load_run
 from safeshift.report import write_report
 from safeshift.result import PhaseResult, RunResult
@@ -94,11 +94,6 @@ def new_run_id() -> str:
     """Sortable by start time (to the millisecond), unique by a random suffix."""
     now = datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + _random.token_hex(3)
-
-
-def state_dir(plan: Plan, workdir: Path | None) -> Path:
-    """Where runs and backups go: ``workdir`` or the plan's folder."""
-    return (workdir or plan.base_dir).resolve()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -536,8 +531,7 @@ class Run:
 
     @property
     def backup_dir(self) -> Path:
-        path = Path(self.plan.backup.directory).expanduser()
-        return path if path.is_absolute() else self.home / path
+        return backup_dir(self.plan, self.home)
 
     def _snapshot(self, conn: Connection) -> None:
         with self.phase("snapshot") as ph:
