@@ -42,7 +42,7 @@ from safeshift.demo import _env, fresh_database, server_url  # noqa: E402
 from safeshift.demo.family_online import Writer, prepare_online_database  # noqa: E402
 from safeshift.dialects import get_dialect  # noqa: E402
 from safeshift.engines.alembic import AlembicEngine  # noqa: E402
-from safeshift.plan import load_plan  # noqa: E402
+from safeshift.loading import load_plan  # noqa: E402
 from safeshift.run import run_plan  # noqa: E402
 
 EXAMPLES = REPO / "examples"

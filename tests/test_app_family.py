@@ -14,16 +14,16 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import URL
 
-from safeshift.app.config import SmokeProbe, WatchSection
 from safeshift.app.maintenance import build_maintenance
 from safeshift.app.probes import failure_message, run_probes
 from safeshift.app.view import live_watch, probe_table, watch_table
 from safeshift.app.watch import Watcher, WatchSample
+from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.demo import examples_dir, prepare_family_database
 from safeshift.demo.family_app import RunningApp, start_app
 from safeshift.dialects import get_dialect
 from safeshift.engines.alembic import AlembicEngine
-from safeshift.plan import load_plan, parse_plan
+from safeshift.loading import load_plan, parse_plan
 
 PASSWORD = "family-demo-pw-7Qx"
 
@@ -148,7 +148,7 @@ def test_unreachable_app_is_a_failed_probe(client: httpx.Client, monkeypatch: py
 def test_maintenance_file_makes_the_app_answer_503(
     app: RunningApp, client: httpx.Client, maintenance_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from safeshift.app.config import MaintenanceSpec
+    from safeshift.config.models import MaintenanceSpec
 
     hook = build_maintenance(MaintenanceSpec.model_validate({"kind": "file", "path": str(maintenance_file)}))
     assert hook is not None

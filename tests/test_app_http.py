@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from safeshift.app.config import MaintenanceSpec, SmokeProbe, WatchSection
 from safeshift.app.maintenance import HttpHook, MaintenanceError, build_maintenance
 from safeshift.app.probes import (
     check_probe_environment,
@@ -25,8 +24,9 @@ from safeshift.app.probes import (
     run_probes,
 )
 from safeshift.app.watch import Watcher
+from safeshift.config.models import MaintenanceSpec, SmokeProbe, WatchSection
 from safeshift.errors import ConfigError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.secrets import redact, register_secret
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from safeshift.app.config import MaintenanceSpec
 from safeshift.app.maintenance import (
     CommandHook,
     FileHook,
@@ -20,6 +19,7 @@ from safeshift.app.maintenance import (
     MaintenanceHook,
     build_maintenance,
 )
+from safeshift.config.models import MaintenanceSpec
 from safeshift.errors import ConfigError, SafeshiftError
 
 

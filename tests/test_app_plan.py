@@ -14,9 +14,9 @@ from safeshift.app.maintenance import (
     build_maintenance,
 )
 from safeshift.app.sections import check_app_environment
-from safeshift.app.triggers import Trigger
+from safeshift.config.triggers import Trigger
 from safeshift.errors import ConfigError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 
 BASE = """
 [database]

@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from safeshift.app.config import WatchSection
-from safeshift.app.triggers import Trigger, TriggerError, first_fired, parse_trigger
+from safeshift.app.triggers import first_fired
 from safeshift.app.watch import LogTail, Watcher, WatchSample, percentile, planned_ticks
+from safeshift.config.models import WatchSection
+from safeshift.config.triggers import Trigger, TriggerError, parse_trigger
 
 
 class FakeTime:

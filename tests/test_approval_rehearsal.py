@@ -15,7 +15,7 @@ from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import Approval, rehearse_plan, run_plan
 
 

@@ -24,15 +24,16 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from conftest import drop_scratch, require_server, scratch_url
-from safeshift.backfill import BackfillStep, MemoryCheckpoints, run_backfill_step
+from safeshift.backfill import MemoryCheckpoints, run_backfill_step
 from safeshift.backfill.step import batch_sql
 from safeshift.cli import app
+from safeshift.config.models import BackfillStep
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.faults import EXIT_CODE
 from safeshift.journal import read_journal
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import RunResult, resume_run, run_plan
 
 ROWS = 1000

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from conftest import EXAMPLES
 from safeshift.checks import build_checks, check_kinds
 from safeshift.errors import ConfigError
-from safeshift.plan import load_plan, parse_plan
+from safeshift.loading import load_plan, parse_plan
 from test_checks_support import make
 
 BUILT_IN = {

@@ -113,7 +113,7 @@ def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dic
     import time
 
     from safeshift.commands import status
-    from safeshift.plan import load_plan
+    from safeshift.loading import load_plan
     from safeshift.run import run_plan
 
     url, plan_path, env = family

@@ -20,7 +20,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines import get_engine
 from safeshift.engines.command import CommandEngine, CommandFailed, tool_url
 from safeshift.errors import ConfigError
-from safeshift.plan import parse_plan
+from safeshift.loading import parse_plan
 from safeshift.run import run_plan
 from safeshift.secrets import MASK, register_secret
 

@@ -19,7 +19,7 @@ from safeshift.dialects import get_dialect
 from safeshift.engines import get_engine
 from safeshift.engines.sqlfiles import VERSION_TABLE, SqlFileError, SqlFilesEngine, split_statements
 from safeshift.errors import ConfigError
-from safeshift.plan import parse_plan
+from safeshift.loading import parse_plan
 
 
 def make_engine(folder: Path, files: dict[str, str]) -> SqlFilesEngine:

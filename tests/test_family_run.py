@@ -20,7 +20,7 @@ from conftest import family_plan, require_server
 from safeshift.cli import app
 from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 USERS = 3000

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from conftest import family_plan, require_server
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 

@@ -24,7 +24,7 @@ from safeshift.lint import (
     to_sarif,
 )
 from safeshift.lint import squawk as squawk_module
-from safeshift.plan import load_plan, parse_plan
+from safeshift.loading import load_plan, parse_plan
 
 MILLION = {"users": TableSize(rows=1_000_000, bytes=180_000_000)}
 

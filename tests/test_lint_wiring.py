@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from conftest import family_plan
 from safeshift.cli import app
 from safeshift.demo import prepare_family_database
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 

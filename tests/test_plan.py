@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from safeshift.cli import app
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.expectations import Expectation, ExpectationError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 
 GOOD = """
 [database]
@@ -165,3 +165,27 @@ def test_cli_missing_plan_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", "--plan", str(tmp_path / "nope.toml")])
     assert result.exit_code == 2
     assert "plan file not found" in result.stderr
+
+
+def test_state_and_backup_folders_resolve_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--workdir`` or the plan's folder; ``[backup] directory`` with ``~`` expanded, else relative to it."""
+    from safeshift import commands
+    from safeshift.config.load import backup_dir, state_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SS_TEST_URL", f"sqlite:///{tmp_path}/x.db")
+    plan = load_plan(write(tmp_path, GOOD))
+    work = tmp_path / "work"
+    assert state_dir(plan, None) == tmp_path.resolve()
+    assert state_dir(plan, work) == work.resolve()
+    assert backup_dir(plan, None) == tmp_path.resolve() / ".safeshift" / "backups"
+    assert backup_dir(plan, work) == work.resolve() / ".safeshift" / "backups"
+    home_plan = load_plan(write(tmp_path, GOOD + '\n[backup]\ndirectory = "~/backups"\nverify = false\n'))
+    assert backup_dir(home_plan, work) == tmp_path / "home" / "backups"
+    # `safeshift backup` writes there too, not to a folder literally named "~"
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "x.db").close()
+    info = commands.backup(home_plan, workdir=work)
+    assert Path(info.path).parent == tmp_path / "home" / "backups"
+    assert not (work / "~").exists()

@@ -21,7 +21,7 @@ from safeshift.demo.relationships import RelationshipsDemoResult, demo_relations
 from safeshift.demo.relationships_data import TABLES, generate
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import SqlFilesEngine
-from safeshift.plan import parse_plan
+from safeshift.loading import parse_plan
 
 COUPLES = 2000
 NAME = f"ss_rel_demo_{uuid.uuid4().hex[:8]}"

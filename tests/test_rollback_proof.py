@@ -19,7 +19,7 @@ from conftest import drop_scratch, scratch_url, server_databases
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ExitCode
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 URL_ENV = "SS_PROOF_URL"

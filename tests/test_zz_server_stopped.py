@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from conftest import IN_CI, family_plan, require_server, server_problem
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 STOP = ["mariadb-admin", "--protocol=tcp", "-h", "127.0.0.1", "-uroot", "shutdown"]

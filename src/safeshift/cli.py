@@ -15,8 +15,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from safeshift import commands
+from safeshift.config.models import DEFAULT_PLAN
 from safeshift.errors import ExitCode, SafeshiftError
-from safeshift.plan import DEFAULT_PLAN, load_plan
+from safeshift.loading import load_plan
 from safeshift.run import (
     Approval,
     Observer,

@@ -12,11 +12,12 @@ from typing import Any
 
 from safeshift import lint
 from safeshift.checks import CheckContext, CheckResult, build_checks, capture_baseline, run_checks
+from safeshift.config.load import backup_dir, state_dir
+from safeshift.config.models import Plan
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
 from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 from safeshift.journal import now_iso
-from safeshift.plan import Plan, backup_dir, workdir_of
 from safeshift.run.context import new_run_id
 from safeshift.run.recovery import all_runs
 from safeshift.secrets import register_url, safe_url
@@ -172,7 +173,7 @@ def status(plan: Plan, *, workdir: Path | None = None) -> Status:
         raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
     finally:
         engine.dispose()
-    runs = recent_runs(workdir_of(plan, workdir))
+    runs = recent_runs(state_dir(plan, workdir))
     for run in runs:
         # a run without a report is either still going (it holds the database's lock) or dead
         if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:

@@ -7,20 +7,13 @@ multiplied by a number. Anything else is a config error at load time.
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_HEAD = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$")
+from safeshift.config.compare import OPERATOR_PATTERN, OPERATORS
+
+_HEAD = re.compile(rf"^\s*({OPERATOR_PATTERN})\s*(.+?)\s*$")
 _TERM = re.compile(
     r"^(?:(?P<coef>\d+(?:\.\d+)?)\s*\*\s*)?"
     r"(?:(?P<num>\d+(?:\.\d+)?)|snapshot(?:\.(?P<table>[A-Za-z_][A-Za-z0-9_$]*))?)$"
@@ -103,7 +96,7 @@ class Expectation:
     def holds(
         self, value: float, snapshot: Mapping[str, int] | None, own_table: str | None = None
     ) -> bool:
-        return _OPS[self.op](value, self.target(snapshot, own_table))
+        return OPERATORS[self.op](value, self.target(snapshot, own_table))
 
     def resolved(self, snapshot: Mapping[str, int] | None, own_table: str | None = None) -> str:
         """The expectation with snapshot values filled in, for reports: ``== 100000``."""

@@ -20,12 +20,11 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from safeshift.app.config import HttpMethod, MaintenanceSpec, Url
 from safeshift.app.template import render, render_data
+from safeshift.config.messages import validation_message
+from safeshift.config.models import DEFAULT_PLAN, HttpMethod, MaintenanceSpec, Url
 from safeshift.errors import ConfigError, SafeshiftError
 from safeshift.secrets import redact
-
-DEFAULT_PLAN_NAME = "safeshift.toml"
 
 
 class MaintenanceError(SafeshiftError):
@@ -82,7 +81,7 @@ def register_maintenance(cls: type[MaintenanceHook]) -> type[MaintenanceHook]:
 def build_maintenance(
     section: MaintenanceSpec | None,
     *,
-    source: str = DEFAULT_PLAN_NAME,
+    source: str = DEFAULT_PLAN,
     base_dir: Path | None = None,
 ) -> MaintenanceHook | None:
     """The hook for a plan's ``[maintenance]`` (None without one); bad keys are one-line ConfigErrors.
@@ -98,8 +97,6 @@ def build_maintenance(
     try:
         config = cls.Config.model_validate(section.model_dump())
     except ValidationError as exc:
-        from safeshift.plan import validation_message
-
         message = validation_message(source, exc)
         head, _, rest = message.partition(": ")
         raise ConfigError(redact(f"{head}: maintenance.{rest}")) from None

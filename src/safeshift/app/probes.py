@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from safeshift.app.config import SmokeProbe
-from safeshift.app.template import as_text, env_names, render, render_data
+from safeshift.app.template import as_text, render, render_data
+from safeshift.config.env import env_names
+from safeshift.config.models import SmokeProbe
 from safeshift.errors import ConfigError, SafeshiftError
 from safeshift.secrets import redact, redact_data, register_secret
 

@@ -1,6 +1,6 @@
 """Plan-load checks that span sections (the watch names probes and checks defined elsewhere).
 
-Called by :func:`safeshift.plan.parse_plan`, so a watch that names a probe that does not
+Called by :func:`safeshift.loading.load_plan`, so a watch that names a probe that does not
 exist is a one-line configuration error before anything runs, like every other plan
 mistake. Credentials the probes and hooks will send are registered as secrets here too,
 so they are masked from the very first line safeshift prints.
@@ -9,20 +9,24 @@ so they are masked from the very first line safeshift prints.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from safeshift.app.maintenance import HttpConfig, build_maintenance
 from safeshift.app.probes import check_probe_environment, register_probe_secrets, unset_env
-from safeshift.app.template import env_names, strings
+from safeshift.config.env import env_names, strings
 from safeshift.errors import ConfigError
 from safeshift.secrets import register_secret
 
 if TYPE_CHECKING:
-    from safeshift.plan import Plan
+    from safeshift.config.models import Plan
 
 
-def validate_app_sections(plan: Plan) -> None:
-    """Raise a one-line ConfigError when ``[maintenance]``, ``[[smoke]]`` and ``[watch]`` disagree."""
+def validate_app_sections(plan: Plan, post_checks: Sequence[str]) -> None:
+    """Raise a one-line ConfigError when ``[maintenance]``, ``[[smoke]]`` and ``[watch]`` disagree.
+
+    ``post_checks``: the names of the plan's post-checks (``watch.checks`` must name some).
+    """
     name = plan.source.name
     hook = build_maintenance(plan.maintenance, source=name, base_dir=plan.base_dir)
     if hook is not None and isinstance(hook.config, HttpConfig):
@@ -40,12 +44,9 @@ def validate_app_sections(plan: Plan) -> None:
             known = ", ".join(smoke_names) or "none: add [[smoke]] probes"
             raise ConfigError(f"{name}: watch.probes[{index}]: no smoke probe named {probe!r} (known: {known})")
     if watch.checks:
-        from safeshift.checks import build_checks
-
-        check_names = [c.name for c in build_checks(plan, "post")]
         for index, check in enumerate(watch.checks):
-            if check not in check_names:
-                known = ", ".join(repr(c) for c in check_names) or "none"
+            if check not in post_checks:
+                known = ", ".join(repr(c) for c in post_checks) or "none"
                 raise ConfigError(f"{name}: watch.checks[{index}]: no post-check named {check!r} (known: {known})")
     probes = smoke_names if watch.probes is None else watch.probes
     if not probes and watch.log_file is None and not watch.checks:

@@ -4,61 +4,19 @@ The two are resolved in one pass over the text, so a value that arrives from the
 environment or from a response is never scanned again: a server answering ``${HOME}``
 cannot make safeshift read an environment variable. Environment values used where
 secrets live (headers, form fields, JSON bodies) are registered as secrets as they are
-read, so they are masked in every output.
+read, so they are masked in every output. The pure helpers (``placeholders``,
+``env_names``, ``strings``, ``${ENV}`` interpolation) are :mod:`safeshift.config.env`.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from safeshift.config.env import VAR, interpolate, segments
 from safeshift.errors import ConfigError
 from safeshift.secrets import register_secret
-
-_ENV_SEGMENT = re.compile(r"\$\{[^}]*\}")
-_ENV_NAME = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)")
-VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _segments(text: str) -> Iterator[tuple[bool, str]]:
-    """Split ``text`` into (is_env_reference, piece) in order."""
-    pos = 0
-    for match in _ENV_SEGMENT.finditer(text):
-        if match.start() > pos:
-            yield False, text[pos : match.start()]
-        yield True, match.group(0)
-        pos = match.end()
-    if pos < len(text):
-        yield False, text[pos:]
-
-
-def placeholders(text: str) -> list[str]:
-    """The ``{var}`` names used in ``text`` (outside ``${ENV}`` references)."""
-    return [m.group(1) for is_env, piece in _segments(text) if not is_env for m in VAR.finditer(piece)]
-
-
-def env_names(text: str) -> list[str]:
-    """The environment variables ``text`` refers to."""
-    names = []
-    for is_env, piece in _segments(text):
-        match = _ENV_NAME.match(piece) if is_env else None
-        if match:
-            names.append(match.group(1))
-    return names
-
-
-def strings(data: Any) -> Iterator[str]:
-    """Every string inside JSON-like data (keys are not templates)."""
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, Mapping):
-        for value in data.values():
-            yield from strings(value)
-    elif isinstance(data, list | tuple):
-        for value in data:
-            yield from strings(value)
 
 
 def render(text: str, variables: Mapping[str, str] | None, where: str, *, secret: bool) -> str:
@@ -67,11 +25,8 @@ def render(text: str, variables: Mapping[str, str] | None, where: str, *, secret
     ``secret``: the environment values read here are credentials (headers, bodies) and
     are registered for masking before they are used.
     """
-    # Imported here: safeshift.plan imports this package's models while it loads.
-    from safeshift.plan import interpolate
-
     out: list[str] = []
-    for is_env, piece in _segments(text):
+    for is_env, piece in segments(text):
         if is_env:
             value = interpolate(piece, where)
             if secret and value != piece:

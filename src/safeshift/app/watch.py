@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
-from safeshift.app.config import SmokeProbe, WatchSection
 from safeshift.app.probes import ProbeResult, run_probes
 from safeshift.app.template import render
 from safeshift.app.triggers import first_fired
+from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.secrets import redact, redact_data
 
 # Given the names of post-checks, run them and say which passed (name -> passed).
@@ -72,7 +72,7 @@ class WatchSample:
         return self.failures / self.requests if self.requests else None
 
     def metrics(self) -> dict[str, float | None]:
-        """The values triggers are evaluated on (see safeshift.app.triggers.METRICS)."""
+        """The values triggers are evaluated on (see safeshift.config.triggers.METRICS)."""
         return {
             "error_rate": self.error_rate,
             "tick_error_rate": self.tick_error_rate,

@@ -11,7 +11,7 @@ Inside an Alembic revision::
 
 Standalone: ``backfill(engine, ..., checkpoint=FileCheckpoints("backfill.json"))``.
 As a plan step: ``[[migration.backfill]]`` in safeshift.toml, run between revisions by the
-runner (or :func:`run_backfill_step` with a :class:`BackfillStep` from Python).
+runner (or :func:`run_backfill_step` with a ``safeshift.config.models.BackfillStep`` from Python).
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from safeshift.backfill.core import (
     current_context,
 )
 from safeshift.backfill.ops import Load, server_load
-from safeshift.backfill.step import BackfillStep, run_backfill_step
+from safeshift.backfill.step import run_backfill_step
 
 __all__ = [
     "BackfillContext",
     "BackfillError",
     "BackfillProgress",
     "BackfillResult",
-    "BackfillStep",
     "BatchFn",
     "CallbackCheckpoints",
     "Checkpoint",

@@ -1,7 +1,8 @@
-"""A backfill declared as data (a plan step): table, ``set`` as SQL expressions, ``where``.
+"""Running a backfill declared as data (a plan step): table, ``set`` as SQL expressions, ``where``.
 
 The plan file cannot hold SQLAlchemy expressions, so a step's ``set`` values and ``where``
 are SQL text, trusted like a check's query. The batch bounds are still bound values.
+The step's keys are the model :class:`safeshift.config.models.BackfillStep`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from safeshift.backfill.checkpoints import CheckpointStore
@@ -22,32 +22,7 @@ from safeshift.backfill.core import (
     backfill,
     batch_updates,
 )
-
-
-class BackfillStep(BaseModel):
-    """``[[migration.backfill]]`` keys; unknown keys are errors like everywhere in a plan."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    table: str
-    set_: dict[str, str] = Field(alias="set", min_length=1)  # column -> SQL expression
-    where: str | None = None
-    key: str = "id"
-    name: str | None = None
-    # the revision to reach before this backfill runs (None: the migration's target); read by
-    # the runner, ignored by run_backfill_step
-    after: str | None = Field(default=None, min_length=1)
-    target_batch_seconds: float = Field(default=0.1, gt=0)
-    batch_size: int = Field(default=500, ge=1)
-    max_batch_size: int = Field(default=50_000, ge=1)
-    max_replica_lag_s: float | None = Field(default=10.0, gt=0)
-    max_running: int | None = Field(default=25, ge=1)
-    lock_timeout_s: float | None = Field(default=None, gt=0)
-
-    @property
-    def label(self) -> str:
-        """``name``, else ``table:col1,col2`` as backfill() names it: the key of its checkpoints."""
-        return self.name or f"{self.table}:{','.join(self.set_)}"
+from safeshift.config.models import BackfillStep
 
 
 def _values(step: BackfillStep) -> dict[str, Any]:

@@ -35,10 +35,11 @@ from safeshift.checks.base import (
     register,
     short_error,
 )
+from safeshift.config.messages import validation_message
 from safeshift.errors import ConfigError
 
 if TYPE_CHECKING:
-    from safeshift.plan import Plan
+    from safeshift.config.models import Plan
 
 __all__ = [
     "CaptureFailed",
@@ -56,8 +57,6 @@ __all__ = [
 
 def build_checks(plan: Plan, phase: str) -> list[Check]:
     """Turn the plan's ``[[checks.<phase>]]`` entries into check objects (config errors: exit 2)."""
-    from safeshift.plan import validation_message
-
     specs = plan.checks.pre if phase == "pre" else plan.checks.post
     checks: list[Check] = []
     for index, spec in enumerate(specs):

@@ -6,9 +6,7 @@ For invariants between tables that no built-in kind names, e.g. one family per p
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 from pydantic import Field
 from sqlalchemy import text
@@ -16,21 +14,13 @@ from sqlalchemy.engine import Connection, Dialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
 from safeshift.checks.common import jsonable
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
+from safeshift.config.compare import OPERATORS, Operator
 
 
 class CountMatchesConfig(CheckConfig):
     left: str = Field(min_length=1)
     right: str = Field(min_length=1)
-    op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
+    op: Operator = "=="
 
 
 @register
@@ -57,7 +47,7 @@ class CountMatchesCheck(Check):
         left = self._number(ctx.conn, self.cfg.left, "left")
         right = self._number(ctx.conn, self.cfg.right, "right")
         shown_left, shown_right = (int(n) if n.is_integer() else n for n in (left, right))
-        passed = _OPS[self.cfg.op](left, right)
+        passed = OPERATORS[self.cfg.op](left, right)
         return self.result(
             passed,
             value=jsonable(shown_left),

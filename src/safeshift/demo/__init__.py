@@ -20,7 +20,7 @@ from safeshift.demo.family_data import FamilyData, generate
 from safeshift.dialects import get_dialect
 from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import Observer, RunResult, run_plan
 from safeshift.secrets import register_url
 

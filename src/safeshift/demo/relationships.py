@@ -21,7 +21,7 @@ from safeshift.demo.relationships_data import TABLES, RelationshipsData, generat
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import SqlFilesEngine, split_statements
 from safeshift.errors import ConfigError
-from safeshift.plan import load_plan
+from safeshift.loading import load_plan
 from safeshift.run import Observer, RunResult, run_plan
 
 DEMO_DATABASE = "safeshift_demo_relationships"

@@ -11,7 +11,7 @@ from safeshift.engines.sqlfiles import SqlFilesEngine
 from safeshift.errors import ConfigError
 
 if TYPE_CHECKING:
-    from safeshift.plan import Plan
+    from safeshift.config.models import Plan
 
 __all__ = ["CommandEngine", "MigrationEngine", "Revision", "SqlFilesEngine", "get_engine", "register_engine"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
-    from safeshift.plan import Plan
+    from safeshift.config.models import Plan
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from safeshift.errors import ConfigError, SafeshiftError
 from safeshift.secrets import redact, register_url
 
 if TYPE_CHECKING:
-    from safeshift.plan import MigrationSection, Plan
+    from safeshift.config.models import MigrationSection, Plan
 
 MAX_OUTPUT = 20_000  # characters kept of each stream (the end, where errors are)
 _STOP_GRACE_S = 5.0

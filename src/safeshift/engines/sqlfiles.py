@@ -33,7 +33,7 @@ from safeshift.errors import ConfigError, SafeshiftError
 from safeshift.secrets import redact
 
 if TYPE_CHECKING:
-    from safeshift.plan import Plan
+    from safeshift.config.models import Plan
 
 VERSION_TABLE = "safeshift_versions"
 versions_table = sa.Table(

@@ -68,7 +68,7 @@ def table_sizes_from_facts(facts: ServerFacts) -> dict[str, TableSize]:
 
 @dataclass(frozen=True)
 class LintSettings:
-    """The plan's ``[lint]`` section as the linter needs it (see ``safeshift.plan.LintSection``)."""
+    """The plan's ``[lint]`` section as the linter needs it (see ``safeshift.config.models.LintSection``)."""
 
     fail_on: FailOn = "error"
     large_table_rows: int = 1_000_000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safeshift.config.models import Plan
 from safeshift.errors import ConfigError
-from safeshift.plan import Plan
 from safeshift.run import machine
 from safeshift.run.context import NullObserver, Observer, Options, RunContext, new_run_id
 from safeshift.run.outcome import Outcome, PhaseResult, RunResult

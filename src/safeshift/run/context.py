@@ -21,6 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults
 from safeshift.checks import Check, CheckContext, CheckResult, build_checks, run_checks
+from safeshift.config.load import backup_dir, state_dir
+from safeshift.config.models import Plan
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import SchemaShape
 from safeshift.errors import ConnectError, SafeshiftError
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from safeshift.app.maintenance import MaintenanceHook
     from safeshift.app.watch import WatchSample
     from safeshift.engines import MigrationEngine
-    from safeshift.plan import Plan
     from safeshift.run.phases.approve import Approval
     from safeshift.run.recovery import RunRecord
     from safeshift.run.state import Backup, Maintenance, Revisions, Snapshot
@@ -120,11 +121,10 @@ class RunContext:
     ) -> RunContext:
         from safeshift.app.maintenance import build_maintenance
         from safeshift.engines import get_engine
-        from safeshift.plan import workdir_of
 
         url = plan.database_url()
         register_url(url)
-        home = workdir_of(plan, workdir)
+        home = state_dir(plan, workdir)
         run_id = new_run_id()
         return cls(
             plan=plan,
@@ -203,8 +203,6 @@ class RunContext:
 
     @property
     def backup_dir(self) -> Path:
-        from safeshift.plan import backup_dir
-
         return backup_dir(self.plan, self.workdir)
 
     # -- checks ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift import lint
-from safeshift.backfill import BackfillStep
 from safeshift.backfill.step import batch_sql
+from safeshift.config.models import BackfillStep
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import PlannedStatement
 from safeshift.run.phases.preflight import rendered

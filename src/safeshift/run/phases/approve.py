@@ -16,8 +16,8 @@ from safeshift.journal import now_iso
 from safeshift.run.outcome import ApprovalRecord, Stop
 
 if TYPE_CHECKING:
+    from safeshift.config.models import Plan
     from safeshift.engines import MigrationEngine
-    from safeshift.plan import Plan
     from safeshift.run.context import RunContext
 
 # Shown the digest and the database name, returns what the person typed (None: declined).

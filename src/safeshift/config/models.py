@@ -1,29 +1,256 @@
-"""The plan file (``safeshift.toml``) parsed into strict pydantic models.
+"""The plan file's sections as strict pydantic models, and :class:`Plan`, the whole file.
 
-Unknown keys are rejected and every error names the file, the key and what was
-expected on one line, because a typo in a production runbook must never be ignored.
+Unknown keys are rejected and every error names the file, the key and what was expected
+on one line (:mod:`safeshift.config.messages`), because a typo in a production runbook
+must never be ignored. What a model cannot check alone (each check kind's keys, each
+maintenance hook's keys, names that refer to other sections) is checked when the plan
+is loaded (``safeshift.loading``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL
 
-from safeshift.app.config import MaintenanceSpec, SmokeProbes, WatchSection
-from safeshift.backfill.step import BackfillStep
-from safeshift.errors import ConfigError
+from safeshift.config.env import interpolate_url, placeholders, strings
+from safeshift.config.triggers import Trigger, TriggerError, parse_trigger
 
 DEFAULT_PLAN = "safeshift.toml"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+# -- [[migration.backfill]] ------------------------------------------------------------------
+# The plan file cannot hold SQLAlchemy expressions, so a step's ``set`` values and ``where``
+# are SQL text, trusted like a check's query (safeshift.backfill.step runs it).
+
+
+class BackfillStep(BaseModel):
+    """``[[migration.backfill]]`` keys; unknown keys are errors like everywhere in a plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    table: str
+    set_: dict[str, str] = Field(alias="set", min_length=1)  # column -> SQL expression
+    where: str | None = None
+    key: str = "id"
+    name: str | None = None
+    # the revision to reach before this backfill runs (None: the migration's target); read by
+    # the runner, ignored by run_backfill_step
+    after: str | None = Field(default=None, min_length=1)
+    target_batch_seconds: float = Field(default=0.1, gt=0)
+    batch_size: int = Field(default=500, ge=1)
+    max_batch_size: int = Field(default=50_000, ge=1)
+    max_replica_lag_s: float | None = Field(default=10.0, gt=0)
+    max_running: int | None = Field(default=25, ge=1)
+    lock_timeout_s: float | None = Field(default=None, gt=0)
+
+    @property
+    def label(self) -> str:
+        """``name``, else ``table:col1,col2`` as backfill() names it: the key of its checkpoints."""
+        return self.name or f"{self.table}:{','.join(self.set_)}"
+
+
+# -- the application side: [maintenance], [[smoke]], [watch] (safeshift.app runs them) -------
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CAPTURE = re.compile(r"^(status|body|json\.\S+|header\.[A-Za-z0-9_-]+)$")
+_URL_START = re.compile(r"^(https?://|\$\{|\{)", re.IGNORECASE)
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# The runbook's rollback triggers: "Error rates >1%", "API response times >500ms consistently".
+DEFAULT_TRIGGERS = ("error_rate > 1%", "p95_ms > 500 for 3 ticks")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def upper_method(value: Any) -> Any:
+    """Methods may be written in any case; they are compared upper-case."""
+    return value.upper() if isinstance(value, str) else value
+
+
+def check_url(value: str) -> str:
+    """A URL must say its scheme (or come whole from ``${ENV}`` / a capture)."""
+    if not _URL_START.match(value):
+        raise PydanticCustomError(
+            "url", "expected an http:// or https:// URL (or one starting with {env}), got '{value}'", {"value": value, "env": "${ENV}"}
+        )
+    return value
+
+
+HttpMethod = Annotated[Method, BeforeValidator(upper_method)]
+Url = Annotated[str, Field(min_length=1), AfterValidator(check_url)]
+
+
+class MaintenanceSpec(BaseModel):
+    """``[maintenance]`` as written; the hook kind's own model checks its keys (see app.maintenance)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+
+class SmokeProbe(_Section):
+    """One HTTP request of the smoke chain, with what its answer must look like."""
+
+    name: str = Field(min_length=1)
+    method: HttpMethod = "GET"
+    url: Url
+    headers: dict[str, str] = Field(default_factory=dict)
+    form: dict[str, str | int | float | bool] | None = None
+    json_body: Any = Field(default=None, alias="json")
+    timeout: float | None = Field(default=None, gt=0, description="seconds; default: the client's")
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_body: str | None = None
+    expect_json: dict[str, Any] = Field(default_factory=dict, description="dotted.path -> value")
+    capture: dict[str, str] = Field(default_factory=dict, description="var -> json.path | header.Name | status | body")
+    budget_ms: float | None = Field(default=None, gt=0)
+
+    @field_validator("capture")
+    @classmethod
+    def _captures(cls, value: dict[str, str]) -> dict[str, str]:
+        for var, source in value.items():
+            if not _IDENTIFIER.match(var):
+                raise PydanticCustomError(
+                    "capture", "capture name '{var}' must be an identifier such as token", {"var": var}
+                )
+            if not _CAPTURE.match(source):
+                raise PydanticCustomError(
+                    "capture",
+                    "capture '{var}': expected 'json.path.to.value', 'header.Name', 'status' or 'body', got '{source}'",
+                    {"var": var, "source": source},
+                )
+        return value
+
+    @field_validator("expect_json")
+    @classmethod
+    def _paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path in value:
+            if not path or any(not part for part in path.split(".")):
+                raise PydanticCustomError(
+                    "json_path", "expected dotted paths such as 'user.name' or 'items.0.id', got '{path}'", {"path": path}
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> SmokeProbe:
+        if self.form is not None and self.json_body is not None:
+            raise PydanticCustomError("body", "probe '{name}' has both form and json; send one body", {"name": self.name})
+        return self
+
+    def templates(self) -> list[tuple[str, str]]:
+        """(where, text) of every value that may hold ``{var}`` or ``${ENV}``."""
+        found = [("url", self.url)]
+        found += [(f"headers.{k}", v) for k, v in self.headers.items()]
+        found += [(f"form.{k}", v) for k, v in (self.form or {}).items() if isinstance(v, str)]
+        found += [("json", text) for text in strings(self.json_body)]
+        return found
+
+
+def _check_chain(probes: list[SmokeProbe]) -> list[SmokeProbe]:
+    """Names are unique and every ``{var}`` is captured by an earlier probe."""
+    seen: set[str] = set()
+    captured: set[str] = set()
+    for probe in probes:
+        if probe.name in seen:
+            raise PydanticCustomError("duplicate", "probe name '{name}' is used twice", {"name": probe.name})
+        seen.add(probe.name)
+        for where, text in probe.templates():
+            for var in placeholders(text):
+                if var not in captured:
+                    raise PydanticCustomError(
+                        "placeholder",
+                        "probe '{name}' uses {var} in {where} but no earlier probe captures it (captured: {known})",
+                        {"name": probe.name, "var": "{" + var + "}", "where": where, "known": ", ".join(sorted(captured)) or "none"},
+                    )
+        captured.update(probe.capture)
+    return probes
+
+
+SmokeProbes = Annotated[list[SmokeProbe], AfterValidator(_check_chain)]
+
+
+def _check_trigger(text: str) -> str:
+    try:
+        parse_trigger(text)
+    except TriggerError as exc:
+        raise PydanticCustomError("trigger", "{problem}", {"problem": str(exc)}) from None
+    return text
+
+
+TriggerText = Annotated[str, AfterValidator(_check_trigger)]
+
+
+class WatchSection(_Section):
+    """After the migration: rerun probes, count log errors, rerun checks; roll back on a trigger."""
+
+    duration: float = Field(default=60.0, gt=0, description="seconds the window lasts")
+    interval: float = Field(default=5.0, gt=0, description="seconds between ticks")
+    probes: list[str] | None = Field(default=None, description="smoke probe names; default: all")
+    log_file: str | None = None
+    log_pattern: str = "ERROR"
+    checks: list[str] = Field(default_factory=list, description="post-check names rerun each tick")
+    triggers: list[TriggerText] | None = Field(
+        default=None, description="default: the runbook's, plus log_errors/checks_failed > 0 when watched"
+    )
+
+    @field_validator("log_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError(
+                "regex", "expected a regular expression, got '{value}' ({problem})", {"value": value, "problem": str(exc)}
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WatchSection:
+        if self.interval > self.duration:
+            raise PydanticCustomError(
+                "interval",
+                "interval ({interval}s) is longer than duration ({duration}s)",
+                {"interval": self.interval, "duration": self.duration},
+            )
+        if "log_pattern" in self.model_fields_set and self.log_file is None:
+            raise PydanticCustomError("log", "log_pattern needs log_file (the log to search)")
+        for trigger in self.parsed_triggers():
+            if trigger.metric == "log_errors" and self.log_file is None:
+                raise PydanticCustomError("trigger", "trigger '{text}' needs log_file", {"text": trigger.text})
+            if trigger.metric == "checks_failed" and not self.checks:
+                raise PydanticCustomError("trigger", "trigger '{text}' needs checks = [...]", {"text": trigger.text})
+        return self
+
+    def trigger_texts(self) -> list[str]:
+        """The triggers as written, or the defaults for what this window watches."""
+        if self.triggers is not None:
+            return list(self.triggers)
+        texts = list(DEFAULT_TRIGGERS)
+        if self.log_file is not None:
+            texts.append("log_errors > 0")
+        if self.checks:
+            texts.append("checks_failed > 0")
+        return texts
+
+    def parsed_triggers(self) -> list[Trigger]:
+        return [parse_trigger(text) for text in self.trigger_texts()]
+
+
+# -- the plan -------------------------------------------------------------------------------
 
 
 class Strict(BaseModel):
@@ -44,7 +271,6 @@ ENGINE_KEYS: dict[str, tuple[str, ...]] = {
     "command": ("up", "down", "current", "pending", "target_name", "url_env", "timeout"),
 }
 _COMMON_KEYS = ("engine", "target")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class MigrationSection(Strict):
@@ -88,7 +314,7 @@ class MigrationSection(Strict):
     @field_validator("url_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+        if not _IDENTIFIER.match(value):
             raise PydanticCustomError(
                 "env_name", "expected an environment variable name such as DATABASE_URL, got '{value}'", {"value": value}
             )
@@ -280,107 +506,3 @@ class Plan(Strict):
     def database_url(self) -> URL:
         """The target URL with ${ENV} references filled in (never stored back in the plan)."""
         return interpolate_url(self.database.url, self.source.name, self.database.allow_inline_secrets)
-
-
-def workdir_of(plan: Plan, workdir: Path | None) -> Path:
-    """Where runs and backups go: ``workdir`` (the --workdir option) or the plan's folder."""
-    return (workdir or plan.base_dir).resolve()
-
-
-def backup_dir(plan: Plan, workdir: Path | None) -> Path:
-    """``[backup] directory``: ``~`` expanded, relative to the workdir."""
-    path = Path(plan.backup.directory).expanduser()
-    return path if path.is_absolute() else workdir_of(plan, workdir) / path
-
-
-def interpolate(text: str, where: str) -> str:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` with environment values."""
-
-    def sub(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = os.environ.get(name)
-        if value is None or value == "":
-            if default is not None:
-                return default
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        return value
-
-    return _ENV_REF.sub(sub, text)
-
-
-def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False) -> URL:
-    where = f"{filename}: database.url"
-    if not allow_inline_secrets:
-        literal = _ENV_REF.sub("ENV", raw)
-        try:
-            literal_url = make_url(literal)
-        except ArgumentError:
-            literal_url = None
-        if literal_url is not None and literal_url.password not in (None, "", "ENV"):
-            raise ConfigError(
-                f"{where}: the URL holds an inline password; put the URL in an environment "
-                "variable (url = \"${DATABASE_URL}\") or set allow_inline_secrets = true"
-            )
-    text = interpolate(raw, where)
-    try:
-        return make_url(text)
-    except ArgumentError:
-        raise ConfigError(
-            f"{where}: expected a database URL such as sqlite:///app.db or "
-            "postgresql://user@host/db"
-        ) from None
-
-
-def _describe(error: Any) -> tuple[str, str]:
-    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
-    loc = loc.replace(".[", "[")
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return loc, "unknown key"
-    if kind == "missing":
-        return loc, "required key is missing"
-    msg = error.get("msg", "invalid value")
-    return loc, msg[0].lower() + msg[1:] if msg else msg
-
-
-def validation_message(filename: str, exc: ValidationError) -> str:
-    """One line naming the file, the first bad key and what was expected."""
-    loc, msg = _describe(exc.errors()[0])
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{filename}: {loc}: {msg}{suffix}"
-
-
-def parse_plan(data: dict[str, Any], source: Path) -> Plan:
-    """Validate a plan given as a dict (as read from TOML)."""
-    try:
-        plan = Plan.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise ConfigError(validation_message(source.name, exc)) from None
-    # Kind-specific check keys are validated now, not at run time.
-    from safeshift.checks import build_checks
-
-    for phase in ("pre", "post"):
-        build_checks(plan, phase)
-    from safeshift.app.sections import validate_app_sections
-
-    validate_app_sections(plan)
-    return plan
-
-
-def load_plan(path: str | Path | None = None) -> Plan:
-    """Read and validate a plan file; errors are one-line ``ConfigError``s."""
-    plan_path = Path(path or DEFAULT_PLAN)
-    if plan_path.is_dir():
-        plan_path = plan_path / DEFAULT_PLAN
-    try:
-        raw = plan_path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{plan_path}: plan file not found (pass --plan PATH)") from None
-    except OSError as exc:
-        raise ConfigError(f"{plan_path}: cannot read plan file: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{plan_path.name}: not valid TOML: {exc}") from None
-    return parse_plan(data, plan_path)

@@ -1,0 +1,102 @@
+"""``${VAR}`` / ``${VAR:-default}`` references in plan values, and the pure template helpers.
+
+Values in a plan may name environment variables (``url = "${DATABASE_URL}"``) so no
+secret sits in the file; probe and hook values may also hold ``{var}`` placeholders,
+filled from earlier probes' captures at run time (``safeshift.app.template`` renders
+them). Everything here is pure: it reads the environment, never writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from safeshift.errors import ConfigError
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENV_SEGMENT = re.compile(r"\$\{[^}]*\}")
+_ENV_NAME = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)")
+# A ``{var}`` placeholder (filled from a capture), outside ``${ENV}`` references.
+VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def interpolate(text: str, where: str) -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` with environment values."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return value
+
+    return ENV_REF.sub(sub, text)
+
+
+def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False) -> URL:
+    where = f"{filename}: database.url"
+    if not allow_inline_secrets:
+        literal = ENV_REF.sub("ENV", raw)
+        try:
+            literal_url = make_url(literal)
+        except ArgumentError:
+            literal_url = None
+        if literal_url is not None and literal_url.password not in (None, "", "ENV"):
+            raise ConfigError(
+                f"{where}: the URL holds an inline password; put the URL in an environment "
+                "variable (url = \"${DATABASE_URL}\") or set allow_inline_secrets = true"
+            )
+    text = interpolate(raw, where)
+    try:
+        return make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            f"{where}: expected a database URL such as sqlite:///app.db or "
+            "postgresql://user@host/db"
+        ) from None
+
+
+def segments(text: str) -> Iterator[tuple[bool, str]]:
+    """Split ``text`` into (is_env_reference, piece) in order."""
+    pos = 0
+    for match in _ENV_SEGMENT.finditer(text):
+        if match.start() > pos:
+            yield False, text[pos : match.start()]
+        yield True, match.group(0)
+        pos = match.end()
+    if pos < len(text):
+        yield False, text[pos:]
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{var}`` names used in ``text`` (outside ``${ENV}`` references)."""
+    return [m.group(1) for is_env, piece in segments(text) if not is_env for m in VAR.finditer(piece)]
+
+
+def env_names(text: str) -> list[str]:
+    """The environment variables ``text`` refers to."""
+    names = []
+    for is_env, piece in segments(text):
+        match = _ENV_NAME.match(piece) if is_env else None
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def strings(data: Any) -> Iterator[str]:
+    """Every string inside JSON-like data (keys are not templates)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            yield from strings(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            yield from strings(value)

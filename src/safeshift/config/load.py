@@ -1,0 +1,63 @@
+"""Reading a plan file into a :class:`~safeshift.config.models.Plan`, and the plan's folders.
+
+:func:`load_plan` checks everything the models can check alone. The checks that need the
+rest of safeshift (each check kind's keys, the maintenance hook's keys, names the watch
+refers to) run on top of it in :func:`safeshift.loading.load_plan`, which is what callers use.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from safeshift.config.messages import validation_message
+from safeshift.config.models import DEFAULT_PLAN, Plan
+from safeshift.errors import ConfigError
+
+
+def parse_plan(data: dict[str, Any], source: Path) -> Plan:
+    """Validate a plan given as a dict (as read from TOML) against the models."""
+    try:
+        return Plan.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(validation_message(source.name, exc)) from None
+
+
+def plan_path(path: str | Path | None = None) -> Path:
+    """The plan file ``path`` names: the file itself, or ``safeshift.toml`` in a folder."""
+    found = Path(path or DEFAULT_PLAN)
+    return found / DEFAULT_PLAN if found.is_dir() else found
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    """The plan file's TOML as a dict; a missing, unreadable or malformed file is a ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: plan file not found (pass --plan PATH)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read plan file: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+
+
+def load_plan(path: str | Path | None = None) -> Plan:
+    """Read a plan file and validate it against the models; errors are one-line ``ConfigError``s."""
+    found = plan_path(path)
+    return parse_plan(read_plan(found), found)
+
+
+def state_dir(plan: Plan, workdir: Path | None) -> Path:
+    """Where runs and backups go (the ``--workdir``): ``workdir``, else the plan's folder."""
+    return (workdir or plan.base_dir).resolve()
+
+
+def backup_dir(plan: Plan, workdir: Path | None) -> Path:
+    """The folder backups go to: ``[backup] directory``, ``~`` expanded, relative to :func:`state_dir`."""
+    path = Path(plan.backup.directory).expanduser()
+    return path if path.is_absolute() else state_dir(plan, workdir) / path
