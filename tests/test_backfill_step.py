@@ -28,10 +28,10 @@ from safeshift.backfill import BackfillStep, MemoryCheckpoints, run_backfill_ste
 from safeshift.backfill.step import batch_sql
 from safeshift.cli import app
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.faults import EXIT_CODE
 from safeshift.journal import read_journal
+from safeshift.migrators.sqlfiles import VERSION_TABLE
 from safeshift.plan import load_plan
 from safeshift.result import RunResult
 from safeshift.runner import resume_run, run_plan

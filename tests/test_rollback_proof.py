@@ -17,8 +17,8 @@ from sqlalchemy.engine import URL
 
 from conftest import drop_scratch, scratch_url, server_databases
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ExitCode
+from safeshift.migrators.sqlfiles import VERSION_TABLE
 from safeshift.plan import load_plan
 from safeshift.runner import run_plan
 

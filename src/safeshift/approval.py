@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from safeshift.engines.base import MigrationEngine
 from safeshift.journal import now_iso
+from safeshift.migrators.base import Migrator
 from safeshift.plan import Plan
 
 # Shown the digest and the database name, returns what the person typed (None: declined).
 Confirm = Callable[[str, str], str | None]
 
 
-def plan_digest(plan: Plan, migrator: MigrationEngine, target: str) -> str:
+def plan_digest(plan: Plan, migrator: Migrator, target: str) -> str:
     """A short, stable hash of what would run: plan, migration files, Python checks, target."""
     digest = hashlib.sha256()
     digest.update(b"plan\0" + plan.source.read_bytes())

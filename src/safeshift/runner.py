@@ -51,9 +51,9 @@ from safeshift.checks import (
 )
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import BackupInfo, SchemaShape
-from safeshift.engines import MigrationEngine, get_engine
 from safeshift.errors import BackupError, ConfigError, ConnectError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
+from safeshift.migrators import Migrator, get_migrator, output_of
 from safeshift.plan import Plan
 from safeshift.recovery import RunRecord, interrupted_runs, load_run
 from safeshift.report import write_report
@@ -138,7 +138,7 @@ class Run:
         self.url = plan.database_url()
         register_url(self.url)
         self.dialect: Dialect = get_dialect(self.url)
-        self.migrator: MigrationEngine = get_engine(plan)
+        self.migrator: Migrator = get_migrator(plan)
         self.pre_checks = build_checks(plan, "pre")
         self.post_checks = build_checks(plan, "post")
         self.home = state_dir(plan, workdir)
@@ -151,7 +151,7 @@ class Run:
         self.engine: Engine | None = None
         self.schema: SchemaShape = {}
         self.baseline: dict[str, Any] = {}
-        self.proof_checks: list[Check] = []
+        self.proof_checks: list[Check[Any]] = []
         self.maintenance = build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir)
         self.maintenance_on = False  # as far as we know; the journal records every switch
         self.changed = False  # True once apply has started: from then on, failure means rollback
@@ -162,7 +162,8 @@ class Run:
         # (schema, revision) before the migration step now running: a lock timeout that left
         # the database there is retried
         self._retry_base: tuple[SchemaShape, str | None] = ({}, None)
-        self._recorded: object = None  # the engine output last put into the journal
+        self._recorded: object = None  # the migrator output last put into the journal
+        self._last_output: dict[str, Any] | None = None  # what the last upgrade printed or ran
 
     # -- plumbing ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -289,7 +290,7 @@ class Run:
         ]
         self.changed = record.apply_started
 
-    def _proof_checks_for(self, schema: SchemaShape) -> list[Check]:
+    def _proof_checks_for(self, schema: SchemaShape) -> list[Check[Any]]:
         """Content hashes for tables whose columns are back as they were (others already differ)."""
         if not self.proof_checks and self.schema and self.result.snapshot:
             with self._connect() as conn:
@@ -560,7 +561,7 @@ class Run:
                 row_hashes=self.plan.rollback.prove_contents,
             )
 
-    def _table_hash_checks(self, conn: Connection) -> list[Check]:
+    def _table_hash_checks(self, conn: Connection) -> list[Check[Any]]:
         """``table_unchanged`` for every table with a primary key: the proof compares contents, not just counts."""
         if self.plan.rollback.prove_contents == "off":
             return []
@@ -568,7 +569,7 @@ class Run:
         if cls is None:
             return []
         insp = inspect(conn)
-        checks: list[Check] = []
+        checks: list[Check[Any]] = []
         for index, name in enumerate(self.result.snapshot):
             if insp.get_pk_constraint(name).get("constrained_columns"):
                 config = cls.Config.model_validate(
@@ -730,7 +731,7 @@ class Run:
                             conn.commit()
                     except Exception as exc:
                         failure = f"the migration failed on the copy: {_error_text(exc)}"
-                    rehearsal["output"] = self.migrator.last_output
+                    rehearsal["output"] = self._last_output
                     rehearsal["apply_seconds"] = round(time.perf_counter() - started, 4)
                     if failure is None:
                         started = time.perf_counter()
@@ -868,7 +869,7 @@ class Run:
         target = self.plan.migration.target
         steps = self.plan.migration.backfill
         if not steps:
-            self.migrator.upgrade(conn, target)
+            self._upgrade(conn, target)
             return
         final = self.migrator.resolve_target(target)
         at_target = False
@@ -891,8 +892,15 @@ class Run:
         if not at_target:
             self._upgrade_segment(conn, target, segment_done)
 
+    def _upgrade(self, conn: Connection, goal: str) -> None:
+        try:
+            self._last_output = self.migrator.upgrade(conn, goal)
+        except BaseException as exc:
+            self._last_output = output_of(exc) or self._last_output
+            raise
+
     def _upgrade_segment(self, conn: Connection, goal: str, segment_done: Callable[[], None] | None) -> None:
-        self.migrator.upgrade(conn, goal)
+        self._upgrade(conn, goal)
         if conn.in_transaction():
             conn.commit()
         if segment_done is not None:
@@ -919,8 +927,8 @@ class Run:
         self.observer.progress(f"backfill {p.name}", p.rows_done, p.rows_total)
 
     def _record_output(self, ph: PhaseResult, attempt: int) -> None:
-        """What the engine printed or ran (files, commands, output), into the journal and report."""
-        output = self.migrator.last_output
+        """What the migrator printed or ran (files, commands, output), into the journal and report."""
+        output = self._last_output
         if output is not None and output is not self._recorded:  # an upgrade between backfills is journaled once
             self._recorded = output
             ph.detail.setdefault("output", []).append({"attempt": attempt, **output})
@@ -1005,14 +1013,18 @@ class Run:
         assert self.engine is not None
         if step == "downgrade":
             with self._connect() as conn:
+                output: dict[str, Any] | None = None
                 try:
-                    self.migrator.downgrade(conn, self.result.start_revision)
+                    output = self.migrator.downgrade(conn, self.result.start_revision)
                     if conn.in_transaction():
                         conn.commit()
+                except BaseException as exc:
+                    output = output or output_of(exc)
+                    raise
                 finally:
-                    if self.migrator.last_output is not None:
-                        self.result.rollback.setdefault("output", []).append(self.migrator.last_output)
-                        self._event("rollback:downgrade", "output", output=self.migrator.last_output)
+                    if output is not None:
+                        self.result.rollback.setdefault("output", []).append(output)
+                        self._event("rollback:downgrade", "output", output=output)
         elif step == "restore":
             if self.result.backup is None:
                 raise SafeshiftError("no backup to restore from")
@@ -1078,7 +1090,7 @@ class Run:
                 ph.status = "failed"
             return proof
 
-    def _baseline_from_backup(self, checks: list[Check]) -> dict[str, Any]:
+    def _baseline_from_backup(self, checks: list[Check[Any]]) -> dict[str, Any]:
         """Row hashes of the state before, read from the run's verified backup in a scratch copy.
 
         The backup was taken right after the snapshot and verified against its counts, so it
