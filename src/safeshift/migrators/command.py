@@ -191,7 +191,7 @@ class CommandMigrator(Migrator):
             raise attach_output(CommandFailed(f"{key} command failed ({code}): {why}"), output)
         return run
 
-    # -- Migrator ----------------------------------------------------------------
+    # -- Migrator -----------------------------------------------------------------------
     def current(self, conn: Connection) -> str | None:
         return _last_line(self._run("current", conn).stdout) or None
 

@@ -450,7 +450,7 @@ class SqlFilesMigrator(Migrator):
                         f"{applied[latest].version} but never applied; give it a number after {applied[latest].version}"
                     )
 
-    # -- Migrator ----------------------------------------------------------------
+    # -- Migrator -----------------------------------------------------------------------
     def current(self, conn: Connection) -> str | None:
         applied = self._applied(conn)
         return applied[max(applied)].version if applied else None

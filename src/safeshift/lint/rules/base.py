@@ -2,7 +2,7 @@
 
 A rule is one small class per file: a code, a name, the dialects it judges, and a
 docstring with *Anti-pattern* and *Best practice* sections (shown in SARIF and ``--json``).
-It returns hits; the engine turns them into findings with a severity (scaled by the
+It returns hits; the linter (lint/core.py) turns them into findings with a severity (scaled by the
 table's size unless the hit fixes it), applies suppressions and de-duplicates with squawk.
 """
 

@@ -32,7 +32,7 @@ SQUAWK_UNAVAILABLE = "SS092"
 
 @dataclass(frozen=True)
 class MetaRule:
-    """A finding the engine itself raises (no rule module): for SARIF's rule list."""
+    """A finding the linter itself raises (no rule module): for SARIF's rule list."""
 
     code: str
     name: str
