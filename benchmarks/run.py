@@ -41,8 +41,8 @@ from safeshift.checks import CheckContext, build_checks, run_checks  # noqa: E40
 from safeshift.demo import _env, fresh_database, server_url  # noqa: E402
 from safeshift.demo.family_online import Writer, prepare_online_database  # noqa: E402
 from safeshift.dialects import get_dialect  # noqa: E402
-from safeshift.engines.alembic import AlembicEngine  # noqa: E402
 from safeshift.loading import load_plan  # noqa: E402
+from safeshift.migrators.alembic import AlembicMigrator  # noqa: E402
 from safeshift.run import run_plan  # noqa: E402
 
 EXAMPLES = REPO / "examples"
@@ -115,7 +115,7 @@ class Source:
         engine = engine_for(url)
         try:
             with engine.connect() as conn:
-                AlembicEngine(online_plan(url)).upgrade(conn, "0001")
+                AlembicMigrator(online_plan(url)).upgrade(conn, "0001")
                 conn.commit()
             if kind == "postgresql":
                 self._copy_postgresql(engine)
@@ -178,7 +178,7 @@ class Source:
         engine = engine_for(url)
         try:
             with engine.connect() as conn:
-                AlembicEngine(online_plan(url)).upgrade(conn, "0001")
+                AlembicMigrator(online_plan(url)).upgrade(conn, "0001")
                 conn.commit()
                 for table in TABLES:
                     conn.exec_driver_sql(f"INSERT INTO {table} SELECT * FROM `{base.database}`.{table}")  # noqa: S608
@@ -234,7 +234,7 @@ def bench_backfill(kind: str, source: Source, target: float = 0.1) -> dict[str, 
     out: dict[str, Any] = {"target_batch_seconds": target}
     try:
         with engine.connect() as conn:  # expanded schema + families, as before 0003's second pass
-            AlembicEngine(online_plan(url)).upgrade(conn, "0002")
+            AlembicMigrator(online_plan(url)).upgrade(conn, "0002")
             conn.commit()
         from importlib import util
 

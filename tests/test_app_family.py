@@ -22,8 +22,8 @@ from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.demo import examples_dir, prepare_family_database
 from safeshift.demo.family_app import RunningApp, start_app
 from safeshift.dialects import get_dialect
-from safeshift.engines.alembic import AlembicEngine
 from safeshift.loading import load_plan, parse_plan
+from safeshift.migrators.alembic import AlembicMigrator
 
 PASSWORD = "family-demo-pw-7Qx"
 
@@ -40,7 +40,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[URL, URL]:
     engine = get_dialect(after).create_engine()
     try:
         with engine.connect() as conn:
-            AlembicEngine(plan).upgrade(conn, "head")
+            AlembicMigrator(plan).upgrade(conn, "head")
             if conn.in_transaction():
                 conn.commit()
     finally:

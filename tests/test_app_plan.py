@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from safeshift.app.maintenance import (
-    MAINTENANCE_KINDS,
     CommandHook,
     FileHook,
     HttpHook,
     build_maintenance,
+    maintenance_kinds,
 )
 from safeshift.app.sections import check_app_environment
 from safeshift.config.triggers import Trigger
@@ -96,7 +96,7 @@ def test_default_triggers_follow_the_runbook(tmp_path: Path) -> None:
 
 
 def test_registry_has_the_three_kinds() -> None:
-    assert MAINTENANCE_KINDS == {"file": FileHook, "command": CommandHook, "http": HttpHook}
+    assert maintenance_kinds() == {"file": FileHook, "command": CommandHook, "http": HttpHook}
 
 
 BAD = {

@@ -29,11 +29,11 @@ from safeshift.backfill.step import batch_sql
 from safeshift.cli import app
 from safeshift.config.models import BackfillStep
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.faults import EXIT_CODE
 from safeshift.journal import read_journal
 from safeshift.loading import load_plan
+from safeshift.migrators.sqlfiles import VERSION_TABLE
 from safeshift.run import RunResult, resume_run, run_plan
 
 ROWS = 1000

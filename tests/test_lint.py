@@ -9,7 +9,6 @@ import pytest
 
 from conftest import family_plan
 from safeshift.dialects.base import ServerFacts, TableFacts
-from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
 from safeshift.lint import (
     Finding,
@@ -25,6 +24,7 @@ from safeshift.lint import (
 )
 from safeshift.lint import squawk as squawk_module
 from safeshift.loading import load_plan, parse_plan
+from safeshift.migrators.alembic import AlembicMigrator
 
 MILLION = {"users": TableSize(rows=1_000_000, bytes=180_000_000)}
 
@@ -412,7 +412,7 @@ FAMILY_FINDINGS = {
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
 def test_family_example_migration(tmp_path: Path, dialect: str) -> None:
     plan = load_plan(family_plan(tmp_path))
-    statements = AlembicEngine(plan).render("0001", "0002", dialect)
+    statements = AlembicMigrator(plan).render("0001", "0002", dialect)
     sizes = {"users": TableSize(rows=100_000, bytes=12_000_000), "chores": TableSize(rows=300_000, bytes=30_000_000)}
     findings = lint_statements(statements, dialect, sizes, destructive_ok=plan.backup.verifies)
     assert [(f.code, f.severity, f.table) for f in findings] == FAMILY_FINDINGS[dialect]

@@ -71,11 +71,11 @@ def test_family_migration_carries_justified_suppressions(dialect: str, monkeypat
     """On the servers every lock-hazard warning of the family cutover is suppressed with a reason."""
     from conftest import EXAMPLES
     from safeshift import lint
-    from safeshift.engines.alembic import AlembicEngine
+    from safeshift.migrators.alembic import AlembicMigrator
 
     monkeypatch.setenv("FAMILY_DATABASE_URL", "sqlite:///unused.db")
     plan = load_plan(EXAMPLES / "family" / "safeshift.toml")
-    statements = AlembicEngine(plan).render("0001", "0002", dialect)
+    statements = AlembicMigrator(plan).render("0001", "0002", dialect)
     sizes = {"users": lint.TableSize(rows=5_000_000, bytes=900_000_000)}
     findings = lint.lint_statements(statements, dialect, sizes, destructive_ok=True)
     loud = [f for f in findings if f.severity != "note" and not f.suppressed]
@@ -88,11 +88,11 @@ def test_relationships_migration_carries_justified_suppressions(dialect: str, mo
     """Every lock-hazard warning of the relationships cutover, at 5M rows, is suppressed with a reason."""
     from conftest import EXAMPLES
     from safeshift import lint
-    from safeshift.engines import get_engine
+    from safeshift.migrators import get_migrator
 
     monkeypatch.setenv("RELATIONSHIPS_DATABASE_URL", "sqlite:///unused.db")
     plan = load_plan(EXAMPLES / "relationships" / "safeshift.toml")
-    statements = get_engine(plan).render("0001", "head", dialect)
+    statements = get_migrator(plan).render("0001", "head", dialect)
     sizes = {t: lint.TableSize(rows=5_000_000, bytes=900_000_000) for t in ("users", "couples", "sessions", "points", "streaks")}
     findings = lint.lint_statements(statements, dialect, sizes, destructive_ok=True)
     assert [f for f in findings if f.severity != "note" and not f.suppressed] == []

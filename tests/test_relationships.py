@@ -20,8 +20,8 @@ from safeshift.demo import server_url
 from safeshift.demo.relationships import RelationshipsDemoResult, demo_relationships
 from safeshift.demo.relationships_data import TABLES, generate
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import SqlFilesEngine
 from safeshift.loading import parse_plan
+from safeshift.migrators.sqlfiles import SqlFilesMigrator
 
 COUPLES = 2000
 NAME = f"ss_rel_demo_{uuid.uuid4().hex[:8]}"
@@ -118,7 +118,7 @@ def test_example_migrations_round_trip(kind: str, tmp_path: Path) -> None:
     url: URL = scratch_url(kind, tmp_path, prefix="ss_rel")
     path = EXAMPLES / "relationships" / "safeshift.toml"
     plan = parse_plan(tomllib.loads(path.read_text()), path)
-    sql = SqlFilesEngine(plan)
+    sql = SqlFilesMigrator(plan)
     dialect = get_dialect(url)
     engine = dialect.create_engine()
     try:
@@ -153,7 +153,7 @@ def test_example_migrations_round_trip(kind: str, tmp_path: Path) -> None:
 def test_dry_run_renders_the_dialects_files() -> None:
     path = EXAMPLES / "relationships" / "safeshift.toml"
     plan = parse_plan(tomllib.loads(path.read_text()), path)
-    sql = SqlFilesEngine(plan)
+    sql = SqlFilesMigrator(plan)
     pg = sql.render("0001", "head", "postgresql")
     lite = sql.render("0001", "head", "sqlite")
     assert pg[0].startswith("-- migrations/0002_multi_relationship.up.sql\n")

@@ -17,9 +17,9 @@ from sqlalchemy.engine import URL
 
 from conftest import drop_scratch, scratch_url, server_databases
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ExitCode
 from safeshift.loading import load_plan
+from safeshift.migrators.sqlfiles import VERSION_TABLE
 from safeshift.run import run_plan
 
 URL_ENV = "SS_PROOF_URL"

@@ -15,9 +15,9 @@ from safeshift.checks import CheckContext, CheckResult, build_checks, capture_ba
 from safeshift.config.load import backup_dir, state_dir
 from safeshift.config.models import Plan
 from safeshift.dialects import BackupInfo, Dialect, get_dialect
-from safeshift.engines import get_engine
 from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 from safeshift.journal import now_iso
+from safeshift.migrators import get_migrator
 from safeshift.run.context import new_run_id
 from safeshift.run.recovery import all_runs
 from safeshift.secrets import register_url, safe_url
@@ -159,7 +159,7 @@ def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
 def status(plan: Plan, *, workdir: Path | None = None) -> Status:
     """Current revision, what is pending, and the last runs."""
     dialect = _open(plan)
-    migrator = get_engine(plan)
+    migrator = get_migrator(plan)
     engine = dialect.create_engine()
     try:
         with engine.connect() as conn:
@@ -243,7 +243,7 @@ def lint_plan(plan: Plan, files: list[Path] | None = None, dialect_name: str | N
     else:
         dialect = _open(plan)
         name = dialect.name
-        migrator = get_engine(plan)
+        migrator = get_migrator(plan)
         if not migrator.renders_sql:
             raise ConfigError(f"{plan.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint")
         engine = dialect.create_engine()

@@ -6,6 +6,7 @@ exit with a documented code instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import IntEnum
 
 
@@ -54,3 +55,20 @@ class ChecksFailed(SafeshiftError):
     """One or more checks failed (exit 1)."""
 
     exit_code = ExitCode.CHECKS_FAILED
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The error, what SQLAlchemy wrapped (``orig``) and its causes and contexts, each once.
+
+    Where a driver error hides: lock-timeout and retry detection look at every one.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        todo.extend([orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__])

@@ -49,6 +49,22 @@ def redact_data(data: Any) -> Any:
     return data
 
 
+def first_line(exc: BaseException, *, with_type: bool = True) -> str:
+    """A (driver) error in one redacted line: ``"OperationalError: database is locked"``.
+
+    The error SQLAlchemy wrapped (``orig``) is shown when there is one. Without the type
+    name it is the line alone, or the type name when the error has no text. (Here rather
+    than in errors.py because it redacts: secrets may import errors, never the reverse.)
+    """
+    orig = getattr(exc, "orig", None)
+    err = orig if isinstance(orig, BaseException) else exc
+    lines = str(err).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    if with_type:
+        return redact(f"{type(err).__name__}: {text}")
+    return redact(text or type(err).__name__)
+
+
 def safe_url(url: URL) -> str:
     """The URL as it may be shown: password masked."""
     return url.render_as_string(hide_password=True)

@@ -14,7 +14,7 @@ import subprocess
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -24,6 +24,7 @@ from safeshift.app.template import render, render_data
 from safeshift.config.messages import validation_message
 from safeshift.config.models import DEFAULT_PLAN, HttpMethod, MaintenanceSpec, Url
 from safeshift.errors import ConfigError, SafeshiftError
+from safeshift.registry import Registry
 from safeshift.secrets import redact
 
 
@@ -69,13 +70,20 @@ class MaintenanceHook(ABC):
         return MaintenanceError(redact(f"maintenance {action}: {problem}"))
 
 
-MAINTENANCE_KINDS: dict[str, type[MaintenanceHook]] = {}
+MAINTENANCE_KINDS: Registry[type[MaintenanceHook]] = Registry("kind", key="kind")
+
+H = TypeVar("H", bound=type[MaintenanceHook])
 
 
-def register_maintenance(cls: type[MaintenanceHook]) -> type[MaintenanceHook]:
+def register_maintenance(cls: H) -> H:
     """Class decorator: make a hook kind available to ``[maintenance] kind``."""
-    MAINTENANCE_KINDS[cls.kind] = cls
+    MAINTENANCE_KINDS.register(cls)
     return cls
+
+
+def maintenance_kinds() -> dict[str, type[MaintenanceHook]]:
+    """Kind -> hook class (a copy)."""
+    return MAINTENANCE_KINDS.as_dict()
 
 
 def build_maintenance(
@@ -90,10 +98,7 @@ def build_maintenance(
     """
     if section is None:
         return None
-    cls = MAINTENANCE_KINDS.get(section.kind)
-    if cls is None:
-        known = ", ".join(sorted(MAINTENANCE_KINDS))
-        raise ConfigError(f"{source}: maintenance.kind: unknown kind {section.kind!r} (known: {known})")
+    cls = MAINTENANCE_KINDS.get(section.kind, where=f"{source}: maintenance.kind")
     try:
         config = cls.Config.model_validate(section.model_dump())
     except ValidationError as exc:

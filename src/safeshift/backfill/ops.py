@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ClauseElement
 
+from safeshift.errors import causes
+
 
 @dataclass(frozen=True)
 class Load:
@@ -28,19 +30,6 @@ class Load:
 
     def to_dict(self) -> dict[str, Any]:
         return {"replica_lag_s": self.replica_lag_s, "running": self.running}
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The error, the driver error SQLAlchemy wrapped, and their causes."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------
@@ -66,7 +55,7 @@ def _pg_estimate(conn: Connection, table: str) -> int | None:
 
 
 def _pg_retryable(exc: BaseException) -> bool:
-    return any(str(getattr(e, "sqlstate", "") or "") in _PG_RETRY for e in _chain(exc))
+    return any(str(getattr(e, "sqlstate", "") or "") in _PG_RETRY for e in causes(exc))
 
 
 _SMALL_TABLE_BYTES = 64 * 1024
@@ -135,7 +124,7 @@ def _mysql_estimate(conn: Connection, table: str) -> int | None:
 
 
 def _mysql_retryable(exc: BaseException) -> bool:
-    for e in _chain(exc):
+    for e in causes(exc):
         args = getattr(e, "args", ())
         if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY:
             return True
@@ -152,7 +141,7 @@ def _sqlite_estimate(conn: Connection, table: str) -> int | None:
 
 
 def _sqlite_retryable(exc: BaseException) -> bool:
-    return any("database is locked" in str(e) or "database table is locked" in str(e) for e in _chain(exc))
+    return any("database is locked" in str(e) or "database table is locked" in str(e) for e in causes(exc))
 
 
 def _nothing_to_undo() -> None:

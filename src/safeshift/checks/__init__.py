@@ -26,6 +26,7 @@ from safeshift.checks import (  # noqa: F401  (importing a kind's module registe
 )
 from safeshift.checks import sql as _sql  # noqa: F401
 from safeshift.checks.base import (
+    CHECK_KINDS,
     CaptureFailed,
     Check,
     CheckContext,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from safeshift.config.models import Plan
 
 __all__ = [
+    "CHECK_KINDS",
     "CaptureFailed",
     "Check",
     "CheckContext",
@@ -55,18 +57,13 @@ __all__ = [
 ]
 
 
-def build_checks(plan: Plan, phase: str) -> list[Check]:
+def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
     """Turn the plan's ``[[checks.<phase>]]`` entries into check objects (config errors: exit 2)."""
     specs = plan.checks.pre if phase == "pre" else plan.checks.post
-    checks: list[Check] = []
+    checks: list[Check[Any]] = []
     for index, spec in enumerate(specs):
-        cls = get_check_class(spec.kind)
         where = f"checks.{phase}[{index}]"
-        if cls is None:
-            known = ", ".join(sorted(check_kinds()))
-            raise ConfigError(
-                f"{plan.source.name}: {where}.kind: unknown check kind {spec.kind!r} (known: {known})"
-            )
+        cls = CHECK_KINDS.get(spec.kind, where=f"{plan.source.name}: {where}.kind")
         try:
             config = cls.Config.model_validate(spec.model_dump())
         except ValidationError as exc:
@@ -80,7 +77,7 @@ def build_checks(plan: Plan, phase: str) -> list[Check]:
     return checks
 
 
-def run_checks(checks: list[Check], ctx: CheckContext) -> list[CheckResult]:
+def run_checks(checks: list[Check[Any]], ctx: CheckContext) -> list[CheckResult]:
     """Run checks in order; each runs in its own transaction so one failure cannot poison the next."""
     results = []
     for check in checks:
@@ -90,7 +87,7 @@ def run_checks(checks: list[Check], ctx: CheckContext) -> list[CheckResult]:
     return results
 
 
-def capture_baseline(checks: list[Check], ctx: CheckContext) -> dict[str, Any]:
+def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, Any]:
     """Call each check's :meth:`Check.capture` (snapshot phase); name -> state for ``ctx.baseline``.
 
     A capture that raises is stored as :class:`CaptureFailed`, so the check fails later

@@ -1,7 +1,9 @@
 """Check base class, result data and the kind registry.
 
 A check is declared in the plan by ``kind``; each kind is a small class with a pydantic
-model for its own keys, registered here so the runner never branches on kinds.
+model for its own keys, registered here so the runner never branches on kinds. The base
+class is generic over that model: ``class NoNullsCheck(Check[NoNullsConfig])`` sets
+``Config`` and types ``self.config``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection, Dialect
 
 from safeshift.expectations import Expectation, ExpectationError
+from safeshift.registry import Registry
+from safeshift.secrets import first_line
 
 MAX_SAMPLES = 10
 
@@ -103,14 +107,31 @@ class CheckResult:
         }
 
 
-class Check(ABC):
-    """One invariant. Subclasses implement :meth:`measure`."""
+C = TypeVar("C", bound=CheckConfig)
+
+
+class Check(ABC, Generic[C]):
+    """One invariant. Subclasses name their config model, ``Check[MyConfig]``, and implement :meth:`measure`.
+
+    ``Config`` (the model :func:`~safeshift.checks.build_checks` validates the plan's keys
+    with) is taken from that type argument unless the class sets it.
+    """
 
     kind: ClassVar[str]
     Config: ClassVar[type[CheckConfig]] = CheckConfig
 
-    def __init__(self, config: CheckConfig, phase: str, index: int) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Config" in cls.__dict__:
+            return
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            for arg in get_args(base):
+                if isinstance(arg, type) and issubclass(arg, CheckConfig):
+                    cls.Config = arg
+                    return
+
+    def __init__(self, config: C, phase: str, index: int) -> None:
+        self.config: C = config
         self.phase = phase
         # The plan's folder, set by build_checks; ctx.base_dir, when given, takes precedence.
         self.base_dir: Path | None = None
@@ -166,22 +187,23 @@ class Check(ABC):
 
 def short_error(exc: BaseException) -> str:
     """The first line of a (driver) error, for one-line messages."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return first_line(exc, with_type=False)
 
 
-_REGISTRY: dict[str, type[Check]] = {}
+CHECK_KINDS: Registry[type[Check[Any]]] = Registry("check kind", key="kind")
+
+K = TypeVar("K", bound=type[Check[Any]])
 
 
-def register(cls: type[Check]) -> type[Check]:
+def register(cls: K) -> K:
     """Class decorator: make a check kind available to plans."""
-    _REGISTRY[cls.kind] = cls
+    CHECK_KINDS.register(cls)
     return cls
 
 
-def check_kinds() -> dict[str, type[Check]]:
-    return dict(_REGISTRY)
+def check_kinds() -> dict[str, type[Check[Any]]]:
+    return CHECK_KINDS.as_dict()
 
 
-def get_check_class(kind: str) -> type[Check] | None:
-    return _REGISTRY.get(kind)
+def get_check_class(kind: str) -> type[Check[Any]] | None:
+    return CHECK_KINDS.find(kind)

@@ -24,17 +24,11 @@ class CountMatchesConfig(CheckConfig):
 
 
 @register
-class CountMatchesCheck(Check):
+class CountMatchesCheck(Check[CountMatchesConfig]):
     kind = "count_matches"
-    Config = CountMatchesConfig
-
-    @property
-    def cfg(self) -> CountMatchesConfig:
-        assert isinstance(self.config, CountMatchesConfig)
-        return self.config
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        return [self.cfg.left.strip(), self.cfg.right.strip()]
+        return [self.config.left.strip(), self.config.right.strip()]
 
     @staticmethod
     def _number(conn: Connection, query: str, side: str) -> float:
@@ -44,13 +38,13 @@ class CountMatchesCheck(Check):
         return float(value)
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        left = self._number(ctx.conn, self.cfg.left, "left")
-        right = self._number(ctx.conn, self.cfg.right, "right")
+        left = self._number(ctx.conn, self.config.left, "left")
+        right = self._number(ctx.conn, self.config.right, "right")
         shown_left, shown_right = (int(n) if n.is_integer() else n for n in (left, right))
-        passed = OPERATORS[self.cfg.op](left, right)
+        passed = OPERATORS[self.config.op](left, right)
         return self.result(
             passed,
             value=jsonable(shown_left),
-            expected=f"{self.cfg.op} {shown_right} (right)",
+            expected=f"{self.config.op} {shown_right} (right)",
             message="" if passed else f"left is {shown_left}, right is {shown_right}",
         )

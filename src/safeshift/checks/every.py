@@ -35,25 +35,19 @@ class EveryConfig(ViolationConfig):
 
 
 @register
-class EveryCheck(ViolationCheck):
+class EveryCheck(ViolationCheck[EveryConfig]):
     kind = "every"
-    Config = EveryConfig
-
-    @property
-    def cfg(self) -> EveryConfig:
-        assert isinstance(self.config, EveryConfig)
-        return self.config
 
     def violation_noun(self) -> str:
-        return f"{self.cfg.table} rows with fewer than {self.cfg.min} related {self.cfg.related}"
+        return f"{self.config.table} rows with fewer than {self.config.min} related {self.config.related}"
 
     def default_name(self) -> str:
-        where = "".join(f" with {k} = {v!r}" for k, v in self.cfg.related_filter.items())
-        return f"every {self.cfg.table} row has {self.cfg.min}+ {self.cfg.related}{where}"
+        where = "".join(f" with {k} = {v!r}" for k, v in self.config.related_filter.items())
+        return f"every {self.config.table} row has {self.config.min}+ {self.config.related}{where}"
 
     def _lacking(self) -> tuple[NamedFromClause, sa.ColumnElement[bool]]:
         """The (aliased) table and the condition "this row has too few related rows"."""
-        cfg = self.cfg
+        cfg = self.config
         owner = TableRef.parse(cfg.table).core(cfg.key).alias("a")
         ref = ColumnsRef.parse(cfg.related)
         fk = ref.columns[0]
@@ -72,5 +66,5 @@ class EveryCheck(ViolationCheck):
 
     def offenders_query(self, conn: Connection | None) -> sa.Select[Any]:
         owner, lacking = self._lacking()
-        key = owner.c[self.cfg.key]
+        key = owner.c[self.config.key]
         return sa.select(key).where(lacking).order_by(key)

@@ -22,20 +22,14 @@ class IndexExistsConfig(CheckConfig):
 
 
 @register
-class IndexExistsCheck(Check):
+class IndexExistsCheck(Check[IndexExistsConfig]):
     kind = "index_exists"
-    Config = IndexExistsConfig
-
-    @property
-    def cfg(self) -> IndexExistsConfig:
-        assert isinstance(self.config, IndexExistsConfig)
-        return self.config
 
     def default_name(self) -> str:
-        return f"index on {self.cfg.table}({', '.join(self.cfg.columns)})"
+        return f"index on {self.config.table}({', '.join(self.config.columns)})"
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        return [f"-- inspect the indexes, unique constraints and primary key of {self.cfg.table}"]
+        return [f"-- inspect the indexes, unique constraints and primary key of {self.config.table}"]
 
     @staticmethod
     def _candidates(conn: Connection, table: TableRef) -> Iterator[tuple[str, list[str]]]:
@@ -50,16 +44,16 @@ class IndexExistsCheck(Check):
             yield str(uq["name"] or "UNIQUE"), list(uq["column_names"])
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        want = [c.casefold() for c in self.cfg.columns]
+        want = [c.casefold() for c in self.config.columns]
         seen: list[str] = []
-        for name, columns in self._candidates(ctx.conn, TableRef.parse(self.cfg.table)):
+        for name, columns in self._candidates(ctx.conn, TableRef.parse(self.config.table)):
             if [c.casefold() for c in columns[: len(want)]] == want:
-                return self.result(True, value=name, expected=f"leading columns ({', '.join(self.cfg.columns)})")
+                return self.result(True, value=name, expected=f"leading columns ({', '.join(self.config.columns)})")
             seen.append(f"{name}({', '.join(columns)})")
         return self.result(
             False,
             value=None,
-            expected=f"leading columns ({', '.join(self.cfg.columns)})",
-            message=f"no index on {self.cfg.table} starts with {', '.join(self.cfg.columns)}; "
+            expected=f"leading columns ({', '.join(self.config.columns)})",
+            message=f"no index on {self.config.table} starts with {', '.join(self.config.columns)}; "
             f"found: {', '.join(seen) or 'none'}",
         )

@@ -84,31 +84,25 @@ def percentile(samples: Sequence[float], pct: float) -> float:
 
 
 @register
-class LatencyCheck(Check):
+class LatencyCheck(Check[LatencyConfig]):
     kind = "latency"
-    Config = LatencyConfig
-
-    @property
-    def cfg(self) -> LatencyConfig:
-        assert isinstance(self.config, LatencyConfig)
-        return self.config
 
     def default_name(self) -> str:
-        return f"query p{self.cfg.percentile:g} under {self.cfg.budget_ms:g} ms"
+        return f"query p{self.config.percentile:g} under {self.config.budget_ms:g} ms"
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        out = [f"{self.cfg.query.strip()}  -- {self.cfg.warmup} + {self.cfg.runs} runs"]
-        if self.cfg.uses_index:
+        out = [f"{self.config.query.strip()}  -- {self.config.warmup} + {self.config.runs} runs"]
+        if self.config.uses_index:
             name = dialect.name if dialect is not None else "sqlite"
-            out.append(_EXPLAIN.get(name, "EXPLAIN ") + self.cfg.query.strip())
+            out.append(_EXPLAIN.get(name, "EXPLAIN ") + self.config.query.strip())
         return out
 
     def _timings(self, conn: Connection) -> list[float]:
-        query, params = text(self.cfg.query), self.cfg.params
-        for _ in range(self.cfg.warmup):
+        query, params = text(self.config.query), self.config.params
+        for _ in range(self.config.warmup):
             conn.execute(query, params).fetchall()
         timings = []
-        for _ in range(self.cfg.runs):
+        for _ in range(self.config.runs):
             started = time.perf_counter()
             conn.execute(query, params).fetchall()  # the rows are part of the response time
             timings.append((time.perf_counter() - started) * 1000)
@@ -118,12 +112,12 @@ class LatencyCheck(Check):
         explain = _PLANS.get(conn.dialect.name)
         if explain is None:
             raise ValueError(f"uses_index is not supported on {conn.dialect.name}")
-        used, plan = explain(conn, self.cfg.query, self.cfg.params)
-        want = str(self.cfg.uses_index).casefold()
+        used, plan = explain(conn, self.config.query, self.config.params)
+        want = str(self.config.uses_index).casefold()
         return any(name.strip('"`').casefold() == want for name in used), used, plan
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        cfg = self.cfg
+        cfg = self.config
         timings = self._timings(ctx.conn)
         p = round(percentile(timings, cfg.percentile), 2)
         details: dict[str, Any] = {

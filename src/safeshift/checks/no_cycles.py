@@ -26,22 +26,16 @@ class NoCyclesConfig(ViolationConfig):
 
 
 @register
-class NoCyclesCheck(ViolationCheck):
+class NoCyclesCheck(ViolationCheck[NoCyclesConfig]):
     kind = "no_cycles"
-    Config = NoCyclesConfig
     noun = "rows in a reference cycle"
 
-    @property
-    def cfg(self) -> NoCyclesConfig:
-        assert isinstance(self.config, NoCyclesConfig)
-        return self.config
-
     def default_name(self) -> str:
-        return f"{self.cfg.table}.{self.cfg.column} has no cycles"
+        return f"{self.config.table}.{self.config.column} has no cycles"
 
     def _chain(self) -> sa.CTE:
         """Rows ``(start_id, cur_id, depth)``: where each row's chain is after ``depth`` hops."""
-        cfg = self.cfg
+        cfg = self.config
         table = TableRef.parse(cfg.table).core(cfg.key, cfg.column)
         ref, key = table.c[cfg.column], table.c[cfg.key]
         # A constant, not a bound value: PostgreSQL needs the depth's type fixed up front.

@@ -18,22 +18,16 @@ class NoNullsConfig(ViolationConfig):
 
 
 @register
-class NoNullsCheck(ViolationCheck):
+class NoNullsCheck(ViolationCheck[NoNullsConfig]):
     kind = "no_nulls"
-    Config = NoNullsConfig
     noun = "rows with NULL"
 
     @property
-    def cfg(self) -> NoNullsConfig:
-        assert isinstance(self.config, NoNullsConfig)
-        return self.config
-
-    @property
     def ref(self) -> ColumnsRef:
-        return ColumnsRef.parse(self.cfg.column)
+        return ColumnsRef.parse(self.config.column)
 
     def default_name(self) -> str:
-        return f"{self.cfg.column} has no NULLs"
+        return f"{self.config.column} has no NULLs"
 
     def _where(self, table: sa.TableClause) -> sa.ColumnElement[bool]:
         return table.c[self.ref.columns[0]].is_(None)
@@ -43,7 +37,7 @@ class NoNullsCheck(ViolationCheck):
         return sa.select(sa.func.count()).select_from(table).where(self._where(table))
 
     def offenders_query(self, conn: Connection | None) -> sa.Select[Any] | None:
-        key = key_columns(conn, self.ref.table, self.cfg.key) if conn is not None else self.cfg.key
+        key = key_columns(conn, self.ref.table, self.config.key) if conn is not None else self.config.key
         if not key:
             return None
         table = self.ref.table.core(*self.ref.columns, *key)

@@ -37,23 +37,17 @@ class NoOrphansConfig(ViolationConfig):
 
 
 @register
-class NoOrphansCheck(ViolationCheck):
+class NoOrphansCheck(ViolationCheck[NoOrphansConfig]):
     kind = "no_orphans"
-    Config = NoOrphansConfig
     noun = "orphaned rows"
 
     @property
-    def cfg(self) -> NoOrphansConfig:
-        assert isinstance(self.config, NoOrphansConfig)
-        return self.config
-
-    @property
     def child(self) -> ColumnsRef:
-        return ColumnsRef.parse(self.cfg.child)
+        return ColumnsRef.parse(self.config.child)
 
     @property
     def parent(self) -> ColumnsRef:
-        return ColumnsRef.parse(self.cfg.parent)
+        return ColumnsRef.parse(self.config.parent)
 
     def default_name(self) -> str:
         return f"{self.child} has no orphans in {self.parent}"
@@ -72,9 +66,9 @@ class NoOrphansCheck(ViolationCheck):
         return sa.select(sa.func.count()).select_from(child).where(orphan)
 
     def offenders_query(self, conn: Connection | None) -> sa.Select[Any] | None:
-        if conn is None and not self.cfg.key:
+        if conn is None and not self.config.key:
             return None  # --dry-run: the primary key is only known once connected
-        key = key_columns(conn, self.child.table, self.cfg.key) if conn is not None else self.cfg.key
+        key = key_columns(conn, self.child.table, self.config.key) if conn is not None else self.config.key
         if key:
             child, orphan = self._orphans(*key)
             cols = [child.c[k] for k in key]

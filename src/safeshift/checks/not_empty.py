@@ -17,20 +17,14 @@ class NotEmptyConfig(CheckConfig):
 
 
 @register
-class NotEmptyCheck(Check):
+class NotEmptyCheck(Check[NotEmptyConfig]):
     kind = "not_empty"
-    Config = NotEmptyConfig
-
-    @property
-    def cfg(self) -> NotEmptyConfig:
-        assert isinstance(self.config, NotEmptyConfig)
-        return self.config
 
     def default_name(self) -> str:
-        return f"{self.cfg.table} is not empty"
+        return f"{self.config.table} is not empty"
 
     def query(self) -> sa.Select[Any]:
-        table = TableRef.parse(self.cfg.table).core()
+        table = TableRef.parse(self.config.table).core()
         return sa.select(sa.literal_column("1")).select_from(table).limit(1)
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
@@ -42,5 +36,5 @@ class NotEmptyCheck(Check):
             found,
             value=1 if found else 0,
             expected=">= 1",
-            message="" if found else f"table {self.cfg.table} has no rows",
+            message="" if found else f"table {self.config.table} has no rows",
         )

@@ -168,28 +168,22 @@ def judge(
 
 
 @register
-class PythonCheck(Check):
+class PythonCheck(Check[PythonConfig]):
     kind = "python"
-    Config = PythonConfig
-
-    @property
-    def cfg(self) -> PythonConfig:
-        assert isinstance(self.config, PythonConfig)
-        return self.config
 
     def default_name(self) -> str:
-        return f"python {self.cfg.function}"
+        return f"python {self.config.function}"
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        return [f"-- python: {self.cfg.function}(connection)"]
+        return [f"-- python: {self.config.function}(connection)"]
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        fn = load_function(self.cfg.function, ctx.base_dir or self.base_dir)
+        fn = load_function(self.config.function, ctx.base_dir or self.base_dir)
         returned = fn(ctx.conn, ctx) if _wants_context(fn) else fn(ctx.conn)
-        expectation = Expectation.parse(self.cfg.expect)
+        expectation = Expectation.parse(self.config.expect)
         if not _is_suite(returned):
             one = judge(self.name, returned, expectation, ctx.snapshot)
-            expected = self.cfg.expect if not isinstance(one.value, bool) else "True"
+            expected = self.config.expect if not isinstance(one.value, bool) else "True"
             return self.result(one.passed, value=one.value, expected=expected, message=one.message, samples=one.samples)
         pairs = returned.items() if isinstance(returned, Mapping) else returned
         outcomes = [judge(str(sub), result, expectation, ctx.snapshot) for sub, result in pairs]

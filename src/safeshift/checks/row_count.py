@@ -23,31 +23,25 @@ class RowCountConfig(ExpectConfig):
 
 
 @register
-class RowCountCheck(Check):
+class RowCountCheck(Check[RowCountConfig]):
     kind = "row_count"
-    Config = RowCountConfig
-
-    @property
-    def cfg(self) -> RowCountConfig:
-        assert isinstance(self.config, RowCountConfig)
-        return self.config
 
     def default_name(self) -> str:
-        return f"{self.cfg.table} row count {self.cfg.expect}"
+        return f"{self.config.table} row count {self.config.expect}"
 
     def query(self) -> sa.Select[Any]:
-        return sa.select(sa.func.count()).select_from(TableRef.parse(self.cfg.table).core())
+        return sa.select(sa.func.count()).select_from(TableRef.parse(self.config.table).core())
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
         return [render(self.query(), dialect)]
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        expectation = Expectation.parse(self.cfg.expect)
+        expectation = Expectation.parse(self.config.expect)
         # Snapshot keys are bare table names, so "snapshot" means this table without schema.
-        own = TableRef.parse(self.cfg.table).name
+        own = TableRef.parse(self.config.table).name
         count = int(ctx.conn.execute(self.query()).scalar_one())
         try:
             passed = expectation.holds(count, ctx.snapshot, own)
         except SnapshotMissing as exc:
-            return self.result(False, value=count, expected=self.cfg.expect, message=str(exc), error=True)
+            return self.result(False, value=count, expected=self.config.expect, message=str(exc), error=True)
         return self.result(passed, value=count, expected=expectation.resolved(ctx.snapshot, own))

@@ -24,32 +24,26 @@ class SqlConfig(ExpectConfig):
 
 
 @register
-class SqlCheck(Check):
+class SqlCheck(Check[SqlConfig]):
     kind = "sql"
-    Config = SqlConfig
-
-    @property
-    def cfg(self) -> SqlConfig:
-        assert isinstance(self.config, SqlConfig)
-        return self.config
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        return [self.cfg.query] + ([self.cfg.sample] if self.cfg.sample else [])
+        return [self.config.query] + ([self.config.sample] if self.config.sample else [])
 
     def measure(self, ctx: CheckContext) -> CheckResult:
-        expectation = Expectation.parse(self.cfg.expect)
-        value = ctx.conn.execute(text(self.cfg.query)).scalar()
+        expectation = Expectation.parse(self.config.expect)
+        value = ctx.conn.execute(text(self.config.query)).scalar()
         if value is None:
-            return self.result(False, expected=self.cfg.expect, message="query returned no value")
+            return self.result(False, expected=self.config.expect, message="query returned no value")
         number = float(value)
         shown = int(number) if number.is_integer() else number
         try:
             passed = expectation.holds(number, ctx.snapshot)
         except SnapshotMissing as exc:
-            return self.result(False, value=shown, expected=self.cfg.expect, message=str(exc), error=True)
+            return self.result(False, value=shown, expected=self.config.expect, message=str(exc), error=True)
         samples: list[object] = []
-        if not passed and self.cfg.sample:
-            rows = ctx.conn.execute(text(self.cfg.sample)).fetchmany(MAX_SAMPLES)
+        if not passed and self.config.sample:
+            rows = ctx.conn.execute(text(self.config.sample)).fetchmany(MAX_SAMPLES)
             samples = [row[0] if len(row) == 1 else list(row) for row in rows]
         return self.result(
             passed,

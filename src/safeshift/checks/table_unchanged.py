@@ -167,21 +167,15 @@ class TableUnchangedConfig(CheckConfig):
 
 
 @register
-class TableUnchangedCheck(Check):
+class TableUnchangedCheck(Check[TableUnchangedConfig]):
     kind = "table_unchanged"
-    Config = TableUnchangedConfig
-
-    @property
-    def cfg(self) -> TableUnchangedConfig:
-        assert isinstance(self.config, TableUnchangedConfig)
-        return self.config
 
     @property
     def ref(self) -> TableRef:
-        return TableRef.parse(self.cfg.table)
+        return TableRef.parse(self.config.table)
 
     def default_name(self) -> str:
-        return f"{self.cfg.table} unchanged"
+        return f"{self.config.table} unchanged"
 
     def _leaves_query(self, key: Sequence[str], columns: Sequence[str], per_leaf: int, hasher: _Hasher) -> sa.Select[Any]:
         """One ordered pass: per leaf, its first key, row count and checksum."""
@@ -219,7 +213,7 @@ class TableUnchangedCheck(Check):
         )
 
     def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
-        cfg = self.cfg
+        cfg = self.config
         if not (cfg.key and cfg.columns):
             return [
                 f"-- checksums of {cfg.table} over key ranges (at most {cfg.max_leaves}); "
@@ -230,14 +224,14 @@ class TableUnchangedCheck(Check):
 
     def capture(self, ctx: CheckContext) -> TableState:
         conn, ref = ctx.conn, self.ref
-        key = list(self.cfg.key or primary_key(conn, ref))
+        key = list(self.config.key or primary_key(conn, ref))
         if not key:
             raise ValueError(f"table {ref} has no primary key: set key")
-        columns = list(self.cfg.columns or [c["name"] for c in sa.inspect(conn).get_columns(ref.name, schema=ref.schema)])
+        columns = list(self.config.columns or [c["name"] for c in sa.inspect(conn).get_columns(ref.name, schema=ref.schema)])
         hasher = _hasher(conn.dialect.name)
         hasher.prepare(conn)
         rows = int(conn.execute(sa.select(sa.func.count()).select_from(ref.core())).scalar_one())
-        per_leaf = max(1, math.ceil(rows / self.cfg.max_leaves))
+        per_leaf = max(1, math.ceil(rows / self.config.max_leaves))
         leaves = tuple(
             Leaf(
                 start=tuple(row[4:]),
@@ -258,14 +252,14 @@ class TableUnchangedCheck(Check):
         hasher = _hasher(ctx.conn.dialect.name)
         hasher.prepare(ctx.conn)
         diff = _Diff(ctx.conn, self.ref, state, hasher)
-        top = _split(0, len(state.leaves), self.cfg.segments)
+        top = _split(0, len(state.leaves), self.config.segments)
         sums = [diff.after(a, b) for a, b in top]
         rows_after = sum(count for count, _ in sums)
         differing = [(a, b) for (a, b), now in zip(top, sums, strict=True) if now != diff.before(a, b)]
         if not differing:
             return self.result(True, value=0, expected="== 0 differing segments", details={"rows": rows_after, "segments": len(top)})
         for a, b in differing:
-            diff.narrow(a, b, self.cfg.segments)
+            diff.narrow(a, b, self.config.segments)
             if len(diff.found) >= MAX_SAMPLES:
                 break
         found = diff.found[:MAX_SAMPLES]

@@ -22,23 +22,17 @@ class UniqueConfig(ViolationConfig):
 
 
 @register
-class UniqueCheck(ViolationCheck):
+class UniqueCheck(ViolationCheck[UniqueConfig]):
     kind = "unique"
-    Config = UniqueConfig
     weighted = True  # offenders are (values..., copies): a duplicate gaining a copy is new
     noun = "rows repeating another row's values"
 
-    @property
-    def cfg(self) -> UniqueConfig:
-        assert isinstance(self.config, UniqueConfig)
-        return self.config
-
     def default_name(self) -> str:
-        return f"{self.cfg.table}({', '.join(self.cfg.columns)}) is unique"
+        return f"{self.config.table}({', '.join(self.config.columns)}) is unique"
 
     def _duplicates(self) -> sa.Subquery:
-        table = TableRef.parse(self.cfg.table).core(*self.cfg.columns)
-        cols = [table.c[c] for c in self.cfg.columns]
+        table = TableRef.parse(self.config.table).core(*self.config.columns)
+        cols = [table.c[c] for c in self.config.columns]
         copies = sa.func.count()
         return (
             sa.select(*cols, copies.label("copies"))
@@ -54,5 +48,5 @@ class UniqueCheck(ViolationCheck):
 
     def offenders_query(self, conn: Connection | None) -> sa.Select[Any]:
         dups = self._duplicates()
-        cols = [dups.c[c] for c in self.cfg.columns]
+        cols = [dups.c[c] for c in self.config.columns]
         return sa.select(*cols, dups.c.copies).order_by(*cols)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
@@ -40,7 +40,10 @@ class Offenders:
     complete: bool
 
 
-class ViolationCheck(Check):
+VC = TypeVar("VC", bound=ViolationConfig)
+
+
+class ViolationCheck(Check[VC]):
     """Base for kinds whose measure is "how many rows break the rule"."""
 
     # True when the offender query's last column is a weight rather than part of the key.
@@ -53,7 +56,6 @@ class ViolationCheck(Check):
 
     @property
     def baseline_mode(self) -> bool:
-        assert isinstance(self.config, ViolationConfig)
         return self.config.baseline
 
     @abstractmethod

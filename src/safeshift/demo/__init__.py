@@ -18,9 +18,9 @@ from sqlalchemy.engine import URL, make_url
 from safeshift.demo.family_app import start_app
 from safeshift.demo.family_data import FamilyData, generate
 from safeshift.dialects import get_dialect
-from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
 from safeshift.loading import load_plan
+from safeshift.migrators.alembic import AlembicMigrator
 from safeshift.run import Observer, RunResult, run_plan
 from safeshift.secrets import register_url
 
@@ -116,7 +116,7 @@ def prepare_family_database(
     engine = dialect.create_engine()
     try:
         with engine.connect() as conn:
-            AlembicEngine(plan).upgrade(conn, "0001")
+            AlembicMigrator(plan).upgrade(conn, "0001")
             conn.commit()
             data = generate(conn, users, seed=seed, edge_cases=edge_cases)
             dialect.after_bulk_load(conn, ["users", "chores", "reward_adjustments"])

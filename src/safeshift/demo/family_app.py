@@ -41,7 +41,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift.errors import ConfigError, SafeshiftError
-from safeshift.secrets import register_secret
+from safeshift.secrets import first_line, register_secret
 
 DATABASE_ENV = "FAMILY_DATABASE_URL"
 PASSWORD_ENV = "FAMILY_DEMO_PASSWORD"
@@ -134,8 +134,7 @@ class _Service:
 
 
 def _database_error(service: _Service, exc: SQLAlchemyError) -> HTTPException:
-    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-    service.log("ERROR", f"database error: {first}")
+    service.log("ERROR", f"database error: {first_line(exc, with_type=False)}")
     return HTTPException(500, "database error")
 
 

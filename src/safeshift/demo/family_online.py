@@ -23,10 +23,11 @@ from safeshift.backfill import BackfillProgress, BackfillResult, backfill_contex
 from safeshift.demo import DbKind, DemoResult, _env, examples_dir, fresh_database
 from safeshift.demo.family_data import FamilyData, generate
 from safeshift.dialects import get_dialect
-from safeshift.engines.alembic import AlembicEngine
 from safeshift.errors import ConfigError
 from safeshift.loading import load_plan
+from safeshift.migrators.alembic import AlembicMigrator
 from safeshift.run import Observer, run_plan
+from safeshift.secrets import first_line
 
 DEMO_ONLINE_DATABASE = "safeshift_demo_family_online"
 EXAMPLE = "family-online"
@@ -100,7 +101,7 @@ class Writer(threading.Thread):
                                 time.sleep(self.pause_s)
                 except Exception as exc:  # keep writing: the stall is what we measure
                     self.stats.errors += 1
-                    self.stats.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    self.stats.last_error = first_line(exc)
                     self.ready.set()
                     time.sleep(0.05)
         finally:
@@ -148,7 +149,7 @@ def prepare_online_database(
     engine = dialect.create_engine()
     try:
         with engine.connect() as conn:
-            AlembicEngine(plan).upgrade(conn, "0001")
+            AlembicMigrator(plan).upgrade(conn, "0001")
             conn.commit()
             data = generate(conn, users, seed=seed)
             dialect.after_bulk_load(conn, ["users", "chores", "reward_adjustments"])

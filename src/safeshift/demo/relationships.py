@@ -19,9 +19,9 @@ from sqlalchemy.engine import URL
 from safeshift.demo import BreakMode, DbKind, _env, examples_dir, fresh_database
 from safeshift.demo.relationships_data import TABLES, RelationshipsData, generate
 from safeshift.dialects import get_dialect
-from safeshift.engines.sqlfiles import SqlFilesEngine, split_statements
 from safeshift.errors import ConfigError
 from safeshift.loading import load_plan
+from safeshift.migrators.sqlfiles import SqlFilesMigrator, split_statements
 from safeshift.run import Observer, RunResult, run_plan
 
 DEMO_DATABASE = "safeshift_demo_relationships"
@@ -77,7 +77,7 @@ def prepare_relationships_database(
     engine = dialect.create_engine()
     try:
         with engine.connect() as conn:
-            SqlFilesEngine(plan).upgrade(conn, BASELINE)
+            SqlFilesMigrator(plan).upgrade(conn, BASELINE)
             data = generate(conn, couples, seed=seed, edge_cases=edge_cases)
             dialect.after_bulk_load(conn, TABLES)
             conn.commit()

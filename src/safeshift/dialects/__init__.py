@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
-
 from sqlalchemy.engine import URL
 
 from safeshift.dialects.base import BackupInfo, Dialect, ServerFacts, Session, TableFacts
-from safeshift.errors import ConfigError
+from safeshift.registry import Registry
 
-__all__ = ["BackupInfo", "Dialect", "ServerFacts", "Session", "TableFacts", "get_dialect"]
+__all__ = ["DIALECTS", "BackupInfo", "Dialect", "ServerFacts", "Session", "TableFacts", "get_dialect"]
 
 # backend name -> "module:Class"; modules are imported on first use so a missing driver
 # for one database never breaks another.
-_REGISTRY: dict[str, str] = {
-    "sqlite": "safeshift.dialects.sqlite:SQLiteDialect",
-    "postgresql": "safeshift.dialects.postgresql:PostgreSQLDialect",
-    "mysql": "safeshift.dialects.mysql:MySQLDialect",
-    "mariadb": "safeshift.dialects.mysql:MySQLDialect",
-}
+DIALECTS: Registry[type[Dialect]] = Registry(
+    "database", unknown="unsupported database {name!r} (supported: {known})"
+)
+DIALECTS.register_lazy("sqlite", "safeshift.dialects.sqlite:SQLiteDialect")
+DIALECTS.register_lazy("postgresql", "safeshift.dialects.postgresql:PostgreSQLDialect")
+DIALECTS.register_lazy("mysql", "safeshift.dialects.mysql:MySQLDialect")
+DIALECTS.register_lazy("mariadb", "safeshift.dialects.mysql:MySQLDialect")
 
 
 def get_dialect(url: URL) -> Dialect:
     """The dialect for a URL, e.g. ``sqlite:///app.db`` or ``postgresql+psycopg://...``."""
-    backend = url.get_backend_name()
-    target = _REGISTRY.get(backend)
-    if target is None:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ConfigError(f"database.url: unsupported database {backend!r} (supported: {known})")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"database.url: support for {backend} is not available: {exc}") from None
-    cls: type[Dialect] = getattr(module, class_name)
+    cls = DIALECTS.get(url.get_backend_name(), where="database.url")
     return cls(url)

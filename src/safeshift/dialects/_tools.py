@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from safeshift.dialects.base import Progress
 from safeshift.errors import BackupError, ConfigError
-from safeshift.secrets import redact
+from safeshift.secrets import first_line, redact
 
 # Indirection so tests can record every command line (and prove no secret is on it).
 Popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
@@ -183,28 +183,13 @@ def compare_counts(backup: str, snapshot: dict[str, int], counts: dict[str, int]
             )
 
 
-def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """The error, what SQLAlchemy wrapped (``orig``), and its causes: where a driver error hides."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        todo.extend([orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__])
-
-
 def db_error(exc: BaseException) -> str:
     """A driver error in one redacted line (MySQL drivers' ``(errno, message)`` or the first line)."""
     orig = getattr(exc, "orig", None) or exc
     args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     if len(args) >= 2 and isinstance(args[0], int):
         return redact(f"({args[0]}) {args[1]}")
-    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
-    return redact(lines[0] if lines else type(orig).__name__)
+    return first_line(exc, with_type=False)
 
 
 def elapsed(started: float) -> float:

@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 from safeshift.dialects import _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.server import ServerDialect
-from safeshift.errors import BackupError, ConnectError, LockError
+from safeshift.errors import BackupError, ConnectError, LockError, causes
 from safeshift.secrets import register_url, safe_url
 
 PACKAGE = "mariadb-client"
@@ -177,7 +177,7 @@ class MySQLDialect(ServerDialect):
         return statements
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        return any(_errno(e) == LOCK_WAIT_TIMEOUT for e in _tools.exception_chain(exc))
+        return any(_errno(e) == LOCK_WAIT_TIMEOUT for e in causes(exc))
 
     # -- backup and restore -----------------------------------------------------------
     def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:

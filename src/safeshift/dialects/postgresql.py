@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 from safeshift.dialects import _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.server import ServerDialect
-from safeshift.errors import BackupError, ConnectError, LockError
+from safeshift.errors import BackupError, ConnectError, LockError, causes
 from safeshift.secrets import register_url, safe_url
 
 PACKAGE = "postgresql-client"
@@ -237,7 +237,7 @@ class PostgreSQLDialect(ServerDialect):
         return statements
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in _tools.exception_chain(exc))
+        return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in causes(exc))
 
     # -- backup and restore -----------------------------------------------------------
     def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:

@@ -36,7 +36,7 @@ class Rebuild:
 
 @dataclass
 class LintContext:
-    """State while walking the statements in order; rules read it, the engine advances it."""
+    """State while walking the statements in order; rules read it, the linter advances it."""
 
     dialect: str
     settings: LintSettings

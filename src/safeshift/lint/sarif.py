@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from safeshift.lint.engine import META_RULES
+from safeshift.lint.core import META_RULES
 from safeshift.lint.model import Finding
 from safeshift.lint.rules import rule_classes
 

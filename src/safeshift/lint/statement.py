@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from safeshift.lint.sqltext import Scanned, scan
+from safeshift.secrets import first_line
 
 # our dialect name -> sqlglot's
 _SQLGLOT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -175,8 +176,7 @@ def parse_statement(index: int, sql: str, dialect: str) -> Statement:
             trees = [t for t in sqlglot.parse(text, read=_SQLGLOT[dialect]) if t is not None]
         stmt.tree = trees[0] if trees else None  # type: ignore[assignment]  # sqlglot types parse() loosely
     except Exception as exc:  # sqlglot raises several error types; a lint must never crash on input
-        lines = str(exc).strip().splitlines()
-        stmt.parse_error = lines[0] if lines else type(exc).__name__
+        stmt.parse_error = first_line(exc, with_type=False)
     stmt.kind, stmt.table = classify(stmt)
     return stmt
 

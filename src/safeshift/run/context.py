@@ -33,7 +33,7 @@ from safeshift.secrets import redact, register_url, safe_url
 if TYPE_CHECKING:
     from safeshift.app.maintenance import MaintenanceHook
     from safeshift.app.watch import WatchSample
-    from safeshift.engines import MigrationEngine
+    from safeshift.migrators import Migrator
     from safeshift.run.phases.approve import Approval
     from safeshift.run.recovery import RunRecord
     from safeshift.run.state import Backup, Maintenance, Revisions, Snapshot
@@ -98,9 +98,9 @@ class RunContext:
     run_dir: Path
     url: URL
     dialect: Dialect
-    migrator: MigrationEngine
-    pre_checks: list[Check]
-    post_checks: list[Check]
+    migrator: Migrator
+    pre_checks: list[Check[Any]]
+    post_checks: list[Check[Any]]
     maintenance: MaintenanceHook | None
     observer: Observer
     options: Options
@@ -109,7 +109,7 @@ class RunContext:
     engine: Engine | None = None
     schema: SchemaShape = field(default_factory=dict)  # columns of every table before the change
     baseline: dict[str, Any] = field(default_factory=dict)  # checks' before-states
-    proof_checks: list[Check] = field(default_factory=list)  # table_unchanged per table, for the proof
+    proof_checks: list[Check[Any]] = field(default_factory=list)  # table_unchanged per table, for the proof
     maintenance_on: bool = False  # as far as we know; the journal records every switch
     apply_started: bool = False  # from then on, a failure means rollback
     record: RunRecord | None = None  # the interrupted run this one continues
@@ -120,7 +120,7 @@ class RunContext:
         cls, plan: Plan, *, workdir: Path | None = None, observer: Observer | None = None, options: Options | None = None
     ) -> RunContext:
         from safeshift.app.maintenance import build_maintenance
-        from safeshift.engines import get_engine
+        from safeshift.migrators import get_migrator
 
         url = plan.database_url()
         register_url(url)
@@ -133,7 +133,7 @@ class RunContext:
             run_dir=home / ".safeshift" / "runs" / run_id,
             url=url,
             dialect=get_dialect(url),
-            migrator=get_engine(plan),
+            migrator=get_migrator(plan),
             pre_checks=build_checks(plan, "pre"),
             post_checks=build_checks(plan, "post"),
             maintenance=build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir),
@@ -209,7 +209,7 @@ class RunContext:
     def check_context(self, conn: Connection, snapshot: dict[str, int] | None) -> CheckContext:
         return CheckContext(conn=conn, snapshot=snapshot, base_dir=self.plan.base_dir, baseline=self.baseline)
 
-    def run_checks(self, conn: Connection, checks: Sequence[Check], snapshot: dict[str, int] | None) -> list[CheckResult]:
+    def run_checks(self, conn: Connection, checks: Sequence[Check[Any]], snapshot: dict[str, int] | None) -> list[CheckResult]:
         """Run checks and keep their results on the run's record."""
         results = run_checks(list(checks), self.check_context(conn, snapshot))
         self.result.checks.extend(results)

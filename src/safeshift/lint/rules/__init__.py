@@ -11,6 +11,6 @@ from safeshift.lint.rules import (  # noqa: F401  (each module registers its rul
     ss006_rename,
     ss007_unbatched_dml,
 )
-from safeshift.lint.rules.base import Hit, Rule, register, rule_classes
+from safeshift.lint.rules.base import LINT_RULES, Hit, Rule, register, rule_classes
 
-__all__ = ["Hit", "Rule", "register", "rule_classes"]
+__all__ = ["LINT_RULES", "Hit", "Rule", "register", "rule_classes"]

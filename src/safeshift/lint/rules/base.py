@@ -2,7 +2,7 @@
 
 A rule is one small class per file: a code, a name, the dialects it judges, and a
 docstring with *Anti-pattern* and *Best practice* sections (shown in SARIF and ``--json``).
-It returns hits; the engine turns them into findings with a severity (scaled by the
+It returns hits; the linter (lint/core.py) turns them into findings with a severity (scaled by the
 table's size unless the hit fixes it), applies suppressions and de-duplicates with squawk.
 """
 
@@ -13,11 +13,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from safeshift.lint.context import LintContext
 from safeshift.lint.model import Severity
 from safeshift.lint.statement import Statement
+from safeshift.registry import Registry
 
 ALL_DIALECTS = frozenset({"postgresql", "mysql", "sqlite"})
 
@@ -60,15 +61,17 @@ class Rule(ABC):
         return doc.split("\n", 1)[0].strip()
 
 
-_REGISTRY: dict[str, type[Rule]] = {}
+LINT_RULES: Registry[type[Rule]] = Registry("lint rule", key="code")
+
+R = TypeVar("R", bound=type[Rule])
 
 
-def register(cls: type[Rule]) -> type[Rule]:
+def register(cls: R) -> R:
     """Class decorator: make a rule part of every lint."""
-    _REGISTRY[cls.code] = cls
+    LINT_RULES.register(cls)
     return cls
 
 
 def rule_classes() -> dict[str, type[Rule]]:
     """Code → rule class, in code order."""
-    return dict(sorted(_REGISTRY.items()))
+    return LINT_RULES.as_dict()

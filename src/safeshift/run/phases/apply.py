@@ -23,23 +23,12 @@ from safeshift.backfill import (
     run_backfill_step,
 )
 from safeshift.dialects.base import SchemaShape
+from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import PhaseFailed
 
-Output = dict[str, Any] | None
-OnOutput = Callable[[Output], None]
+OnOutput = Callable[[Output | None], None]
 State = tuple[SchemaShape, str | None]  # the schema and revision a retry must find unchanged
-
-
-def upgrade(ctx: RunContext, conn: Connection, target: str) -> Output:
-    """One upgrade by the migrator; returns what it printed or ran."""
-    ctx.migrator.upgrade(conn, target)
-    return ctx.migrator.last_output
-
-
-def output_of_failure(ctx: RunContext, exc: BaseException) -> Output:
-    """What the migrator printed or ran before ``exc``."""
-    return ctx.migrator.last_output
 
 
 def apply(ctx: RunContext, conn: Connection) -> None:
@@ -64,11 +53,8 @@ def apply(ctx: RunContext, conn: Connection) -> None:
             base[0] = _state(ctx, conn)  # a resumed run starts part-way
         attempt = 0
 
-        recorded: list[Output] = [None]
-
-        def record(output: Output) -> None:
-            if output is not None and output is not recorded[0]:
-                recorded[0] = output
+        def record(output: Output | None) -> None:
+            if output is not None:
                 ph.detail.setdefault("output", []).append({"attempt": attempt, **output})
                 ctx.event(ph.name, "output", attempt=attempt, output=output)
 
@@ -90,7 +76,7 @@ def apply(ctx: RunContext, conn: Connection) -> None:
                     conn.commit()
                 break
             except BaseException as exc:
-                record(output_of_failure(ctx, exc))
+                record(output_of(exc))
                 _abort(conn, raw)
                 waited = round(time.perf_counter() - started, 3)
                 if _may_retry(ctx, conn, exc, attempt, base[0]):
@@ -120,11 +106,11 @@ def migrate(ctx: RunContext, conn: Connection, on_output: OnOutput, segment_done
     target = ctx.plan.migration.target
     steps = ctx.plan.migration.backfill
     if not steps:
-        on_output(upgrade(ctx, conn, target))
+        on_output(migrator.upgrade(conn, target))
         return
 
     def segment(goal: str) -> None:
-        output = upgrade(ctx, conn, goal)
+        output = migrator.upgrade(conn, goal)
         if conn.in_transaction():
             conn.commit()
         on_output(output)

@@ -17,14 +17,14 @@ from safeshift.run.outcome import ApprovalRecord, Stop
 
 if TYPE_CHECKING:
     from safeshift.config.models import Plan
-    from safeshift.engines import MigrationEngine
+    from safeshift.migrators import Migrator
     from safeshift.run.context import RunContext
 
 # Shown the digest and the database name, returns what the person typed (None: declined).
 Confirm = Callable[[str, str], str | None]
 
 
-def plan_digest(plan: Plan, migrator: MigrationEngine, target: str) -> str:
+def plan_digest(plan: Plan, migrator: Migrator, target: str) -> str:
     """A short, stable hash of what would run: plan, migration files, Python checks, target."""
     digest = hashlib.sha256()
     digest.update(b"plan\0" + plan.source.read_bytes())

@@ -76,7 +76,7 @@ def _prove(ctx: RunContext) -> Proof:
         return proof
 
 
-def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check]:
+def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check[Any]]:
     """Content hashes for tables whose columns are back as they were (others already differ)."""
     if not ctx.proof_checks and ctx.schema and ctx.result.snapshot:
         with ctx.connect() as conn:
@@ -87,7 +87,7 @@ def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check]:
     ]
 
 
-def _baseline_from_backup(ctx: RunContext, checks: list[Check]) -> dict[str, Any]:
+def _baseline_from_backup(ctx: RunContext, checks: list[Check[Any]]) -> dict[str, Any]:
     """Row hashes of the state before, read from the run's verified backup in a scratch copy.
 
     The backup was taken right after the snapshot and verified against its counts, so it

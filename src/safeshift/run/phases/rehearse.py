@@ -16,9 +16,10 @@ from safeshift.backfill import MemoryCheckpoints, backfill_context
 from safeshift.checks import run_checks
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
+from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text, failure_message
 from safeshift.run.outcome import LockClass, Rehearsal, Stop
-from safeshift.run.phases.apply import Output, backfill_progress, migrate, output_of_failure
+from safeshift.run.phases.apply import backfill_progress, migrate
 from safeshift.run.phases.preflight import rendered
 from safeshift.secrets import safe_url
 
@@ -59,7 +60,7 @@ def rehearse(ctx: RunContext) -> Rehearsal:
 
 
 def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> str | None:
-    outputs: list[Output] = []
+    outputs: list[Output | None] = []
     started = time.perf_counter()
     failure: str | None = None
     try:
@@ -72,7 +73,7 @@ def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> s
         if conn.in_transaction():
             conn.commit()
     except Exception as exc:
-        outputs.append(output_of_failure(ctx, exc))
+        outputs.append(output_of(exc))
         failure = f"the migration failed on the copy: {error_text(exc)}"
     rehearsal.output = next((o for o in reversed(outputs) if o is not None), None)
     rehearsal.apply_seconds = round(time.perf_counter() - started, 4)

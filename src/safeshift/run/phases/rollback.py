@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from safeshift.errors import SafeshiftError
+from safeshift.migrators import output_of
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import Rollback, RollbackStep
 from safeshift.run.phases.maintenance import switch
@@ -42,17 +43,14 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
 
 
 def _downgrade(ctx: RunContext, record: Rollback) -> None:
-    from safeshift.run.phases.apply import output_of_failure
-
     with ctx.connect() as conn:
         output = None
         try:
-            ctx.migrator.downgrade(conn, ctx.result.start_revision)
-            output = ctx.migrator.last_output
+            output = ctx.migrator.downgrade(conn, ctx.result.start_revision)
             if conn.in_transaction():
                 conn.commit()
         except BaseException as exc:
-            output = output_of_failure(ctx, exc)
+            output = output_of(exc)
             raise
         finally:
             if output is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
@@ -35,7 +37,7 @@ def snapshot(ctx: RunContext, conn: Connection) -> None:
         )
 
 
-def table_hash_checks(ctx: RunContext, conn: Connection) -> list[Check]:
+def table_hash_checks(ctx: RunContext, conn: Connection) -> list[Check[Any]]:
     """``table_unchanged`` for every table with a primary key: the proof compares contents, not just counts."""
     if ctx.plan.rollback.prove_contents == "off":
         return []
@@ -43,7 +45,7 @@ def table_hash_checks(ctx: RunContext, conn: Connection) -> list[Check]:
     if cls is None:
         return []
     insp = inspect(conn)
-    checks: list[Check] = []
+    checks: list[Check[Any]] = []
     for index, name in enumerate(ctx.result.snapshot):
         if insp.get_pk_constraint(name).get("constrained_columns"):
             config = cls.Config.model_validate({"kind": "table_unchanged", "table": name, "name": f"{PROOF_PREFIX}{name}"})

@@ -22,18 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
-from safeshift.engines.base import MigrationEngine, Revision
 from safeshift.errors import ConfigError, SafeshiftError
-from safeshift.secrets import redact
-
-if TYPE_CHECKING:
-    from safeshift.config.models import Plan
+from safeshift.migrators.base import MIGRATORS, Migrator, Output, Revision, attach_output
+from safeshift.secrets import first_line, redact
 
 VERSION_TABLE = "safeshift_versions"
 versions_table = sa.Table(
@@ -303,13 +300,9 @@ def _end_read(conn: Connection, began: bool) -> None:
         conn.rollback()
 
 
-class SqlFilesEngine(MigrationEngine):
+@MIGRATORS.register
+class SqlFilesMigrator(Migrator):
     name = "sql"
-
-    def __init__(self, plan: Plan) -> None:
-        super().__init__(plan)
-        # What the last upgrade/downgrade ran, file by file (JSON-ready, for the journal).
-        self.last_output: dict[str, Any] | None = None
 
     # -- files --------------------------------------------------------------------------
     @property
@@ -457,7 +450,7 @@ class SqlFilesEngine(MigrationEngine):
                         f"{applied[latest].version} but never applied; give it a number after {applied[latest].version}"
                     )
 
-    # -- MigrationEngine ----------------------------------------------------------------
+    # -- Migrator -----------------------------------------------------------------------
     def current(self, conn: Connection) -> str | None:
         applied = self._applied(conn)
         return applied[max(applied)].version if applied else None
@@ -475,15 +468,21 @@ class SqlFilesEngine(MigrationEngine):
     def pending(self, conn: Connection, target: str) -> list[Revision]:
         return [Revision(id=m.version, message=m.name.replace("_", " ")) for m in self._todo(conn, target)]
 
-    def upgrade(self, conn: Connection, target: str) -> None:
+    def upgrade(self, conn: Connection, target: str) -> Output | None:
+        """Run the pending up files; the output lists them file by file (JSON-ready, for the journal)."""
         if conn.in_transaction():
             conn.commit()
         todo = self._todo(conn, target)
-        self.last_output = {"engine": self.name, "direction": "up", "files": []}
-        for index, mig in enumerate(todo):
-            self._run_file(conn, mig, "up", create_table=index == 0)
+        output: Output = {"engine": self.name, "direction": "up", "files": []}
+        try:
+            for index, mig in enumerate(todo):
+                self._run_file(conn, mig, "up", output["files"], create_table=index == 0)
+        except BaseException as exc:
+            attach_output(exc, output)
+            raise
+        return output
 
-    def downgrade(self, conn: Connection, revision: str | None) -> None:
+    def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
         if conn.in_transaction():
             conn.commit()
         keep = -1 if revision is None else self._number(revision)
@@ -500,11 +499,16 @@ class SqlFilesEngine(MigrationEngine):
                 )
             self._file(mig, "down", conn.dialect.name)  # every down file must exist before any runs
             undo.append((mig, row))
-        self.last_output = {"engine": self.name, "direction": "down", "files": []}
-        for mig, row in undo:
-            self._run_file(conn, mig, "down", recorded=row.version)
-        if revision is None:
-            self._drop_empty_table(conn)
+        output: Output = {"engine": self.name, "direction": "down", "files": []}
+        try:
+            for mig, row in undo:
+                self._run_file(conn, mig, "down", output["files"], recorded=row.version)
+            if revision is None:
+                self._drop_empty_table(conn)
+        except BaseException as exc:
+            attach_output(exc, output)
+            raise
+        return output
 
     def _drop_empty_table(self, conn: Connection) -> None:
         """Back at base, the bookkeeping table goes too: the schema is as before the first upgrade."""
@@ -514,14 +518,21 @@ class SqlFilesEngine(MigrationEngine):
                     versions_table.drop(conn)
 
     def _run_file(
-        self, conn: Connection, mig: Migration, direction: Direction, *, create_table: bool = False, recorded: str = ""
+        self,
+        conn: Connection,
+        mig: Migration,
+        direction: Direction,
+        records: list[dict[str, Any]],
+        *,
+        create_table: bool = False,
+        recorded: str = "",
     ) -> None:
+        """Run one file in its own transaction (where DDL has one); its record is appended to ``records``."""
         dialect = conn.dialect.name
         path = self._file(mig, direction, dialect)
         statements = self.statements(path, dialect)
         record: dict[str, Any] = {"file": self._rel(path), "statements": len(statements), "ok": False}
-        assert self.last_output is not None
-        self.last_output["files"].append(record)
+        records.append(record)
         started = time.perf_counter()
         done = 0
 
@@ -557,12 +568,10 @@ class SqlFilesEngine(MigrationEngine):
             where = (
                 f"statement {done + 1} (line {statements[done].line})" if done < len(statements) else "bookkeeping"
             )
-            orig = getattr(exc, "orig", None) or exc
-            lines = str(orig).strip().splitlines()
-            message = redact(f"{self._rel(path)}: {where} failed: {type(orig).__name__}: {lines[0] if lines else ''}")
+            message = redact(f"{self._rel(path)}: {where} failed: {first_line(exc)}")
             record["error"] = message
             error = SqlFileError(message)
-            error.orig = orig
+            error.orig = getattr(exc, "orig", None) or exc
             raise error from exc
         record["ok"] = True
         record["seconds"] = round(time.perf_counter() - started, 4)

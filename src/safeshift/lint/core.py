@@ -21,7 +21,7 @@ from safeshift.lint.model import (
     StatementInfo,
     TableSize,
 )
-from safeshift.lint.rules import Rule, rule_classes
+from safeshift.lint.rules import LINT_RULES, Rule
 from safeshift.lint.sqltext import scan, split_script
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
 from safeshift.lint.suppress import apply_suppressions, parse_suppressions
@@ -32,7 +32,7 @@ SQUAWK_UNAVAILABLE = "SS092"
 
 @dataclass(frozen=True)
 class MetaRule:
-    """A finding the engine itself raises (no rule module): for SARIF's rule list."""
+    """A finding the linter itself raises (no rule module): for SARIF's rule list."""
 
     code: str
     name: str
@@ -127,7 +127,7 @@ def _lint(
     ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok)
     ctx.rebuilds = find_rebuilds(statements)
     rules: list[Rule] = [
-        cls() for code, cls in rule_classes().items() if code not in settings.disable and dialect in cls.dialects
+        cls() for code, cls in LINT_RULES.items() if code not in settings.disable and dialect in cls.dialects
     ]
     findings: list[Finding] = []
     sizes_at: dict[int, TableSize | None] = {}
@@ -268,8 +268,8 @@ def _with_squawk(
             continue  # a lock on a table this migration just created blocks nobody
         equivalent = _squawk.EQUIVALENT.get(v.rule)
         suggestion = v.help or ""
-        if equivalent and equivalent in rule_classes():
-            suggestion = suggestion or rule_classes()[equivalent].section("Best practice")
+        if equivalent and equivalent in LINT_RULES:
+            suggestion = suggestion or LINT_RULES.get(equivalent).section("Best practice")
         theirs.append(
             Finding(
                 code=f"squawk:{v.rule}",

@@ -1,7 +1,7 @@
-"""The SQL-file engine: numbered up/down files, checksums, dialect folders, statement splitting.
+"""The SQL-file migrator: numbered up/down files, checksums, dialect folders, statement splitting.
 
 Round trips run on every reachable database; each test reopens the database to check what
-is really there, not what the engine says.
+is really there, not what the migrator says.
 """
 
 from __future__ import annotations
@@ -9,20 +9,27 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from conftest import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
-from safeshift.engines import get_engine
-from safeshift.engines.sqlfiles import VERSION_TABLE, SqlFileError, SqlFilesEngine, split_statements
 from safeshift.errors import ConfigError
 from safeshift.loading import parse_plan
+from safeshift.migrators import get_migrator, output_of
+from safeshift.migrators.sqlfiles import (
+    VERSION_TABLE,
+    Migration,
+    SqlFileError,
+    SqlFilesMigrator,
+    split_statements,
+)
 
 
-def make_engine(folder: Path, files: dict[str, str]) -> SqlFilesEngine:
+def make_migrator(folder: Path, files: dict[str, str]) -> SqlFilesMigrator:
     """A plan in ``folder`` whose migrations/ holds ``files`` (relative path -> SQL)."""
     for rel, sql in files.items():
         path = folder / "migrations" / rel
@@ -33,9 +40,9 @@ def make_engine(folder: Path, files: dict[str, str]) -> SqlFilesEngine:
         {"database": {"url": "sqlite:///unused.db"}, "migration": {"engine": "sql", "directory": "migrations"}},
         folder / "safeshift.toml",
     )
-    engine = get_engine(plan)
-    assert isinstance(engine, SqlFilesEngine)
-    return engine
+    migrator = get_migrator(plan)
+    assert isinstance(migrator, SqlFilesMigrator)
+    return migrator
 
 
 WIDGETS = {
@@ -66,17 +73,17 @@ def versions(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 def test_round_trip(db_engine: Engine, tmp_path: Path) -> None:
-    sql = make_engine(tmp_path, WIDGETS)
+    sql = make_migrator(tmp_path, WIDGETS)
     with db_engine.connect() as conn:
         assert sql.current(conn) is None
         assert [(r.id, r.message) for r in sql.pending(conn, "head")] == [("0001", "widgets"), ("0002", "gadgets")]
         assert sql.resolve_target("head") == "0002"
         sql.upgrade(conn, "0001")
         assert sql.current(conn) == "0001"
-        sql.upgrade(conn, "head")
+        output = sql.upgrade(conn, "head")
         assert sql.current(conn) == "0002"
         assert sql.pending(conn, "head") == []
-    assert sql.last_output is not None and [f["file"] for f in sql.last_output["files"]] == [
+    assert output is not None and [f["file"] for f in output["files"]] == [
         "migrations/0002_gadgets.up.sql"
     ]
     assert tables(db_engine) == ["gadgets", VERSION_TABLE, "widgets"]
@@ -96,7 +103,7 @@ def test_round_trip(db_engine: Engine, tmp_path: Path) -> None:
 
 
 def test_failing_file_names_file_and_line(db_kind: str, db_engine: Engine, tmp_path: Path) -> None:
-    sql = make_engine(
+    sql = make_migrator(
         tmp_path,
         {
             "0001_widgets.up.sql": WIDGETS["0001_widgets.up.sql"],
@@ -104,16 +111,38 @@ def test_failing_file_names_file_and_line(db_kind: str, db_engine: Engine, tmp_p
         },
     )
     with db_engine.connect() as conn:
-        with pytest.raises(SqlFileError, match=r"^migrations/0002_broken.up.sql: statement 2 \(line 3\) failed: "):
+        with pytest.raises(SqlFileError, match=r"^migrations/0002_broken.up.sql: statement 2 \(line 3\) failed: ") as info:
             sql.upgrade(conn, "head")
         assert sql.current(conn) == "0001"  # 0001 committed on its own
-    assert sql.last_output is not None and sql.last_output["files"][-1]["ok"] is False
+    output = output_of(info.value)
+    assert output is not None and output["files"][-1]["ok"] is False
     expected = ["widgets"] if db_kind != "mysql" else ["gadgets", "widgets"]  # MySQL DDL commits itself
     assert [t for t in tables(db_engine) if t != VERSION_TABLE] == expected
 
 
+def test_interrupted_upgrade_carries_its_partial_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between files: the same KeyboardInterrupt comes out, with what ran so far attached."""
+    sql = make_migrator(tmp_path, WIDGETS)
+    original = SqlFilesMigrator._run_file
+
+    def interrupted(self: SqlFilesMigrator, conn: Connection, mig: Migration, *args: Any, **kwargs: Any) -> None:
+        if mig.version == "0002":
+            raise KeyboardInterrupt
+        original(self, conn, mig, *args, **kwargs)
+
+    monkeypatch.setattr(SqlFilesMigrator, "_run_file", interrupted)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with engine.connect() as conn, pytest.raises(KeyboardInterrupt) as info:
+        sql.upgrade(conn, "head")
+    engine.dispose()
+    output = output_of(info.value)
+    assert output is not None and output["direction"] == "up"
+    assert [(f["file"], f["ok"]) for f in output["files"]] == [("migrations/0001_widgets.up.sql", True)]
+
+
+
 def test_changed_applied_file_is_refused(tmp_path: Path, db_engine: Engine) -> None:
-    sql = make_engine(tmp_path, WIDGETS)
+    sql = make_migrator(tmp_path, WIDGETS)
     with db_engine.connect() as conn:
         sql.upgrade(conn, "0001")
     path = tmp_path / "migrations" / "0001_widgets.up.sql"
@@ -129,7 +158,7 @@ def test_changed_applied_file_is_refused(tmp_path: Path, db_engine: Engine) -> N
 
 
 def test_crlf_checkout_is_not_a_change(tmp_path: Path) -> None:
-    sql = make_engine(tmp_path, WIDGETS)
+    sql = make_migrator(tmp_path, WIDGETS)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with engine.connect() as conn:
         sql.upgrade(conn, "0001")
@@ -141,7 +170,7 @@ def test_crlf_checkout_is_not_a_change(tmp_path: Path) -> None:
 
 
 def test_dialect_folder_overrides_generic(db_kind: str, db_engine: Engine, tmp_path: Path) -> None:
-    sql = make_engine(
+    sql = make_migrator(
         tmp_path,
         {
             "0001_things.up.sql": "CREATE TABLE generic_things (id INTEGER PRIMARY KEY);",
@@ -165,7 +194,7 @@ def test_dialect_folder_overrides_generic(db_kind: str, db_engine: Engine, tmp_p
 
 
 def test_render_picks_the_dialect_file_and_shows_bookkeeping(tmp_path: Path) -> None:
-    sql = make_engine(
+    sql = make_migrator(
         tmp_path,
         {
             "0001_a.up.sql": "CREATE TABLE a (id INTEGER);",
@@ -187,7 +216,7 @@ def test_render_picks_the_dialect_file_and_shows_bookkeeping(tmp_path: Path) -> 
 def test_missing_down_file_fails_before_anything_runs(tmp_path: Path, db_engine: Engine) -> None:
     files = dict(WIDGETS)
     del files["0001_widgets.down.sql"]
-    sql = make_engine(tmp_path, files)
+    sql = make_migrator(tmp_path, files)
     with db_engine.connect() as conn:
         sql.upgrade(conn, "head")
         with pytest.raises(ConfigError, match=r"^migrations/0001_widgets.down.sql is missing: cannot downgrade 0001"):
@@ -208,7 +237,7 @@ def test_missing_down_file_fails_before_anything_runs(tmp_path: Path, db_engine:
     ],
 )
 def test_bad_folders_are_one_line_errors(files: dict[str, str], message: str, tmp_path: Path) -> None:
-    sql = make_engine(tmp_path, files)
+    sql = make_migrator(tmp_path, files)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with pytest.raises(ConfigError) as info, engine.connect() as conn:
         sql.upgrade(conn, "head")
@@ -217,7 +246,7 @@ def test_bad_folders_are_one_line_errors(files: dict[str, str], message: str, tm
 
 
 def test_unapplied_older_version_is_refused(tmp_path: Path) -> None:
-    sql = make_engine(tmp_path, {"0001_a.up.sql": "CREATE TABLE a (id INTEGER);", "0003_c.up.sql": "CREATE TABLE c (id INTEGER);"})
+    sql = make_migrator(tmp_path, {"0001_a.up.sql": "CREATE TABLE a (id INTEGER);", "0003_c.up.sql": "CREATE TABLE c (id INTEGER);"})
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with engine.connect() as conn:
         sql.upgrade(conn, "head")
@@ -228,7 +257,7 @@ def test_unapplied_older_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_target(tmp_path: Path) -> None:
-    sql = make_engine(tmp_path, WIDGETS)
+    sql = make_migrator(tmp_path, WIDGETS)
     assert sql.resolve_target("2") == "0002"
     assert sql.resolve_target("0001_widgets") == "0001"
     with pytest.raises(ConfigError, match=r"migration.target: no migration '0009' \(known: 0001, 0002, or head\)"):
@@ -237,7 +266,7 @@ def test_unknown_target(tmp_path: Path) -> None:
 
 def test_plain_pysqlite_engine_still_gets_transactional_ddl(tmp_path: Path) -> None:
     """Without safeshift's SQLite engine, pysqlite would autocommit the CREATE TABLE."""
-    sql = make_engine(tmp_path, {"0001_a.up.sql": "CREATE TABLE a (id INTEGER);\nSELECT * FROM missing;"})
+    sql = make_migrator(tmp_path, {"0001_a.up.sql": "CREATE TABLE a (id INTEGER);\nSELECT * FROM missing;"})
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with engine.connect() as conn, pytest.raises(SqlFileError):
         sql.upgrade(conn, "head")
@@ -315,7 +344,7 @@ def pg_engine(tmp_path: Path) -> Iterator[Engine]:
 
 def test_dollar_quoted_function_runs_on_postgresql(tmp_path: Path, pg_engine: Engine) -> None:
     db_engine = pg_engine
-    sql = make_engine(
+    sql = make_migrator(
         tmp_path,
         {
             "postgresql/0001_fn.up.sql": """
@@ -359,12 +388,12 @@ def test_missing_folder(tmp_path: Path) -> None:
         tmp_path / "safeshift.toml",
     )
     with pytest.raises(ConfigError, match=r"safeshift.toml: migration.directory: folder .*nope not found"):
-        get_engine(plan).resolve_target("head")
+        get_migrator(plan).resolve_target("head")
 
 
 def test_lock_timeout_stays_recognisable_through_the_file_error(tmp_path: Path, pg_engine: Engine) -> None:
     """The runner retries lock timeouts; wrapping the driver error must not hide it."""
-    sql = make_engine(
+    sql = make_migrator(
         tmp_path,
         {
             "0001_t.up.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY);",

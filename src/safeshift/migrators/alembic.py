@@ -17,13 +17,14 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
-from safeshift.engines.base import MigrationEngine, Revision
 from safeshift.errors import ConfigError
+from safeshift.migrators.base import MIGRATORS, Migrator, Output, Revision
 
 _DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": "mysql+pymysql://"}
 
 
-class AlembicEngine(MigrationEngine):
+@MIGRATORS.register
+class AlembicMigrator(Migrator):
     name = "alembic"
 
     @property
@@ -78,13 +79,15 @@ class AlembicEngine(MigrationEngine):
         cfg.attributes["connection"] = conn
         return cfg
 
-    def upgrade(self, conn: Connection, target: str) -> None:
+    def upgrade(self, conn: Connection, target: str) -> Output | None:
         with _quiet_alembic():
             command.upgrade(self._with_connection(conn), target)
+        return None  # Alembic logs (kept quiet) and prints nothing of its own online
 
-    def downgrade(self, conn: Connection, revision: str | None) -> None:
+    def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
         with _quiet_alembic():
             command.downgrade(self._with_connection(conn), revision or "base")
+        return None
 
     def files(self) -> list[Path]:
         script_dir = Path(self._script().dir)

@@ -1,4 +1,4 @@
-"""The command engine, driven by tests/fixtures/fake_migrate.py standing in for Prisma & co.
+"""The command migrator, driven by tests/fixtures/fake_migrate.py standing in for Prisma & co.
 
 The tool must get the URL from its environment only, its output must come back redacted,
 and a failing tool must fail the step with its own last error line.
@@ -17,10 +17,10 @@ from sqlalchemy.engine import URL, Engine
 
 from conftest import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
-from safeshift.engines import get_engine
-from safeshift.engines.command import CommandEngine, CommandFailed, tool_url
 from safeshift.errors import ConfigError
 from safeshift.loading import parse_plan
+from safeshift.migrators import get_migrator, output_of
+from safeshift.migrators.command import CommandFailed, CommandMigrator, tool_url
 from safeshift.run import run_plan
 from safeshift.secrets import MASK, register_secret
 
@@ -54,13 +54,13 @@ def _toml(value: Any) -> str:
     return str(value)
 
 
-def engine_for(path: Path) -> CommandEngine:
+def migrator_for(path: Path) -> CommandMigrator:
     import tomllib
 
     plan = parse_plan(tomllib.loads(path.read_text()), path)
-    engine = get_engine(plan)
-    assert isinstance(engine, CommandEngine)
-    return engine
+    migrator = get_migrator(plan)
+    assert isinstance(migrator, CommandMigrator)
+    return migrator
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -86,15 +86,14 @@ def table_names(engine: Engine) -> list[str]:
 def test_up_current_down_round_trip(tool_db: tuple[URL, Engine], tmp_path: Path) -> None:
     url, engine = tool_db
     register_secret(url.password or tmp_path.name)  # the SQLite path stands in for a secret
-    migrator = engine_for(command_plan(tmp_path / "plan", target_name="0002_tags"))
+    migrator = migrator_for(command_plan(tmp_path / "plan", target_name="0002_tags"))
     with engine.connect() as conn:
         assert migrator.current(conn) is None
         assert [r.id for r in migrator.pending(conn, "head")] == ["0002_tags"]
-        migrator.upgrade(conn, "head")
+        out = migrator.upgrade(conn, "head")
         assert migrator.current(conn) == "0002_tags"
         assert migrator.pending(conn, "head") == []
     assert {"notes", "tags"} <= set(table_names(engine))
-    out = migrator.last_output
     assert out is not None and out["step"] == "up" and out["exit_code"] == 0
     assert out["stdout"].splitlines() == ["applied 0001_notes", "applied 0002_tags"]
     assert out["argv"][-3:] == ["up", "--to", "0002_tags"]
@@ -105,15 +104,15 @@ def test_up_current_down_round_trip(tool_db: tuple[URL, Engine], tmp_path: Path)
     with engine.connect() as conn:
         migrator.downgrade(conn, "0001_notes")
         assert migrator.current(conn) == "0001_notes"
-        migrator.downgrade(conn, None)
+        out = migrator.downgrade(conn, None)
         assert migrator.current(conn) is None
-    assert migrator.last_output is not None and migrator.last_output["argv"][-1] == "base"
+    assert out is not None and out["argv"][-1] == "base"
     assert "notes" not in table_names(engine)
 
 
 def test_pending_command_lists_revisions(tmp_path: Path) -> None:
     db = tmp_path / "app.sqlite3"
-    migrator = engine_for(command_plan(tmp_path / "plan", pending=[PY, str(FAKE), "pending"]))
+    migrator = migrator_for(command_plan(tmp_path / "plan", pending=[PY, str(FAKE), "pending"]))
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         assert [(r.id, r.message) for r in migrator.pending(conn, "head")] == [
@@ -126,7 +125,7 @@ def test_pending_command_lists_revisions(tmp_path: Path) -> None:
 
 
 def test_without_pending_or_target_name_the_tool_decides(tmp_path: Path) -> None:
-    migrator = engine_for(command_plan(tmp_path / "plan"))
+    migrator = migrator_for(command_plan(tmp_path / "plan"))
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
     with engine.connect() as conn:
         assert [r.id for r in migrator.pending(conn, "head")] == ["head"]
@@ -145,26 +144,27 @@ def test_custom_url_env_and_string_command(tmp_path: Path) -> None:
         down=None,
         url_env="APP_URL",
     )
-    migrator = engine_for(plan)
+    migrator = migrator_for(plan)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
     with engine.connect() as conn:
-        migrator.upgrade(conn, "head")
+        out = migrator.upgrade(conn, "head")
         assert migrator.current(conn) == "0002_tags"
         with pytest.raises(ConfigError, match=r"migration.down: not set, so engine 'command' cannot downgrade"):
             migrator.downgrade(conn, None)
-    assert migrator.last_output is not None and migrator.last_output["env"] == ["APP_URL"]
+    assert out is not None and out["env"] == ["APP_URL"]
     engine.dispose()
 
 
 def test_failing_tool_fails_with_its_last_stderr_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    migrator = engine_for(command_plan(tmp_path / "plan"))
+    migrator = migrator_for(command_plan(tmp_path / "plan"))
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
     monkeypatch.setenv("FAKE_MIGRATE_FAIL", "up")
     with engine.connect() as conn, pytest.raises(CommandFailed) as info:
         migrator.upgrade(conn, "head")
     assert str(info.value) == "up command failed (exit 1): Error: migration 0001_notes failed: relation is locked"
-    assert migrator.last_output is not None and migrator.last_output["exit_code"] == 1
-    assert "warming up" in migrator.last_output["stderr"]
+    out = output_of(info.value)
+    assert out is not None and out["exit_code"] == 1
+    assert "warming up" in out["stderr"]
     engine.dispose()
 
 
@@ -172,18 +172,21 @@ def test_timeout_stops_the_tool(tmp_path: Path) -> None:
     plan = command_plan(
         tmp_path / "plan", up=[PY, "-c", "import time; print('working', flush=True); time.sleep(60)"], timeout=0.5
     )
-    migrator = engine_for(plan)
+    migrator = migrator_for(plan)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
-    with engine.connect() as conn, pytest.raises(CommandFailed, match=r"^up command timed out after 0.5s and was stopped: working$"):
+    with engine.connect() as conn, pytest.raises(
+        CommandFailed, match=r"^up command timed out after 0.5s and was stopped: working$"
+    ) as info:
         migrator.upgrade(conn, "head")
-    assert migrator.last_output is not None and migrator.last_output["timed_out"] is True
-    assert migrator.last_output["seconds"] < 10
+    out = output_of(info.value)
+    assert out is not None and out["timed_out"] is True
+    assert out["seconds"] < 10
     engine.dispose()
 
 
 def test_target_name_is_verified_after_up(tmp_path: Path) -> None:
     plan = command_plan(tmp_path / "plan", up=[PY, str(FAKE), "up"], target_name="0003_missing")
-    migrator = engine_for(plan)
+    migrator = migrator_for(plan)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
     with engine.connect() as conn, pytest.raises(
         CommandFailed, match="up command succeeded but the database is at 0002_tags, expected 0003_missing"
@@ -202,7 +205,7 @@ def test_target_name_is_verified_after_up(tmp_path: Path) -> None:
     ],
 )
 def test_unusable_commands_are_config_errors(migration: dict[str, Any], message: str, tmp_path: Path) -> None:
-    migrator = engine_for(command_plan(tmp_path / "plan", **migration))
+    migrator = migrator_for(command_plan(tmp_path / "plan", **migration))
     with pytest.raises(ConfigError) as info:
         migrator.render(None, "head", "sqlite")
     assert message in str(info.value)
@@ -235,7 +238,7 @@ def test_files_are_the_scripts_in_the_plan_folder(tmp_path: Path) -> None:
     folder = tmp_path / "plan"
     folder.mkdir()
     (folder / "migrate.py").write_text("print('hi')\n")
-    migrator = engine_for(command_plan(folder, up=[PY, "migrate.py", "up"], current=[PY, "migrate.py", "current"]))
+    migrator = migrator_for(command_plan(folder, up=[PY, "migrate.py", "up"], current=[PY, "migrate.py", "current"]))
     assert migrator.files() == [folder / "migrate.py"]
 
 

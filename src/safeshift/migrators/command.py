@@ -4,9 +4,9 @@ The tool gets the database URL in its environment (``url_env``, default ``DATABA
 never on its command line, where ``ps`` and shell history would show the password. No shell
 runs: a plan string is split like a shell would split it and ``$VARS`` are not expanded.
 stdin is closed, so a tool that prompts fails instead of hanging a production run.
-Output is captured, redacted and kept in :attr:`CommandEngine.last_output` for the journal.
+Output is captured and redacted; ``upgrade``/``downgrade`` return it (or attach it to their error) for the journal.
 
-What the engine cannot know it asks: ``current`` prints the revision; ``pending`` (optional)
+What the migrator cannot know it asks: ``current`` prints the revision; ``pending`` (optional)
 prints one pending revision per line ("ID description"). Without ``pending``, ``target_name``
 says which revision ``up`` leads to (checked after ``up``); without either, one step is always
 pending and the tool decides. ``{target}`` in ``up`` and ``{revision}`` in ``down`` (``base``
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL, Connection
 
-from safeshift.engines.base import MigrationEngine, Revision
 from safeshift.errors import ConfigError, SafeshiftError
+from safeshift.migrators.base import MIGRATORS, Migrator, Output, Revision, attach_output
 from safeshift.secrets import redact, register_url
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class CommandFailed(SafeshiftError):
 
 @dataclass
 class CommandRun:
-    """One command the engine ran, redacted: what the journal records."""
+    """One command the migrator ran, redacted: what the journal records."""
 
     step: str
     argv: list[str]
@@ -97,14 +97,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-class CommandEngine(MigrationEngine):
+@MIGRATORS.register
+class CommandMigrator(Migrator):
     name = "command"
     renders_sql = False  # render() shows a command line: nothing to lint
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
-        # The last up/down command's redacted output (CommandRun.to_dict()), for the journal.
-        self.last_output: dict[str, Any] | None = None
         self.runs: list[CommandRun] = []  # every command run, in order
 
     @property
@@ -182,17 +181,17 @@ class CommandEngine(MigrationEngine):
             env=set_names,
         )
         self.runs.append(run)
-        if key in ("up", "down"):
-            self.last_output = run.to_dict()
+        # an up/down command's output is the journal's, failed or not
+        output = run.to_dict() if key in ("up", "down") else None
         why = _last_line(run.stderr) or _last_line(run.stdout) or "no output"
         if timed_out:
-            raise CommandFailed(f"{key} command timed out after {timeout:g}s and was stopped: {why}")
+            raise attach_output(CommandFailed(f"{key} command timed out after {timeout:g}s and was stopped: {why}"), output)
         if proc.returncode != 0:
             code = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-            raise CommandFailed(f"{key} command failed ({code}): {why}")
+            raise attach_output(CommandFailed(f"{key} command failed ({code}): {why}"), output)
         return run
 
-    # -- MigrationEngine ----------------------------------------------------------------
+    # -- Migrator -----------------------------------------------------------------------
     def current(self, conn: Connection) -> str | None:
         return _last_line(self._run("current", conn).stdout) or None
 
@@ -210,17 +209,24 @@ class CommandEngine(MigrationEngine):
             return [] if self.current(conn) == goal else [Revision(id=goal, message="up command")]
         return [Revision(id="head", message="up command (the tool decides what is pending)")]
 
-    def upgrade(self, conn: Connection, target: str) -> None:
+    def upgrade(self, conn: Connection, target: str) -> Output | None:
         if conn.in_transaction():
             conn.commit()  # hold no lock the tool's own connection would wait for
         goal = self.resolve_target(target)
-        self._run("up", conn, target=goal)
+        output = self._run("up", conn, target=goal).to_dict()
         if goal != "head":
-            now = self.current(conn)
+            try:
+                now = self.current(conn)
+            except BaseException as exc:
+                attach_output(exc, output)
+                raise
             if now != goal:
-                raise CommandFailed(f"up command succeeded but the database is at {now or 'base'}, expected {goal}")
+                raise attach_output(
+                    CommandFailed(f"up command succeeded but the database is at {now or 'base'}, expected {goal}"), output
+                )
+        return output
 
-    def downgrade(self, conn: Connection, revision: str | None) -> None:
+    def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
         if self.section.down is None:
             raise ConfigError(
                 f"{self._where('down')}: not set, so engine 'command' cannot downgrade; "
@@ -228,7 +234,7 @@ class CommandEngine(MigrationEngine):
             )
         if conn.in_transaction():
             conn.commit()
-        self._run("down", conn, revision=revision or "base")
+        return self._run("down", conn, revision=revision or "base").to_dict()
 
     def files(self) -> list[Path]:
         """Scripts named in the commands that live in the plan's folder (part of what is reviewed)."""

@@ -1,0 +1,96 @@
+"""The migrator interface: how a migration is applied, reversed and described.
+
+``upgrade`` and ``downgrade`` return what they printed or ran (redacted, JSON-ready, for the
+journal). When they fail, that partial output travels on the exception itself
+(:func:`attach_output` / :func:`output_of`), which is re-raised unchanged so callers still
+see the driver's error type (lock-timeout detection depends on it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from safeshift.registry import Registry
+
+if TYPE_CHECKING:
+    from safeshift.config.models import Plan
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Output = dict[str, Any]
+_OUTPUT_ATTR = "safeshift_migrator_output"
+E = TypeVar("E", bound=BaseException)
+
+
+def attach_output(exc: E, output: Output | None) -> E:
+    """Let ``exc`` carry what the migrator printed or ran before it failed; returns ``exc`` (raise it again)."""
+    if output is not None:
+        # an exception type without a __dict__ loses the output, never the error
+        with contextlib.suppress(AttributeError):
+            setattr(exc, _OUTPUT_ATTR, output)
+    return exc
+
+
+def output_of(exc: BaseException) -> Output | None:
+    """What the migrator printed or ran before ``exc`` (see :func:`attach_output`), or None."""
+    output = getattr(exc, _OUTPUT_ATTR, None)
+    return output if isinstance(output, dict) else None
+
+
+class Migrator(ABC):
+    """Subclasses set ``name`` and implement the abstract methods."""
+
+    name: ClassVar[str]
+    # Whether render() gives SQL statements (linted) rather than commands.
+    renders_sql: ClassVar[bool] = True
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    @abstractmethod
+    def current(self, conn: Connection) -> str | None:
+        """The database's revision now; None for an empty (base) database."""
+
+    @abstractmethod
+    def resolve_target(self, target: str) -> str:
+        """The concrete revision a target such as ``head`` names (ConfigError when unknown)."""
+
+    @abstractmethod
+    def pending(self, conn: Connection, target: str) -> list[Revision]:
+        """Revisions to apply, oldest first."""
+
+    @abstractmethod
+    def upgrade(self, conn: Connection, target: str) -> Output | None:
+        """Apply pending revisions up to ``target`` using ``conn``; what was printed or run, if anything.
+
+        On failure the partial output is attached to the exception (:func:`attach_output`).
+        """
+
+    @abstractmethod
+    def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
+        """Go back to ``revision`` (None: base); output as for :meth:`upgrade`."""
+
+    def files(self) -> list[Path]:
+        """Every file that defines the migration, hashed into the approval digest."""
+        return []
+
+    def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
+        """The SQL or commands an upgrade would run, for ``--dry-run``."""
+        return []
+
+
+MIGRATORS: Registry[type[Migrator]] = Registry("engine")
