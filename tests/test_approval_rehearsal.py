@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
 from safeshift.approval import Approval
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.plan import load_plan

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import drop_scratch, require_server, scratch_url
 from safeshift.backfill import BackfillStep, MemoryCheckpoints, run_backfill_step
 from safeshift.backfill.step import batch_sql
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
 from safeshift.engines.sqlfiles import VERSION_TABLE
 from safeshift.errors import ConfigError, ExitCode
