@@ -74,7 +74,8 @@ def test_demo_family_without_the_extra_says_how_to_install_it(
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "pip install 'safeshift[demo]'" in lines[0] and "fastapi" in lines[0], result.stderr
-    assert not list(tmp_path.iterdir())  # refused before building anything
+    assert result.stdout == ""  # refused before the banner
+    assert not list(tmp_path.iterdir())  # and before building anything
 
 
 def test_user_text_is_printed_as_is_not_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -412,6 +412,14 @@ def lint_plan(
 # -- the demos (an optional extra: fastapi, uvicorn) ---------------------------------------------
 
 
+def require_demo_extra(what: str = "the family demo") -> None:
+    """Raise a one-line ``ConfigError`` saying how to install the ``demo`` extra (the family web
+    app's fastapi, uvicorn, python-multipart) when it is missing."""
+    from safeshift.demo import require_demo_extra as _require_demo_extra
+
+    _require_demo_extra(what)
+
+
 def demo_family(
     *,
     db: DbKind = "sqlite",
@@ -469,6 +477,7 @@ __all__ = [
     "restore",
     "resume_run",
     "rollback_run",
+    "require_demo_extra",
     "run_plan",
     "status",
 ]

@@ -258,6 +258,8 @@ def demo_family(
         render.fail("--online runs the cutover as it is: --break and --edge-cases go with the offline demo", int(ExitCode.USAGE))
     from safeshift import api
 
+    if not online:  # the offline cutover runs the family web app: refuse before the banner
+        _call(lambda: api.require_demo_extra("the family demo"))
     if online:
         banner = f"[bold]online family cutover demo[/] on {db}: {users} users, a writer keeps writing"
     else:
