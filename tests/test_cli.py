@@ -33,12 +33,9 @@ HEAVY = (
 )
 
 
-def test_importing_the_cli_loads_no_heavy_module() -> None:
-    code = (
-        "import json, sys\n"
-        "import safeshift.cli.app\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+@pytest.mark.parametrize("module", ["safeshift.cli.app", "safeshift.api"])
+def test_importing_the_cli_loads_no_heavy_module(module: str) -> None:
+    code = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout)
     heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
