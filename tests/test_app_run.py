@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from conftest import family_plan
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import demo_family, prepare_family_database
 
 USERS = 1500

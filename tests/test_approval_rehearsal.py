@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import drop_scratch, require_server, scratch_url
 from safeshift.backfill import MemoryCheckpoints, run_backfill_step
 from safeshift.backfill.step import batch_sql
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.config.models import BackfillStep
 from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError, ExitCode

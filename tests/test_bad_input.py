@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from conftest import family_plan
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database
 
 Edit = Callable[[str], str]

@@ -112,7 +112,7 @@ def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dic
     import threading
     import time
 
-    from safeshift.commands import status
+    from safeshift.api import status
     from safeshift.loading import load_plan
     from safeshift.run import run_plan
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from conftest import family_plan, require_server
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import demo_family, prepare_family_database, server_url
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan

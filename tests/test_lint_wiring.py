@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import family_plan
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database
 from safeshift.loading import load_plan
 from safeshift.run import run_plan

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.expectations import Expectation, ExpectationError
 from safeshift.loading import load_plan

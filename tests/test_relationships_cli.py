@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import EXAMPLES
-from safeshift.cli import app
+from safeshift.cli.app import app
 from safeshift.demo.relationships import prepare_relationships_database
 
 

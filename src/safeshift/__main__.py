@@ -1,5 +1,5 @@
 """``python -m safeshift``."""
 
-from safeshift.cli import main
+from safeshift.cli.app import main
 
 main()

@@ -7,6 +7,7 @@ data), then runs the example's real plan file against it with :func:`run_plan`.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import URL, make_url
 
-from safeshift.demo.family_app import start_app
 from safeshift.demo.family_data import FamilyData, generate
 from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError
@@ -35,13 +35,34 @@ SERVER_URLS: dict[str, tuple[str, str]] = {
 }
 
 
+DEMO_EXTRA = "pip install 'safeshift[demo]'"
+DEMO_EXTRA_MODULES = ("fastapi", "uvicorn", "multipart")
+# The wheel ships the repository's examples/ here (pyproject: hatch force-include).
+PACKAGED_EXAMPLES = Path(__file__).resolve().parent / "examples"
+# A checkout (an editable install) has them at the repository's root.
+CHECKOUT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
 def examples_dir() -> Path:
-    """The repository's ``examples/`` folder (``SAFESHIFT_EXAMPLES`` overrides)."""
+    """The seeds' example plans: ``SAFESHIFT_EXAMPLES`` when set, else the copy packaged in the
+    wheel, else the checkout's ``examples/`` folder."""
     env = os.environ.get("SAFESHIFT_EXAMPLES")
-    path = Path(env) if env else Path(__file__).resolve().parents[3] / "examples"
-    if not (path / "family" / "safeshift.toml").is_file():
-        raise ConfigError(f"examples not found at {path}; set SAFESHIFT_EXAMPLES to the repository's examples/ folder")
-    return path
+    candidates = [Path(env)] if env else [PACKAGED_EXAMPLES, CHECKOUT_EXAMPLES]
+    for path in candidates:
+        if (path / "family" / "safeshift.toml").is_file():
+            return path
+    raise ConfigError(
+        f"examples not found at {' or '.join(map(str, candidates))}; "
+        "set SAFESHIFT_EXAMPLES to the repository's examples/ folder"
+    )
+
+
+def require_demo_extra(what: str) -> None:
+    """Refuse, in one line saying how to install it, when the demo extra (the web app's
+    fastapi, uvicorn and python-multipart) is missing."""
+    missing = [name for name in DEMO_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"{what} needs the optional demo extra ({', '.join(missing)} not installed): {DEMO_EXTRA}")
 
 
 def server_url(kind: str) -> URL:
@@ -143,6 +164,8 @@ def demo_family(
     """
     if users < 2:
         raise ConfigError(f"--users: expected at least 2, got {users}")
+    require_demo_extra("the family demo")
+    from safeshift.demo.family_app import start_app
     example = examples_dir() / "family"
     home = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
     home.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence

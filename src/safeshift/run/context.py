@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,11 +39,17 @@ if TYPE_CHECKING:
     from safeshift.run.state import Backup, Maintenance, Revisions, Snapshot
 
 
-class Observer:
-    """Receives progress while a run goes on (the CLI draws it; tests may record it).
+class Observer(Protocol):
+    """Receives progress while a run goes on (the CLI draws it; tests may record it)."""
 
-    Every method does nothing here: an observer overrides what it shows.
-    """
+    def phase_started(self, name: str) -> None: ...
+    def phase_finished(self, phase: PhaseResult) -> None: ...
+    def progress(self, task: str, done: int, total: int | None) -> None: ...
+    def watch_tick(self, sample: WatchSample) -> None: ...
+
+
+class NullObserver:
+    """Shows nothing."""
 
     def phase_started(self, name: str) -> None:
         pass
@@ -56,9 +62,6 @@ class Observer:
 
     def watch_tick(self, sample: WatchSample) -> None:
         pass
-
-
-NullObserver = Observer
 
 
 def new_run_id() -> str:
@@ -137,7 +140,7 @@ class RunContext:
             pre_checks=build_checks(plan, "pre"),
             post_checks=build_checks(plan, "post"),
             maintenance=build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir),
-            observer=observer or Observer(),
+            observer=observer or NullObserver(),
             options=options or Options(),
             result=RunResult(run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso()),
         )

@@ -1,0 +1,482 @@
+"""The library entry points: everything the CLI does, as functions returning result objects.
+
+Each function takes a plan (a loaded :class:`~safeshift.config.models.Plan`, or the path of a plan
+file or of a folder holding ``safeshift.toml``) and returns a dataclass with ``to_dict()``
+and ``exit_code``; a user error raises :class:`~safeshift.errors.SafeshiftError`. The CLI
+(:mod:`safeshift.cli`) parses options, calls one of these and renders the result.
+
+This module imports the heavy subsystems (SQLAlchemy, sqlglot, the lint, httpx, the runner)
+inside the functions that use them, so ``import safeshift.api`` stays cheap and
+``safeshift --help`` starts fast.
+
+    from safeshift import api
+
+    result = api.run_plan("safeshift.toml")
+    print(result.outcome, result.exit_code, result.report)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
+
+if TYPE_CHECKING:
+    from safeshift import lint
+    from safeshift.checks import CheckResult
+    from safeshift.config.models import Plan
+    from safeshift.demo import BreakMode, DbKind, DemoResult
+    from safeshift.demo.relationships import RelationshipsDemoResult
+    from safeshift.dialects import BackupInfo, Dialect
+    from safeshift.run import Approval, Observer, RunResult
+    from safeshift.run.phases.approve import Confirm
+
+    PlanLike: TypeAlias = Plan | str | os.PathLike[str]
+
+
+def load(plan: PlanLike) -> Plan:
+    """A loaded plan as it is, or the plan file (or folder holding ``safeshift.toml``) at ``plan``, loaded."""
+    from safeshift.config.models import Plan
+    from safeshift.loading import load_plan
+
+    return plan if isinstance(plan, Plan) else load_plan(Path(plan))
+
+
+# -- the run family (the state machine lives in safeshift.run) -------------------------------
+
+
+def run_plan(
+    plan: PlanLike,
+    *,
+    workdir: Path | None = None,
+    dry_run: bool = False,
+    observer: Observer | None = None,
+    rehearse: bool | None = None,
+    approval: Approval | None = None,
+    approve: str | None = None,
+    confirm: Confirm | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Execute the plan: preflight, snapshot, backup, [rehearse], [approve], apply, verify, report.
+
+    Approval, when the plan requires it: ``approval``, or one built from ``approve`` (the digest
+    printed by a dry run) and ``confirm`` (asked the digest and the database name, returns what
+    the person typed).
+    """
+    from safeshift.run import Approval
+    from safeshift.run import run_plan as _run_plan
+
+    loaded = load(plan)
+    if approval is None:
+        approval = Approval(digest=approve, confirm=confirm)
+    return _run_plan(
+        loaded, workdir=workdir, dry_run=dry_run, observer=observer, rehearse=rehearse, approval=approval, force=force
+    )
+
+
+def rehearse_plan(plan: PlanLike, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
+    """Back up, restore into a scratch copy, apply + verify there, time every statement; the target is not changed."""
+    from safeshift.run import rehearse_plan as _rehearse_plan
+
+    return _rehearse_plan(load(plan), workdir=workdir, observer=observer)
+
+
+def resume_run(
+    plan: PlanLike, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None
+) -> RunResult:
+    """Finish an interrupted run whose migration completed: verify, then succeed or roll back."""
+    from safeshift.run import resume_run as _resume_run
+
+    return _resume_run(load(plan), run_id, workdir=workdir, observer=observer)
+
+
+def rollback_run(
+    plan: PlanLike, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None
+) -> RunResult:
+    """Roll back an interrupted run from its journal and prove the database equals its snapshot."""
+    from safeshift.run import rollback_run as _rollback_run
+
+    return _rollback_run(load(plan), run_id, workdir=workdir, observer=observer)
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckReport:
+    phase: str
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
+
+
+def _open(plan: Plan) -> Dialect:
+    from safeshift.dialects import get_dialect
+    from safeshift.secrets import register_url
+
+    url = plan.database_url()
+    register_url(url)
+    dialect = get_dialect(url)
+    dialect.check_reachable()
+    return dialect
+
+
+def check(plan: PlanLike, phase: str = "post") -> CheckReport:
+    """Run the plan's pre- or post-checks now (the runbook's daily validation).
+
+    Snapshot-relative expectations compare against the current row counts.
+    """
+    from safeshift.checks import CheckContext, build_checks, capture_baseline, run_checks
+    from safeshift.secrets import safe_url
+
+    loaded = load(plan)
+    if phase not in ("pre", "post"):
+        raise ConfigError(f"--phase: expected pre or post, got {phase!r}")
+    dialect = _open(loaded)
+    checks = build_checks(loaded, phase)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            snapshot = dialect.row_counts(conn)
+            conn.rollback()
+            # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
+            ctx = CheckContext(conn=conn, snapshot=None, base_dir=loaded.base_dir)
+            ctx.baseline = capture_baseline(checks, ctx)
+            ctx.snapshot = snapshot
+            return CheckReport(phase, run_checks(checks, ctx))
+    except ConnectError:
+        raise
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {safe_url(loaded.database_url())}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+# -- backup, restore ----------------------------------------------------------------------------
+
+
+def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
+    """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
+    from safeshift.config.load import backup_dir
+    from safeshift.run.context import new_run_id
+
+    loaded = load(plan)
+    dialect = _open(loaded)
+    folder = backup_dir(loaded, workdir)
+    run_id = new_run_id()
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            snapshot = dialect.row_counts(conn)
+        info = dialect.backup(engine, folder / f"{run_id}{dialect.backup_suffix}")
+        if verify and loaded.backup.verifies:
+            info.verify_detail = dialect.verify_backup(info, snapshot, run_id, method=loaded.backup.verify)
+            info.verified = True
+        return info
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class RestoreResult:
+    backup: str
+    database: str
+    row_counts: dict[str, int]
+
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backup": self.backup, "database": self.database, "row_counts": self.row_counts}
+
+
+def restore(plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | None = None) -> RestoreResult:
+    """Replace the database's content with a backup file.
+
+    ``confirm``, when given, is asked once the plan is loaded; a false answer changes nothing.
+    """
+    from safeshift.secrets import safe_url
+
+    loaded = load(plan)
+    if confirm is not None and not confirm():
+        raise ConfigError("restore declined: the database was not changed")
+    if not backup_path.is_file():
+        raise ConfigError(f"{backup_path}: backup file not found")
+    dialect = _open(loaded)
+    engine = dialect.create_engine()
+    try:
+        dialect.restore(engine, backup_path.resolve())
+        with engine.connect() as conn:
+            counts = dialect.row_counts(conn)
+        return RestoreResult(backup=str(backup_path), database=safe_url(dialect.url), row_counts=counts)
+    finally:
+        engine.dispose()
+
+
+# -- status --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    database: str
+    current: str | None
+    target: str
+    pending: list[dict[str, Any]]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "current": self.current,
+            "target": self.target,
+            "pending": self.pending,
+            "runs": self.runs,
+        }
+
+
+def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs under ``home``: outcome, and for an interrupted one what to run next."""
+    from safeshift.run.recovery import all_runs
+
+    runs = []
+    for record in all_runs(home)[:limit]:
+        data = record.to_dict()
+        report = record.folder / "report.json"
+        if report.is_file():
+            saved = json.loads(report.read_text(encoding="utf-8"))
+            data["message"] = saved.get("message")
+            data["report"] = str(report)
+        else:
+            data["message"] = f"interrupted in {record.last_phase}; next: {record.next_step}"
+            data["report"] = None
+        runs.append(data)
+    return runs
+
+
+def status(plan: PlanLike, *, workdir: Path | None = None) -> Status:
+    """Current revision, what is pending, and the last runs."""
+    from safeshift.config.load import state_dir
+    from safeshift.migrators import get_migrator
+    from safeshift.secrets import safe_url
+
+    loaded = load(plan)
+    dialect = _open(loaded)
+    migrator = get_migrator(loaded)
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            current = migrator.current(conn)
+            target = migrator.resolve_target(loaded.migration.target)
+            pending = [r.to_dict() for r in migrator.pending(conn, loaded.migration.target)]
+        held = lock_holder(dialect, engine)
+    except (ConfigError, ConnectError):
+        raise
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
+    finally:
+        engine.dispose()
+    runs = recent_runs(state_dir(loaded, workdir))
+    for run in runs:
+        # a run without a report is either still going (it holds the database's lock) or dead
+        if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:
+            run["outcome"] = "running"
+            run["message"] = held
+            run["next"] = None
+    return Status(database=safe_url(dialect.url), current=current, target=target, pending=pending, runs=runs)
+
+
+def lock_holder(dialect: Dialect, engine: Any) -> str | None:
+    """Who holds the database's run lock now (the LockError's message), or None when it is free."""
+    from safeshift.journal import now_iso
+
+    try:
+        with dialect.run_lock(engine, "status-probe", now_iso()):
+            return None
+    except LockError as exc:
+        return exc.message
+
+
+# -- lint ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LintReport:
+    """Findings of the pending migration (or of SQL files) and the per-statement lock view."""
+
+    source: str
+    dialect: str
+    findings: list[lint.Finding]
+    statements: list[lint.StatementInfo]
+    fail_on: str
+
+    @property
+    def blocking(self) -> list[lint.Finding]:
+        from safeshift.lint import blocking_findings
+
+        return blocking_findings(self.findings, self.fail_on)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.blocking else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dialect": self.dialect,
+            "fail_on": self.fail_on,
+            "blocking": len(self.blocking),
+            "findings": [f.to_dict() for f in self.findings],
+            "statements": [s.to_dict() for s in self.statements],
+        }
+
+    def sarif(self) -> dict[str, Any]:
+        from safeshift.lint import to_sarif
+
+        return to_sarif(self.findings, self.source)
+
+
+def lint_plan(
+    plan: PlanLike,
+    files: list[Path] | None = None,
+    dialect_name: str | None = None,
+    *,
+    sarif: Path | None = None,
+) -> LintReport:
+    """Lint the plan's pending migration against the live table sizes, or SQL files as given.
+
+    ``sarif``: also write the findings as SARIF 2.1.0 to this file (for CI).
+    """
+    from safeshift import lint
+    from safeshift.migrators import get_migrator
+    from safeshift.secrets import safe_url
+
+    loaded = load(plan)
+    settings = lint.LintSettings.from_section(loaded.lint)
+    if files:
+        name = dialect_name or loaded.database_url().get_backend_name()
+        statements: list[str] = []
+        for path in files:
+            try:
+                statements += lint.split_script(path.read_text(encoding="utf-8"), name)
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        sizes: dict[str, lint.TableSize] = {}
+        source = ", ".join(str(p) for p in files)
+    else:
+        dialect = _open(loaded)
+        name = dialect.name
+        migrator = get_migrator(loaded)
+        if not migrator.renders_sql:
+            raise ConfigError(
+                f"{loaded.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint"
+            )
+        engine = dialect.create_engine()
+        try:
+            with engine.connect() as conn:
+                facts = dialect.server_facts(conn)
+                current = migrator.current(conn)
+        except SafeshiftError:
+            raise
+        except Exception as exc:
+            raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
+        finally:
+            engine.dispose()
+        target = migrator.resolve_target(loaded.migration.target)
+        statements = migrator.render(current, target, name)
+        sizes = lint.table_sizes_from_facts(facts)
+        source = f"{migrator.name} {current or 'base'}→{target}"
+    options: dict[str, Any] = {"destructive_ok": loaded.backup.verifies, "settings": settings}
+    infos = lint.annotate(statements, name, sizes, **options)
+    findings = lint.lint_statements(statements, name, sizes, **options)
+    report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)
+    if sarif is not None:
+        sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+# -- the demos (an optional extra: fastapi, uvicorn) ---------------------------------------------
+
+
+def require_demo_extra(what: str = "the family demo") -> None:
+    """Raise a one-line ``ConfigError`` saying how to install the ``demo`` extra (the family web
+    app's fastapi, uvicorn, python-multipart) when it is missing."""
+    from safeshift.demo import require_demo_extra as _require_demo_extra
+
+    _require_demo_extra(what)
+
+
+def demo_family(
+    *,
+    db: DbKind = "sqlite",
+    users: int = 100_000,
+    break_mode: BreakMode | None = None,
+    edge_cases: bool = False,
+    online: bool = False,
+    workdir: Path | None = None,
+    observer: Observer | None = None,
+) -> DemoResult:
+    """The family cutover on a fresh database; ``online``: the expand/backfill/contract variant
+    (an :class:`~safeshift.demo.family_online.OnlineDemoResult`, with the concurrent writer's stats)."""
+    if online:
+        if break_mode is not None or edge_cases:
+            raise ConfigError("--online runs the cutover as it is: --break and --edge-cases go with the offline demo")
+        from safeshift.demo.family_online import demo_family_online
+
+        return demo_family_online(db=db, users=users, workdir=workdir, observer=observer)
+    from safeshift.demo import demo_family as _demo_family
+
+    return _demo_family(db=db, users=users, break_mode=break_mode, edge_cases=edge_cases, workdir=workdir, observer=observer)
+
+
+def demo_relationships(
+    *,
+    db: DbKind = "sqlite",
+    couples: int = 50_000,
+    break_mode: BreakMode | None = None,
+    edge_cases: bool = False,
+    workdir: Path | None = None,
+    observer: Observer | None = None,
+) -> RelationshipsDemoResult:
+    """The relationships cutover on a fresh database."""
+    from safeshift.demo.relationships import demo_relationships as _demo_relationships
+
+    return _demo_relationships(
+        db=db, couples=couples, break_mode=break_mode, edge_cases=edge_cases, workdir=workdir, observer=observer
+    )
+
+
+__all__ = [
+    "CheckReport",
+    "LintReport",
+    "RestoreResult",
+    "Status",
+    "backup",
+    "check",
+    "demo_family",
+    "demo_relationships",
+    "lint_plan",
+    "load",
+    "lock_holder",
+    "recent_runs",
+    "rehearse_plan",
+    "restore",
+    "resume_run",
+    "rollback_run",
+    "require_demo_extra",
+    "run_plan",
+    "status",
+]

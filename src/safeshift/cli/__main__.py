@@ -1,0 +1,5 @@
+"""``python -m safeshift.cli``."""
+
+from safeshift.cli.app import main
+
+main()
