@@ -169,7 +169,7 @@ def test_cli_missing_plan_file(tmp_path: Path) -> None:
 
 def test_state_and_backup_folders_resolve_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--workdir`` or the plan's folder; ``[backup] directory`` with ``~`` expanded, else relative to it."""
-    from safeshift import commands
+    from safeshift import api
     from safeshift.config.load import backup_dir, state_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -186,6 +186,6 @@ def test_state_and_backup_folders_resolve_in_one_place(tmp_path: Path, monkeypat
     import sqlite3
 
     sqlite3.connect(tmp_path / "x.db").close()
-    info = commands.backup(home_plan, workdir=work)
+    info = api.backup(home_plan, workdir=work)
     assert Path(info.path).parent == tmp_path / "home" / "backups"
     assert not (work / "~").exists()
