@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from conftest import family_plan
+from helpers import family_plan
 from safeshift.cli import app
 from safeshift.demo import demo_family, prepare_family_database
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from conftest import drop_scratch, scratch_url
+from helpers import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.engines import get_engine
 from safeshift.engines.command import CommandEngine, CommandFailed, tool_url

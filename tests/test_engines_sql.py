@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from conftest import drop_scratch, scratch_url
+from helpers import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.engines import get_engine
 from safeshift.engines.sqlfiles import VERSION_TABLE, SqlFileError, SqlFilesEngine, split_statements
@@ -313,6 +313,7 @@ def pg_engine(tmp_path: Path) -> Iterator[Engine]:
         drop_scratch("postgresql", url)
 
 
+@pytest.mark.server
 def test_dollar_quoted_function_runs_on_postgresql(tmp_path: Path, pg_engine: Engine) -> None:
     db_engine = pg_engine
     sql = make_engine(
@@ -362,6 +363,7 @@ def test_missing_folder(tmp_path: Path) -> None:
         get_engine(plan).resolve_target("head")
 
 
+@pytest.mark.server
 def test_lock_timeout_stays_recognisable_through_the_file_error(tmp_path: Path, pg_engine: Engine) -> None:
     """The runner retries lock timeouts; wrapping the driver error must not hide it."""
     sql = make_engine(
