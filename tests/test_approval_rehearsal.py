@@ -133,6 +133,7 @@ def test_failed_post_check_in_rehearsal_blocks(family: URL, tmp_path: Path, monk
     assert state(family)[0] == "0001"
 
 
+@pytest.mark.slow
 def test_rehearsal_predicts_apply_time(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Within 2x of the real apply; 30,000 users so the apply is long enough to time fairly."""
     require_server(db_kind)

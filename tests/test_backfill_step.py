@@ -407,6 +407,7 @@ def test_killed_mid_backfill_resumes_without_redoing_rows(items_db: ItemsDb, tmp
         assert state["score_nullable"] is False
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_backfill_rolls_back(items_db: ItemsDb, tmp_path: Path) -> None:
     before = read_state(items_db)
     path = write_plan(tmp_path / "plan", plan_text())

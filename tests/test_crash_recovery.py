@@ -55,6 +55,7 @@ def database_state(url: URL) -> dict[str, Any]:
         engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
 def test_killed_run_recovers(family_cli: tuple[URL, Path, dict[str, str]], point: str) -> None:
     url, plan, env = family_cli
@@ -139,6 +140,7 @@ def test_status_tells_a_running_run_from_a_dead_one(family_cli: tuple[URL, Path,
     assert status(plan).runs[0]["outcome"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_force_starts_anew_over_a_dead_run(family_cli: tuple[URL, Path, dict[str, str]]) -> None:
     url, plan, env = family_cli
     killed = cli(plan, "run", env={**env, "SAFESHIFT_FAULT": "apply:started"})

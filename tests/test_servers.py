@@ -45,6 +45,7 @@ def revision(url: URL) -> str | None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_second_run_is_refused_and_first_completes(family: URL, tmp_path: Path) -> None:
     plan = load_plan(plan_in(tmp_path))
     results: dict[str, Any] = {}
@@ -76,6 +77,7 @@ def test_second_run_is_refused_and_first_completes(family: URL, tmp_path: Path) 
     assert revision(family) == "0002"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
 def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
     family: URL, db_kind: str, tmp_path: Path
@@ -188,6 +190,7 @@ def canary_url(db_kind: str, family: URL) -> Iterator[URL]:
         admin.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
 @pytest.mark.parametrize("broken", [False, True])
 def test_canary_password_never_leaks(canary_url: URL, tmp_path: Path, broken: bool) -> None:
