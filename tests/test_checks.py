@@ -23,7 +23,6 @@ from checks_support import (
 # --- no_nulls -------------------------------------------------------------------------------
 
 
-
 def test_no_nulls_passes_on_a_filled_column(db: Engine) -> None:
     family_rows(db)
     result = run(db, make("no_nulls", column="users.family_id"))

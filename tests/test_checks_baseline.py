@@ -28,7 +28,6 @@ SNAPSHOT = {"users": 0}  # any snapshot: the run is past the snapshot phase
 Dirty = Callable[[Engine], None]
 
 
-
 def _null_family(ids: list[int]) -> Dirty:
     return lambda e: insert(e, users, [{"id": i, "family_id": None} for i in ids])
 

@@ -60,7 +60,6 @@ class Holder:
 """
 
 
-
 @pytest.fixture
 def plan_dir(tmp_path: Path) -> tuple[Path, str]:
     """A plan folder holding a module with a unique name (imports are cached per name)."""

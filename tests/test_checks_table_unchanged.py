@@ -40,7 +40,6 @@ things = sa.Table(
 )
 
 
-
 def _users(db: Engine, n: int) -> None:
     rows = [{"id": i, "family_id": i % 7 or None, "email": f"u{i}@x", "is_parent": i % 2 == 0} for i in range(1, n + 1)]
     insert(db, users, rows)
