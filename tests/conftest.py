@@ -1,83 +1,55 @@
-"""Shared fixtures: an engine for every reachable database.
+"""Shared fixtures (one definition each) and the ``server`` marker's bookkeeping.
 
 Most tests take ``db_url``/``db_engine`` and so run on SQLite, PostgreSQL and MariaDB.
-A server that is down makes its tests skip on a laptop and fail in CI (``CI=true``).
+Every test that needs a server carries the ``server`` marker: added here to each test
+parametrized with a server kind, written out on the tests that reach a server otherwise.
+Helpers that are not fixtures live in helpers.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from functools import cache
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Engine, make_url
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
 
-from safeshift.demo import server_url
+import helpers
+from checks_support import md
+from helpers import (
+    DATABASES,
+    SERVER_KINDS,
+    ItemsDb,
+    drop_database,
+    drop_scratch,
+    require_server,
+    scratch_url,
+)
 from safeshift.dialects import get_dialect
 
-DATABASES = ["sqlite", "postgresql", "mysql"]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
+# Parameters whose value is a database kind: a test with "postgresql" or "mysql" there needs that
+# server. (A parameter that only names a SQL dialect, with no database behind it, is "dialect".)
+KIND_PARAMS = ("db_kind", "server_kind", "kind", "demo_db", "tool_db")
 
 
-@cache
-def server_problem(kind: str) -> str | None:
-    """None when the server answers, else why not."""
-    if kind == "sqlite":
-        return None
-    url = server_url(kind)
-    args = {"connect_timeout": 3}
-    try:
-        engine = create_engine(url, connect_args=args)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        return f"{kind} server at {url.render_as_string(hide_password=True)} is not reachable: {exc}"
-    return None
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(params.get(name) in SERVER_KINDS for name in KIND_PARAMS):
+            item.add_marker(pytest.mark.server)
 
 
-def require_server(kind: str) -> None:
-    problem = server_problem(kind)
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # require_server fails a test that reaches a server without the marker
+    helpers.server_allowed = item.get_closest_marker("server") is not None
 
 
-def scratch_url(kind: str, tmp_path: Path, prefix: str = "ss_test") -> URL:
-    """A new empty database of ``kind`` (the caller drops server databases)."""
-    if kind == "sqlite":
-        path = tmp_path / f"{prefix}.sqlite3"
-        path.touch()
-        return make_url(f"sqlite:///{path}")
-    require_server(kind)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    return get_dialect(server_url(kind)).recreate_database(name)
-
-
-def server_databases(kind: str) -> set[str]:
-    """Names of the databases on a server (to see that a scratch copy was dropped)."""
-    engine = create_engine(server_url(kind))
-    try:
-        with engine.connect() as conn:
-            sql = "SELECT datname FROM pg_database" if kind == "postgresql" else "SHOW DATABASES"
-            return {str(r[0]) for r in conn.execute(text(sql))}
-    finally:
-        engine.dispose()
-
-
-def drop_scratch(kind: str, url: URL) -> None:
-    if kind != "sqlite" and url.database:
-        get_dialect(server_url(kind)).drop_database(url.database)
-
-
+# -- a scratch database of every kind ----------------------------------------------------------
 @pytest.fixture(params=DATABASES)
 def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -101,29 +73,71 @@ def db_engine(db_url: URL) -> Iterator[Engine]:
         engine.dispose()
 
 
-APP_SIDE = "# --- the application side"
+@pytest.fixture
+def db(db_engine: Engine) -> Engine:
+    """A fresh database with the check tests' schema (checks_support.py) and no rows."""
+    md.create_all(db_engine)
+    return db_engine
 
 
-def family_plan(
-    folder: Path, extra: str = "", edit: Callable[[str], str] | None = None, *, app: bool = False
-) -> Path:
-    """A copy of the family example's plan in ``folder`` (its Alembic config by absolute path,
-    its Python checks beside it), optionally edited, with ``extra`` TOML appended.
+@pytest.fixture
+def items_rows() -> int:
+    """How many rows ``items_db`` holds (a module overrides this fixture to change it)."""
+    return 200
 
-    Without ``app`` the application side (maintenance, smoke, watch) is left out: most tests
-    are about the database and start no application.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    source = EXAMPLES / "family"
-    text = (source / "safeshift.toml").read_text()
-    if not app:
-        text = text.split(APP_SIDE)[0]
-    text = text.replace('config = "alembic.ini"', 'config = "ALEMBIC_INI"')
-    if edit is not None:
-        text = edit(text)
-    text = text.replace("ALEMBIC_INI", str(source / "alembic.ini"))
-    for module in source.glob("*.py"):
-        shutil.copy(module, folder / module.name)
-    plan = folder / "safeshift.toml"
-    plan.write_text(text + extra)
-    return plan
+
+@pytest.fixture
+def items_db(
+    db_kind: str, items_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ItemsDb]:
+    """A database of ``db_kind`` holding ``items(id, qty)``, its URL in ``SS_ITEMS_URL``."""
+    url = scratch_url(db_kind, tmp_path, prefix="ss_items")
+    try:
+        engine = get_dialect(url).create_engine()
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)"))
+                conn.execute(
+                    sa.text("INSERT INTO items (id, qty) VALUES (:id, :qty)"),
+                    [{"id": i, "qty": i % 97} for i in range(1, items_rows + 1)],
+                )
+        finally:
+            engine.dispose()
+        rendered = url.render_as_string(hide_password=False)
+        monkeypatch.setenv(helpers.ITEMS_URL_ENV, rendered)
+        monkeypatch.delenv("SAFESHIFT_FAULT", raising=False)
+        yield ItemsDb(db_kind, url, {**os.environ, helpers.ITEMS_URL_ENV: rendered})
+    finally:
+        drop_scratch(db_kind, url)
+
+
+# -- the family example's database -------------------------------------------------------------
+@pytest.fixture
+def family_users() -> int:
+    """How many users ``family`` generates (a module overrides this fixture to change it)."""
+    return 1500
+
+
+@pytest.fixture
+def family(
+    db_kind: str, family_users: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[URL]:
+    """The family example's "before" database (revision 0001 and generated data) of ``db_kind``,
+    its URL in ``FAMILY_DATABASE_URL`` as the family plan reads it."""
+    from safeshift.demo import prepare_family_database  # the demo is what builds it
+
+    require_server(db_kind)
+    name = f"ss_fam_{uuid.uuid4().hex[:8]}"
+    url, _ = prepare_family_database(db_kind, tmp_path, family_users, name=name)  # type: ignore[arg-type]
+    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
+    try:
+        yield url
+    finally:
+        drop_database(db_kind, name)
+
+
+# -- HTTP --------------------------------------------------------------------------------------
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as c:
+        yield c

@@ -14,12 +14,13 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import URL
 
+from helpers import EXAMPLES
+from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.app.maintenance import build_maintenance
 from safeshift.app.probes import failure_message, run_probes
 from safeshift.app.view import live_watch, probe_table, watch_table
 from safeshift.app.watch import Watcher, WatchSample
-from safeshift.config.models import SmokeProbe, WatchSection
-from safeshift.demo import examples_dir, prepare_family_database
+from safeshift.demo import prepare_family_database
 from safeshift.demo.family_app import RunningApp, start_app
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan, parse_plan
@@ -36,7 +37,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[URL, URL]:
     after, _ = prepare_family_database("sqlite", home, 500, name="after")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FAMILY_DATABASE_URL", after.render_as_string(hide_password=False))
-        plan = load_plan(examples_dir() / "family" / "safeshift.toml")
+        plan = load_plan(EXAMPLES / "family" / "safeshift.toml")
     engine = get_dialect(after).create_engine()
     try:
         with engine.connect() as conn:
@@ -57,12 +58,6 @@ def maintenance_file(tmp_path: Path) -> Path:
 def app(databases: tuple[URL, URL], maintenance_file: Path, tmp_path: Path) -> Iterator[RunningApp]:
     with start_app(databases[1], maintenance_file, password=PASSWORD, log_file=tmp_path / "app.log") as running:
         yield running
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
-        yield c
 
 
 def chain(monkeypatch: pytest.MonkeyPatch, url: str, password: str = PASSWORD) -> list[SmokeProbe]:

@@ -76,12 +76,6 @@ def echo() -> Iterator[EchoServer]:
         yield server
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as c:
-        yield c
-
-
 def http_hook(echo: EchoServer, **extra: Any) -> HttpHook:
     spec = {
         "kind": "http",

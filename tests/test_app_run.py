@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from conftest import family_plan
+from helpers import family_plan
 from safeshift.cli.app import app
 from safeshift.demo import demo_family, prepare_family_database
 
@@ -95,6 +95,7 @@ def test_crash_with_maintenance_on_is_switched_off_by_rollback(tmp_path: Path) -
     assert not flag.exists()
 
 
+@pytest.mark.slow
 def test_probe_secret_never_leaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     canary = "canary-App-Pw-42f1"
     monkeypatch.setenv("FAMILY_DEMO_PASSWORD", canary)

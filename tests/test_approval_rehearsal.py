@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import APP_SIDE, EXAMPLES, family_plan, require_server
+from helpers import APP_SIDE, EXAMPLES, family_plan, require_server, server_url
+from safeshift.run import Approval
 from safeshift.cli.app import app
-from safeshift.demo import prepare_family_database, server_url
+from safeshift.demo import prepare_family_database
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan
 from safeshift.run import Approval, rehearse_plan, run_plan
@@ -24,14 +24,8 @@ def make_plan(tmp_path: Path, extra: str = "") -> Path:
 
 
 @pytest.fixture
-def family(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[URL]:
-    require_server(db_kind)
-    name = f"ss_appr_{uuid.uuid4().hex[:8]}"
-    url, _ = prepare_family_database(db_kind, tmp_path, 3000, name=name)  # type: ignore[arg-type]
-    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
-    yield url
-    if db_kind != "sqlite":
-        get_dialect(server_url(db_kind)).drop_database(name)
+def family_users() -> int:
+    return 3000  # the family fixture's size here
 
 
 def state(url: URL) -> tuple[str, list[str]]:
@@ -139,6 +133,7 @@ def test_failed_post_check_in_rehearsal_blocks(family: URL, tmp_path: Path, monk
     assert state(family)[0] == "0001"
 
 
+@pytest.mark.slow
 def test_rehearsal_predicts_apply_time(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Within 2x of the real apply; 30,000 users so the apply is long enough to time fairly."""
     require_server(db_kind)

@@ -75,6 +75,7 @@ def values(engine: Engine, *cols: sa.Column[Any]) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(sa.select(items.c.id, *cols).order_by(items.c.id))]
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql", pytest.param("mysql", marks=pytest.mark.slow)])
 def test_backfill_equals_the_set_based_update(db_engine: Engine) -> None:
     ids = fill(db_engine)
     with db_engine.begin() as conn:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, require_server
-from safeshift.demo import server_url
+from helpers import EXAMPLES, require_server, server_url
 from safeshift.demo.family_online import prepare_online_database
 from safeshift.dialects import get_dialect
 from safeshift.journal import read_journal

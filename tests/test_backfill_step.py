@@ -9,21 +9,17 @@ backfill not run first). Every test reopens the database to check what is really
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import drop_scratch, require_server, scratch_url
+from helpers import ITEMS_URL_ENV, ItemsDb, drop_scratch, require_server, scratch_url
 from safeshift.backfill import MemoryCheckpoints, run_backfill_step
 from safeshift.backfill.step import batch_sql
 from safeshift.cli.app import app
@@ -39,7 +35,7 @@ from safeshift.run import RunResult, resume_run, run_plan
 ROWS = 1000
 BATCH = 25  # keys per batch, fixed (max_batch_size too): ROWS / BATCH = 40 batches
 NAME = "items:score"  # the step's default name: table:columns
-URL_ENV = "SS_BF_STEP_URL"
+URL_ENV = ITEMS_URL_ENV  # the plan reads the items_db fixture's database from it
 
 SQL_FILES = {
     "0001_add_score.up.sql": "ALTER TABLE items ADD COLUMN score INTEGER;\n",
@@ -159,58 +155,35 @@ def write_plan(folder: Path, text: str, engine: str = "sql") -> Path:
     return plan
 
 
-@dataclass
-class Db:
-    kind: str
-    url: URL
-    env: dict[str, str]  # os.environ with the plan's URL variable, for subprocesses
-
-    def state(self) -> dict[str, Any]:
-        """What is really in the database, read on a fresh connection."""
-        engine = get_dialect(self.url).create_engine()
-        try:
-            with engine.connect() as conn:
-                insp = sa.inspect(conn)
-                tables = sorted(insp.get_table_names())
-                columns = {c["name"]: c for c in insp.get_columns("items")}
-                state: dict[str, Any] = {
-                    "tables": tables,
-                    "columns": sorted(columns),
-                    "indexes": sorted(str(i["name"]) for i in insp.get_indexes("items")),
-                    "rows": conn.execute(sa.text("SELECT COUNT(*) FROM items")).scalar(),
-                }
-                if "score" in columns:
-                    state["score_nullable"] = columns["score"]["nullable"]
-                    state["filled"] = conn.execute(sa.text("SELECT COUNT(*) FROM items WHERE score IS NOT NULL")).scalar()
-                    state["wrong"] = conn.execute(sa.text("SELECT COUNT(*) FROM items WHERE score <> qty * 2")).scalar()
-                for table, column in ((VERSION_TABLE, "version"), ("alembic_version", "version_num")):
-                    if table in tables:
-                        state["revision"] = conn.execute(sa.text(f"SELECT MAX({column}) FROM {table}")).scalar()
-                return state
-        finally:
-            engine.dispose()
+def read_state(db: ItemsDb) -> dict[str, Any]:
+    """What is really in the database, read on a fresh connection."""
+    engine = get_dialect(db.url).create_engine()
+    try:
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            tables = sorted(insp.get_table_names())
+            columns = {c["name"]: c for c in insp.get_columns("items")}
+            state: dict[str, Any] = {
+                "tables": tables,
+                "columns": sorted(columns),
+                "indexes": sorted(str(i["name"]) for i in insp.get_indexes("items")),
+                "rows": conn.execute(sa.text("SELECT COUNT(*) FROM items")).scalar(),
+            }
+            if "score" in columns:
+                state["score_nullable"] = columns["score"]["nullable"]
+                state["filled"] = conn.execute(sa.text("SELECT COUNT(*) FROM items WHERE score IS NOT NULL")).scalar()
+                state["wrong"] = conn.execute(sa.text("SELECT COUNT(*) FROM items WHERE score <> qty * 2")).scalar()
+            for table, column in ((VERSION_TABLE, "version"), ("alembic_version", "version_num")):
+                if table in tables:
+                    state["revision"] = conn.execute(sa.text(f"SELECT MAX({column}) FROM {table}")).scalar()
+            return state
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def db(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Db]:
-    """A database of ``db_kind`` holding ``items`` (ROWS rows), named by the plan's URL variable."""
-    url = scratch_url(db_kind, tmp_path, prefix="ss_bfstep")
-    try:
-        engine = get_dialect(url).create_engine()
-        try:
-            with engine.begin() as conn:
-                conn.execute(sa.text("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)"))
-                conn.execute(sa.text("INSERT INTO items (id, qty) VALUES (:id, :qty)"),
-                             [{"id": i, "qty": i % 97} for i in range(1, ROWS + 1)])
-        finally:
-            engine.dispose()
-        rendered = url.render_as_string(hide_password=False)
-        monkeypatch.setenv(URL_ENV, rendered)
-        monkeypatch.delenv("SAFESHIFT_FAULT", raising=False)
-        env = {**os.environ, URL_ENV: rendered}
-        yield Db(db_kind, url, env)
-    finally:
-        drop_scratch(db_kind, url)
+def items_rows() -> int:
+    return ROWS  # the items_db fixture's size here
 
 
 def phase(result: RunResult, name: str) -> Any:
@@ -234,18 +207,18 @@ def cli(plan: Path, workdir: Path, *args: str, env: dict[str, str]) -> subproces
 
 # -- (a) a run with a backfill between two revisions ------------------------------------------
 @pytest.mark.parametrize("engine", ["sql", "alembic"])
-def test_run_backfills_between_revisions(engine: str, db: Db, tmp_path: Path) -> None:
+def test_run_backfills_between_revisions(engine: str, items_db: ItemsDb, tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path / "plan", plan_text(engine), engine))
     workdir = tmp_path / "w"
     result = run_plan(plan, workdir=workdir)
     assert result.outcome == "succeeded", result.message
     assert result.exit_code == ExitCode.OK
 
-    state = db.state()
+    state = read_state(items_db)
     assert state["revision"] == "0002"
     assert (state["rows"], state["filled"], state["wrong"]) == (ROWS, ROWS, 0)
     assert "items_score" in state["indexes"]
-    if db.kind != "sqlite":
+    if items_db.kind != "sqlite":
         assert state["score_nullable"] is False  # 0002's NOT NULL ran after the backfill, not before
 
     done = phase(result, "apply").detail["backfills"]
@@ -254,7 +227,7 @@ def test_run_backfills_between_revisions(engine: str, db: Db, tmp_path: Path) ->
     assert done[0]["batches"] >= ROWS // BATCH
     assert done[0]["resumed_from"] is None and done[0]["rows_per_s"] > 0
     assert done[0]["attempt"] == 1
-    sql_engine = get_dialect(db.url).create_engine()
+    sql_engine = get_dialect(items_db.url).create_engine()
     try:  # what the dry run shows is what ran (there with :name parameters)
         assert done[0]["sql"] == batch_sql(plan.migration.backfill[0], sql_engine.dialect)
     finally:
@@ -282,7 +255,7 @@ def test_run_backfills_between_revisions(engine: str, db: Db, tmp_path: Path) ->
     assert "## Backfills" in (folder / "report.md").read_text()
 
 
-def test_rehearsal_backfills_the_copy_and_the_run_still_backfills_the_target(db: Db, tmp_path: Path) -> None:
+def test_rehearsal_backfills_the_copy_and_the_run_still_backfills_the_target(items_db: ItemsDb, tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path / "plan", plan_text()))
     result = run_plan(plan, workdir=tmp_path / "w", rehearse=True)
     assert result.outcome == "succeeded", result.message
@@ -290,14 +263,14 @@ def test_rehearsal_backfills_the_copy_and_the_run_still_backfills_the_target(db:
     assert [(b["name"], b["rows"]) for b in result.rehearsal.backfills] == [(NAME, ROWS)]
     # the copy's checkpoints are its own: the target's backfill walked every row itself
     assert [(b["rows"], b["resumed_from"]) for b in phase(result, "apply").detail["backfills"]] == [(ROWS, None)]
-    assert db.state()["filled"] == ROWS
+    assert read_state(items_db)["filled"] == ROWS
 
 
-def test_backfill_after_the_target_by_default(db: Db, tmp_path: Path) -> None:
+def test_backfill_after_the_target_by_default(items_db: ItemsDb, tmp_path: Path) -> None:
     """Without ``after`` the backfill runs after the whole upgrade (0002 here indexes only on SQLite)."""
     steps = STEP.replace('after = "0001"\n', "")
     plan = load_plan(write_plan(tmp_path / "plan", plan_text(steps=steps)))
-    if db.kind != "sqlite":  # NOT NULL in 0002 would fail before a backfill that runs after it
+    if items_db.kind != "sqlite":  # NOT NULL in 0002 would fail before a backfill that runs after it
         result = run_plan(plan, workdir=tmp_path / "w")
         assert result.outcome == "rolled_back", result.message
         assert "0002_score_index.up.sql" in result.message
@@ -305,7 +278,7 @@ def test_backfill_after_the_target_by_default(db: Db, tmp_path: Path) -> None:
         return
     result = run_plan(plan, workdir=tmp_path / "w")
     assert result.outcome == "succeeded", result.message
-    assert db.state()["filled"] == ROWS
+    assert read_state(items_db)["filled"] == ROWS
     assert phase(result, "preflight").detail["backfill_steps"][0]["after"] == "0002"
 
 
@@ -321,20 +294,20 @@ def test_backfill_after_the_target_by_default(db: Db, tmp_path: Path) -> None:
     ],
     ids=["unknown-revision", "out-of-order"],
 )
-def test_bad_after_is_one_line_error_and_nothing_changes(steps: str, expected: str, db: Db, tmp_path: Path) -> None:
-    before = db.state()
+def test_bad_after_is_one_line_error_and_nothing_changes(steps: str, expected: str, items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     plan = load_plan(write_plan(tmp_path / "plan", plan_text(steps=steps)))
     result = run_plan(plan, workdir=tmp_path / "w")
     assert result.outcome == "blocked"
     assert result.exit_code == ExitCode.USAGE
     assert result.message.startswith(expected), result.message
     assert "\n" not in result.message
-    assert db.state() == before
+    assert read_state(items_db) == before
     assert not list((tmp_path / "w" / ".safeshift").glob("backups/*"))  # stopped in preflight
 
 
-def test_bad_after_through_the_cli(db: Db, tmp_path: Path) -> None:
-    before = db.state()
+def test_bad_after_through_the_cli(items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     plan = write_plan(tmp_path / "plan", plan_text(steps=STEP.replace('"0001"', '"0009"')))
     result = CliRunner().invoke(app, ["run", "--plan", str(plan), "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 2, result.output
@@ -342,7 +315,7 @@ def test_bad_after_through_the_cli(db: Db, tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "migration.backfill[0].after: no migration '0009'" in lines[0]
     assert "Traceback" not in result.output
-    assert db.state() == before
+    assert read_state(items_db) == before
 
 
 @pytest.mark.parametrize(
@@ -371,13 +344,13 @@ def test_bad_step_is_one_line_config_error(steps: str, engine_keys: str, expecte
     assert info.value.exit_code == ExitCode.USAGE
 
 
-def test_stray_key_through_the_cli(db: Db, tmp_path: Path) -> None:
-    before = db.state()
+def test_stray_key_through_the_cli(items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     plan = write_plan(tmp_path / "plan", plan_text(steps=STEP.replace("where", "wehre")))
     result = CliRunner().invoke(app, ["run", "--plan", str(plan), "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines() == ["error: safeshift.toml: migration.backfill[0].wehre: unknown key"]
-    assert db.state() == before
+    assert read_state(items_db) == before
 
 
 def test_step_name_after_and_command_engine_after_the_target(tmp_path: Path) -> None:
@@ -403,17 +376,17 @@ def test_after_is_ignored_by_run_backfill_step(tmp_path: Path) -> None:
 
 
 # -- (c) killed mid-backfill, then resumed --------------------------------------------------
-def test_killed_mid_backfill_resumes_without_redoing_rows(db: Db, tmp_path: Path) -> None:
+def test_killed_mid_backfill_resumes_without_redoing_rows(items_db: ItemsDb, tmp_path: Path) -> None:
     path = write_plan(tmp_path / "plan", plan_text())
     workdir = tmp_path / "w"
-    killed = cli(path, workdir, "run", env={**db.env, "SAFESHIFT_FAULT": f"backfill:{NAME}:batch:5"})
+    killed = cli(path, workdir, "run", env={**items_db.env, "SAFESHIFT_FAULT": f"backfill:{NAME}:batch:5"})
     assert killed.returncode == EXIT_CODE, killed.stdout[-2000:] + killed.stderr[-2000:]
 
     folder = run_dir(workdir)
     before = checkpoints(folder)
     done_before, last_key = before[-1]["rows_done"], before[-1]["last_key"]
     assert before[-1]["batches"] == 5 and done_before == 5 * BATCH
-    state = db.state()  # what the dead run left: 0001 applied, exactly the checkpointed rows filled
+    state = read_state(items_db)  # what the dead run left: 0001 applied, exactly the checkpointed rows filled
     assert state["revision"] == "0001"
     assert state["filled"] == done_before and state["wrong"] == 0
 
@@ -427,26 +400,27 @@ def test_killed_mid_backfill_resumes_without_redoing_rows(db: Db, tmp_path: Path
     after = checkpoints(folder)[len(before):]
     assert after[0]["batches"] == 6 and after[-1]["done"] is True and after[-1]["rows_done"] == ROWS
 
-    state = db.state()
+    state = read_state(items_db)
     assert state["revision"] == "0002"
     assert (state["filled"], state["wrong"]) == (ROWS, 0)
-    if db.kind != "sqlite":
+    if items_db.kind != "sqlite":
         assert state["score_nullable"] is False
 
 
-def test_ctrl_c_mid_backfill_rolls_back(db: Db, tmp_path: Path) -> None:
-    before = db.state()
+@pytest.mark.slow
+def test_ctrl_c_mid_backfill_rolls_back(items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     path = write_plan(tmp_path / "plan", plan_text())
-    interrupted = cli(path, tmp_path / "w", "run", env={**db.env, "SAFESHIFT_FAULT": f"backfill:{NAME}:batch:3:sigint"})
+    interrupted = cli(path, tmp_path / "w", "run", env={**items_db.env, "SAFESHIFT_FAULT": f"backfill:{NAME}:batch:3:sigint"})
     result = json.loads(interrupted.stdout)
     assert interrupted.returncode == ExitCode.ROLLED_BACK, result["message"]
     assert result["rollback"]["proof"]["equal"] is True
-    assert db.state() == before
+    assert read_state(items_db) == before
 
 
 # -- (d) the dry run shows the batch UPDATE in its place, and changes nothing --------------------
-def test_dry_run_shows_the_batch_update_between_the_revisions(db: Db, tmp_path: Path) -> None:
-    before = db.state()
+def test_dry_run_shows_the_batch_update_between_the_revisions(items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     plan = load_plan(write_plan(tmp_path / "plan", plan_text()))
     result = run_plan(plan, dry_run=True, workdir=tmp_path / "w")
     assert result.outcome == "planned", result.message
@@ -460,11 +434,11 @@ def test_dry_run_shows_the_batch_update_between_the_revisions(db: Db, tmp_path: 
         "UPDATE items SET score=(qty * 2) WHERE items.id > :ss_lo AND items.id <= :ss_hi AND score IS NULL"
     )
     assert apply[update].what.startswith(f"backfill {NAME} after 0001")
-    assert db.state() == before
+    assert read_state(items_db) == before
 
 
-def test_dry_run_through_the_cli(db: Db, tmp_path: Path) -> None:
-    before = db.state()
+def test_dry_run_through_the_cli(items_db: ItemsDb, tmp_path: Path) -> None:
+    before = read_state(items_db)
     plan = write_plan(tmp_path / "plan", plan_text(engine="alembic"), engine="alembic")
     result = CliRunner().invoke(app, ["run", "--dry-run", "--plan", str(plan), "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
@@ -472,10 +446,11 @@ def test_dry_run_through_the_cli(db: Db, tmp_path: Path) -> None:
     assert "UPDATE items SET score=(qty * 2) WHERE items.id > :ss_lo AND items.id <= :ss_hi AND score IS NULL" in out
     assert out.index("ADD COLUMN score") < out.index("UPDATE items SET") < out.index("CREATE INDEX items_score")
     assert "planned: dry run: nothing was changed" in out
-    assert db.state() == before
+    assert read_state(items_db) == before
 
 
 # -- a lock timeout after a backfill retries the rest, not the whole run -------------------------
+@pytest.mark.server
 def test_lock_timeout_after_a_backfill_is_retried_from_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_server("postgresql")
     url = scratch_url("postgresql", tmp_path, prefix="ss_bfstep")
@@ -515,6 +490,6 @@ def test_lock_timeout_after_a_backfill_is_retried_from_there(tmp_path: Path, mon
         assert (first["attempt"], first["rows"]) == (1, ROWS)
         assert (retry["attempt"], retry["rows"], retry["resumed_from"]) == (2, 0, ROWS)
         engine.dispose()
-        assert Db("postgresql", url, {}).state()["filled"] == ROWS
+        assert read_state(ItemsDb("postgresql", url, {}))["filled"] == ROWS
     finally:
         drop_scratch("postgresql", url)

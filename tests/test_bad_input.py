@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from conftest import family_plan
+from helpers import family_plan, require_server, server_url
 from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database
+from safeshift.dialects import get_dialect
 
 Edit = Callable[[str], str]
 
@@ -95,15 +96,12 @@ def test_bad_input_is_one_line_exit_2_and_no_change(case: str, setup: tuple[Path
     assert revision(url) == "0001"
 
 
+@pytest.mark.server
 def test_missing_backup_tool_found_in_preflight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A PostgreSQL plan on a machine without pg_dump fails in preflight, naming the package."""
-    from conftest import require_server
-
     require_server("postgresql")
-    from safeshift.demo import server_url
-    from safeshift.dialects import get_dialect
 
     name = "ss_notool_test"
     url, _ = prepare_family_database("postgresql", tmp_path, 200, name=name)

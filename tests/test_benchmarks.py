@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import pytest
+
+from helpers import REPO
 
 
+@pytest.mark.slow
 def test_quick_benchmark_on_sqlite_writes_a_report(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(

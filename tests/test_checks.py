@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from test_checks_support import (
+from checks_support import (
     events,
     execute,
     families,
@@ -21,8 +21,6 @@ from test_checks_support import (
 )
 
 # --- no_nulls -------------------------------------------------------------------------------
-
-pytest_plugins = ["test_checks_support"]  # the db fixture
 
 
 def test_no_nulls_passes_on_a_filled_column(db: Engine) -> None:

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from safeshift.checks import CaptureFailed
-from safeshift.checks.base import Check
-from test_checks_support import (
+from checks_support import (
     capture,
     execute,
     families,
@@ -22,12 +20,12 @@ from test_checks_support import (
     run,
     users,
 )
+from safeshift.checks import CaptureFailed
+from safeshift.checks.base import Check
 
 SNAPSHOT = {"users": 0}  # any snapshot: the run is past the snapshot phase
 
 Dirty = Callable[[Engine], None]
-
-pytest_plugins = ["test_checks_support"]  # the db fixture
 
 
 def _null_family(ids: list[int]) -> Dirty:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from conftest import EXAMPLES
+from checks_support import make
+from helpers import EXAMPLES
 from safeshift.checks import build_checks, check_kinds
 from safeshift.errors import ConfigError
 from safeshift.loading import load_plan, parse_plan
-from test_checks_support import make
 
 BUILT_IN = {
     "sql", "no_nulls", "no_orphans", "unique", "no_cycles", "not_empty", "row_count", "count_matches",

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from safeshift.checks import CheckResult
-from test_checks_support import (
+from checks_support import (
     execute,
     family_rows,
     make,
     run,
     users,
 )
+from safeshift.checks import CheckResult
 
 MODULE = """
 import sqlalchemy as sa
@@ -58,8 +58,6 @@ class Holder:
     def nested(conn):
         return True
 """
-
-pytest_plugins = ["test_checks_support"]  # the db fixture
 
 
 @pytest.fixture

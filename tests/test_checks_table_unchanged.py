@@ -11,10 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from safeshift.checks import CaptureFailed
-from safeshift.checks.table_unchanged import TableState
-from safeshift.dialects import get_dialect
-from test_checks_support import (
+from checks_support import (
     capture,
     events,
     execute,
@@ -24,6 +21,9 @@ from test_checks_support import (
     run,
     users,
 )
+from safeshift.checks import CaptureFailed
+from safeshift.checks.table_unchanged import TableState
+from safeshift.dialects import get_dialect
 
 SNAPSHOT = {"users": 0}
 things_md = sa.MetaData()
@@ -38,8 +38,6 @@ things = sa.Table(
     sa.Column("a", sa.String(20)),
     sa.Column("b", sa.String(20)),
 )
-
-pytest_plugins = ["test_checks_support"]  # the db fixture
 
 
 def _users(db: Engine, n: int) -> None:

@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import family_plan, require_server
-from safeshift.demo import prepare_family_database, server_url
+from helpers import family_plan
 from safeshift.dialects import get_dialect
 
 BEFORE_APPLY = ["preflight:started", "preflight:finished", "snapshot:started", "snapshot:finished",
@@ -36,16 +33,12 @@ def cli(plan: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 @pytest.fixture
-def family(db_kind: str, tmp_path: Path) -> Iterator[tuple[URL, Path, dict[str, str]]]:
-    require_server(db_kind)
-    name = f"ss_crash_{uuid.uuid4().hex[:8]}"
-    url, _ = prepare_family_database(db_kind, tmp_path, 1500, name=name)  # type: ignore[arg-type]
+def family_cli(family: URL, tmp_path: Path) -> tuple[URL, Path, dict[str, str]]:
+    """The family database, its plan, and the environment a CLI subprocess runs the plan with."""
     plan = family_plan(tmp_path / "plan")
-    env = {**os.environ, "FAMILY_DATABASE_URL": url.render_as_string(hide_password=False)}
+    env = {**os.environ, "FAMILY_DATABASE_URL": family.render_as_string(hide_password=False)}
     env.pop("SAFESHIFT_FAULT", None)
-    yield url, plan, env
-    if db_kind != "sqlite":
-        get_dialect(server_url(db_kind)).drop_database(name)
+    return family, plan, env
 
 
 def database_state(url: URL) -> dict[str, Any]:
@@ -62,9 +55,10 @@ def database_state(url: URL) -> dict[str, Any]:
         engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
-def test_killed_run_recovers(family: tuple[URL, Path, dict[str, str]], point: str) -> None:
-    url, plan, env = family
+def test_killed_run_recovers(family_cli: tuple[URL, Path, dict[str, str]], point: str) -> None:
+    url, plan, env = family_cli
     before = database_state(url)
     killed = cli(plan, "run", env={**env, "SAFESHIFT_FAULT": point})
     assert killed.returncode == 137, killed.stdout + killed.stderr
@@ -107,7 +101,7 @@ def test_killed_run_recovers(family: tuple[URL, Path, dict[str, str]], point: st
     assert database_state(url)["revision"] == "0002"
 
 
-def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dict[str, str]]) -> None:
+def test_status_tells_a_running_run_from_a_dead_one(family_cli: tuple[URL, Path, dict[str, str]]) -> None:
     """A run without a report holding the database's lock is running; without the lock it is dead."""
     import threading
     import time
@@ -116,7 +110,7 @@ def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dic
     from safeshift.loading import load_plan
     from safeshift.run import run_plan
 
-    url, plan_path, env = family
+    url, plan_path, env = family_cli
     os.environ["FAMILY_DATABASE_URL"] = env["FAMILY_DATABASE_URL"]
     plan = load_plan(plan_path)
     inside, release = threading.Event(), threading.Event()
@@ -146,8 +140,9 @@ def test_status_tells_a_running_run_from_a_dead_one(family: tuple[URL, Path, dic
     assert status(plan).runs[0]["outcome"] == "succeeded"
 
 
-def test_force_starts_anew_over_a_dead_run(family: tuple[URL, Path, dict[str, str]]) -> None:
-    url, plan, env = family
+@pytest.mark.slow
+def test_force_starts_anew_over_a_dead_run(family_cli: tuple[URL, Path, dict[str, str]]) -> None:
+    url, plan, env = family_cli
     killed = cli(plan, "run", env={**env, "SAFESHIFT_FAULT": "apply:started"})
     assert killed.returncode == 137
     refused = cli(plan, "run", env=env)

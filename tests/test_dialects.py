@@ -22,9 +22,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from conftest import drop_scratch, require_server, scratch_url, server_databases
-from safeshift.demo import server_url
-from safeshift.dialects import _tools, get_dialect
+from helpers import drop_scratch, require_server, scratch_url, server_databases, server_url
+from safeshift.dialects import _tools, get_dialect, mysql
 from safeshift.dialects.base import BackupInfo, Dialect
 from safeshift.errors import BackupError, ConfigError, ConnectError, LockError
 
@@ -186,6 +185,7 @@ def test_scan_verification_fails_on_a_broken_backup(server_db: tuple[str, URL, E
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.server
 def test_postgresql_restore_removes_what_the_migration_added(tmp_path: Path) -> None:
     url = scratch_url("postgresql", tmp_path)
     dialect = get_dialect(url)
@@ -227,6 +227,7 @@ def test_postgresql_restore_removes_what_the_migration_added(tmp_path: Path) -> 
         drop_scratch("postgresql", url)
 
 
+@pytest.mark.server
 def test_postgresql_failed_restore_changes_nothing(tmp_path: Path) -> None:
     """The restore is one transaction: a broken backup leaves the database as it was."""
     url = scratch_url("postgresql", tmp_path)
@@ -248,6 +249,7 @@ def test_postgresql_failed_restore_changes_nothing(tmp_path: Path) -> None:
         drop_scratch("postgresql", url)
 
 
+@pytest.mark.server
 def test_postgresql_restore_reports_psql_failing_midway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """psql stopping early (here: in its prelude) must neither hang on a full pipe nor commit."""
     from safeshift.dialects import postgresql
@@ -460,6 +462,7 @@ def test_table_names_and_shape_are_stable(db_url: URL, db_engine: Engine) -> Non
         assert dialect.schema_shape(conn) == shape
 
 
+@pytest.mark.server
 def test_postgresql_after_bulk_load_moves_sequences(tmp_path: Path) -> None:
     url = scratch_url("postgresql", tmp_path)
     dialect = get_dialect(url)
@@ -496,9 +499,9 @@ def test_create_engine_uses_the_installed_drivers(given: str, driver: str) -> No
     engine.dispose()
 
 
-@pytest.mark.parametrize("kind", SERVERS)
-def test_check_reachable_is_one_line_without_password(kind: str) -> None:
-    url = server_url(kind).set(port=1, password=CANARY)  # nothing listens on port 1
+@pytest.mark.parametrize("dialect", SERVERS)  # a URL of each server kind, no server needed
+def test_check_reachable_is_one_line_without_password(dialect: str) -> None:
+    url = server_url(dialect).set(port=1, password=CANARY)  # nothing listens on port 1
     with pytest.raises(ConnectError) as err:
         get_dialect(url).check_reachable()
     assert CANARY not in str(err.value) and "\n" not in str(err.value)
@@ -512,7 +515,7 @@ def test_check_reachable_names_a_missing_database(server_kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "missing", "package"),
+    ("dialect", "missing", "package"),
     [
         ("postgresql", {"pg_dump"}, "postgresql-client"),
         ("postgresql", {"psql"}, "postgresql-client"),
@@ -521,17 +524,27 @@ def test_check_reachable_names_a_missing_database(server_kind: str) -> None:
     ],
 )
 def test_check_tools_names_the_package(
-    kind: str, missing: set[str], package: str, monkeypatch: pytest.MonkeyPatch
+    dialect: str, missing: set[str], package: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name: None if name in missing else real(name))
     with pytest.raises(ConfigError, match=package):
-        get_dialect(server_url(kind)).check_tools()
+        get_dialect(server_url(dialect)).check_tools()
 
 
 def test_check_tools_accepts_either_mysql_dump_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None if name.startswith("mariadb") else f"/usr/bin/{name}")
-    get_dialect(server_url("mysql")).check_tools()
+    """Without the mariadb-* tools the mysql* ones are found and accepted: no ConfigError."""
+    asked: list[str] = []
+
+    def which(name: str) -> str | None:
+        asked.append(name)
+        return None if name.startswith("mariadb") else f"/usr/bin/{name}"
+
+    monkeypatch.setattr(shutil, "which", which)
+    assert get_dialect(server_url("mysql")).check_tools() is None
+    assert asked == ["mariadb-dump", "mysqldump", "mariadb", "mysql"]  # each fallback was looked for
+    assert _tools.find_tool(mysql.DUMP_TOOLS, mysql.PACKAGE) == "/usr/bin/mysqldump"
+    assert _tools.find_tool(mysql.CLIENT_TOOLS, mysql.PACKAGE) == "/usr/bin/mysql"
 
 
 def test_scratch_names_fit_the_servers() -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_server
-from safeshift.demo import server_url
+from helpers import require_server, server_url
 from safeshift.demo.family_online import demo_family_online
 from safeshift.dialects import get_dialect
 

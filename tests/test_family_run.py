@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import family_plan, require_server
+from helpers import family_plan, require_server, server_url
 from safeshift.cli.app import app
-from safeshift.demo import demo_family, prepare_family_database, server_url
+from safeshift.demo import demo_family
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
@@ -113,22 +113,22 @@ def _plan(tmp_path: Path, url: URL, extra: str = "") -> Path:
 
 
 @pytest.fixture
-def family_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> URL:
-    url, _ = prepare_family_database("sqlite", tmp_path, 500)
-    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
-    return url
+def family_users() -> int:
+    return 500  # the family fixture's size here
 
 
-def test_noop_when_nothing_pending(tmp_path: Path, family_sqlite: URL) -> None:
-    plan = load_plan(_plan(tmp_path, family_sqlite))
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_noop_when_nothing_pending(tmp_path: Path, family: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family))
     assert run_plan(plan).outcome == "succeeded"
     again = run_plan(plan)
     assert again.outcome == "noop" and int(again.exit_code) == 0
     assert "nothing to do" in again.message
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])
 def test_unverifiable_backup_stops_before_change(
-    tmp_path: Path, family_sqlite: URL, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, family: URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from safeshift.dialects.sqlite import SQLiteDialect
 
@@ -142,26 +142,28 @@ def test_unverifiable_backup_stops_before_change(
         return info
 
     monkeypatch.setattr(SQLiteDialect, "backup", corrupting_backup)
-    result = run_plan(load_plan(_plan(tmp_path, family_sqlite)))
+    result = run_plan(load_plan(_plan(tmp_path, family)))
     assert result.outcome == "blocked" and int(result.exit_code) == 2
     assert "backup" in result.message
-    assert reopen(family_sqlite)["revision"] == "0001"
+    assert reopen(family)["revision"] == "0001"
     assert [p.name for p in result.phases][-1] == "backup"
 
 
-def test_not_enough_disk_blocks(tmp_path: Path, family_sqlite: URL) -> None:
-    plan = load_plan(_plan(tmp_path, family_sqlite).parent / "safeshift.toml")
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_not_enough_disk_blocks(tmp_path: Path, family: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family).parent / "safeshift.toml")
     text = plan.source.read_text().replace("verify = true", "verify = true\nmin_free_ratio = 1e15")
     plan.source.write_text(text)
     result = run_plan(load_plan(plan.source))
     assert result.outcome == "blocked" and int(result.exit_code) == 2
     assert "not enough free disk" in result.message
-    assert reopen(family_sqlite)["revision"] == "0001"
+    assert reopen(family)["revision"] == "0001"
 
 
-def test_second_run_refused_while_first_holds_lock(tmp_path: Path, family_sqlite: URL) -> None:
-    plan = load_plan(_plan(tmp_path, family_sqlite))
-    dialect = get_dialect(family_sqlite)
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_second_run_refused_while_first_holds_lock(tmp_path: Path, family: URL) -> None:
+    plan = load_plan(_plan(tmp_path, family))
+    dialect = get_dialect(family)
     engine = dialect.create_engine()
     held, release = threading.Event(), threading.Event()
 
@@ -181,19 +183,20 @@ def test_second_run_refused_while_first_holds_lock(tmp_path: Path, family_sqlite
         engine.dispose()
     assert result.outcome == "blocked" and int(result.exit_code) == 2
     assert "first-run-id" in result.message and "2026-01-01T00:00:00Z" in result.message
-    assert reopen(family_sqlite)["revision"] == "0001"
+    assert reopen(family)["revision"] == "0001"
     assert run_plan(plan).outcome == "succeeded"
 
 
-def test_dry_run_lists_statements_and_changes_nothing(tmp_path: Path, family_sqlite: URL) -> None:
-    result = run_plan(load_plan(_plan(tmp_path, family_sqlite)), dry_run=True)
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_dry_run_lists_statements_and_changes_nothing(tmp_path: Path, family: URL) -> None:
+    result = run_plan(load_plan(_plan(tmp_path, family)), dry_run=True)
     assert result.outcome == "planned"
     sql = "\n".join(s.sql or "" for s in result.statements)
     assert "CREATE TABLE families" in sql
     assert "WITH RECURSIVE" in sql
     phases = [s.phase for s in result.statements]
     assert phases.index("preflight") < phases.index("apply") < phases.index("verify")
-    assert reopen(family_sqlite)["revision"] == "0001"
+    assert reopen(family)["revision"] == "0001"
 
 
 def test_cli_demo_break_json(tmp_path: Path) -> None:
@@ -211,8 +214,9 @@ def test_cli_demo_break_json(tmp_path: Path) -> None:
     assert state["counts"] == data["snapshot"]
 
 
-def test_cli_run_status_check(tmp_path: Path, family_sqlite: URL) -> None:
-    plan = str(_plan(tmp_path, family_sqlite))
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_cli_run_status_check(tmp_path: Path, family: URL) -> None:
+    plan = str(_plan(tmp_path, family))
     runner = CliRunner()
     status = runner.invoke(app, ["status", "--plan", plan, "--json"])
     assert status.exit_code == 0 and json.loads(status.stdout)["current"] == "0001"
@@ -225,7 +229,7 @@ def test_cli_run_status_check(tmp_path: Path, family_sqlite: URL) -> None:
     data = json.loads(status.stdout)
     assert data["current"] == "0002" and data["pending"] == [] and data["runs"][0]["outcome"] == "succeeded"
     # the daily validation catches a later corruption with exit 1 and the offender
-    engine = get_dialect(family_sqlite).create_engine()
+    engine = get_dialect(family).create_engine()
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET family_id = NULL WHERE id = 7"))
     engine.dispose()
@@ -235,18 +239,19 @@ def test_cli_run_status_check(tmp_path: Path, family_sqlite: URL) -> None:
     assert any(7 in c["samples"] for c in failed)
 
 
-def test_cli_backup_and_restore(tmp_path: Path, family_sqlite: URL) -> None:
-    plan = str(_plan(tmp_path, family_sqlite))
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_cli_backup_and_restore(tmp_path: Path, family: URL) -> None:
+    plan = str(_plan(tmp_path, family))
     runner = CliRunner()
     backup = runner.invoke(app, ["backup", "--plan", plan, "--json"])
     assert backup.exit_code == 0, backup.output
     info = json.loads(backup.stdout)
     assert info["verified"] is True
-    before = reopen(family_sqlite)["counts"]
-    engine = get_dialect(family_sqlite).create_engine()
+    before = reopen(family)["counts"]
+    engine = get_dialect(family).create_engine()
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM chores"))
     engine.dispose()
     restore = runner.invoke(app, ["restore", info["path"], "--plan", plan, "--yes"])
     assert restore.exit_code == 0, restore.output
-    assert reopen(family_sqlite)["counts"] == before
+    assert reopen(family)["counts"] == before

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import family_plan, require_server
-from safeshift.demo import prepare_family_database, server_url
+from helpers import family_plan
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
@@ -24,17 +22,6 @@ from safeshift.run import run_plan
 
 def make_plan(tmp_path: Path, extra: str = "") -> Path:
     return family_plan(tmp_path / "plan", extra)
-
-
-@pytest.fixture
-def family(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[URL]:
-    require_server(db_kind)
-    name = f"ss_fault_{uuid.uuid4().hex[:8]}"
-    url, _ = prepare_family_database(db_kind, tmp_path, 1500, name=name)  # type: ignore[arg-type]
-    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
-    yield url
-    if db_kind != "sqlite":
-        get_dialect(server_url(db_kind)).drop_database(name)
 
 
 def state(url: URL) -> tuple[str, dict[str, list[str]], dict[str, int]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import family_plan
+from helpers import family_plan
 from safeshift.dialects.base import ServerFacts, TableFacts
 from safeshift.errors import ConfigError
 from safeshift.lint import (

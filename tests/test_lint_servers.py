@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from conftest import drop_scratch, scratch_url
+from helpers import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.lint import (
     LintSettings,

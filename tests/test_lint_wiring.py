@@ -6,25 +6,24 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from conftest import family_plan
+from helpers import EXAMPLES, family_plan
 from safeshift.cli.app import app
-from safeshift.demo import prepare_family_database
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 
 @pytest.fixture
-def family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    url, _ = prepare_family_database("sqlite", tmp_path, 2000)
-    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
-    return tmp_path
+def family_users() -> int:
+    return 2000  # the family fixture's size here: its tables stay below medium_table_rows
 
 
-def test_findings_above_threshold_block_before_backup(family: Path) -> None:
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_findings_above_threshold_block_before_backup(family: URL, tmp_path: Path) -> None:
     # 2,000 users make warnings only on tables >= medium_table_rows: lower it so they count
-    plan = family_plan(family / "plan", '\n[lint]\nfail_on = "warning"\nmedium_table_rows = 100\n')
+    plan = family_plan(tmp_path / "plan", '\n[lint]\nfail_on = "warning"\nmedium_table_rows = 100\n')
     result = run_plan(load_plan(plan))
     assert result.outcome == "blocked" and int(result.exit_code) == 1
     assert result.message.startswith("lint: SS0")
@@ -32,23 +31,26 @@ def test_findings_above_threshold_block_before_backup(family: Path) -> None:
     assert result.lint and all("code" in f for f in result.lint)
 
 
-def test_default_threshold_lets_demo_sizes_through_and_records_findings(family: Path) -> None:
-    result = run_plan(load_plan(family_plan(family / "plan")))
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_default_threshold_lets_demo_sizes_through_and_records_findings(family: URL, tmp_path: Path) -> None:
+    result = run_plan(load_plan(family_plan(tmp_path / "plan")))
     assert result.outcome == "succeeded", result.message
     assert {f["code"] for f in result.lint} >= {"SS001"}
 
 
-def test_dry_run_shows_lock_and_findings_per_statement(family: Path) -> None:
-    result = run_plan(load_plan(family_plan(family / "plan")), dry_run=True)
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_dry_run_shows_lock_and_findings_per_statement(family: URL, tmp_path: Path) -> None:
+    result = run_plan(load_plan(family_plan(tmp_path / "plan")), dry_run=True)
     applied = [s for s in result.statements if s.phase == "apply"]
     assert all(s.lock for s in applied if s.sql and not s.sql.startswith("--"))
     index = next(s for s in applied if "CREATE INDEX ix_users_family_id" in (s.sql or ""))
     assert index.table == "users" and [f["code"] for f in index.findings or []] == ["SS001"]
 
 
-def test_cli_lint_json_and_sarif(family: Path) -> None:
-    plan = family_plan(family / "plan")
-    sarif = family / "lint.sarif"
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_cli_lint_json_and_sarif(family: URL, tmp_path: Path) -> None:
+    plan = family_plan(tmp_path / "plan")
+    sarif = tmp_path / "lint.sarif"
     result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--json", "--sarif", str(sarif)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -56,10 +58,11 @@ def test_cli_lint_json_and_sarif(family: Path) -> None:
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
 
 
-def test_cli_lint_files_blocks_on_error(tmp_path: Path, family: Path) -> None:
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_cli_lint_files_blocks_on_error(tmp_path: Path, family: URL) -> None:
     sql = tmp_path / "m.sql"
     sql.write_text("UPDATE users SET is_active = 1;\nCREATE INDEX ix_a ON users (email);\n")
-    plan = family_plan(family / "plan", '\n[lint]\nfail_on = "warning"\n')
+    plan = family_plan(tmp_path / "plan", '\n[lint]\nfail_on = "warning"\n')
     result = CliRunner().invoke(app, ["lint", str(sql), "--plan", str(plan), "--dialect", "postgresql", "--json"])
     assert result.exit_code == 1, result.output
     codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
@@ -69,7 +72,6 @@ def test_cli_lint_files_blocks_on_error(tmp_path: Path, family: Path) -> None:
 @pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
 def test_family_migration_carries_justified_suppressions(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the servers every lock-hazard warning of the family cutover is suppressed with a reason."""
-    from conftest import EXAMPLES
     from safeshift import lint
     from safeshift.migrators.alembic import AlembicMigrator
 
@@ -86,7 +88,6 @@ def test_family_migration_carries_justified_suppressions(dialect: str, monkeypat
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
 def test_relationships_migration_carries_justified_suppressions(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every lock-hazard warning of the relationships cutover, at 5M rows, is suppressed with a reason."""
-    from conftest import EXAMPLES
     from safeshift import lint
     from safeshift.migrators import get_migrator
 

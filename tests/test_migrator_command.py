@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from conftest import drop_scratch, scratch_url
+from helpers import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError
 from safeshift.loading import parse_plan

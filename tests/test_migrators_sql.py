@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from conftest import drop_scratch, scratch_url
+from helpers import drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError
 from safeshift.loading import parse_plan
@@ -342,6 +342,7 @@ def pg_engine(tmp_path: Path) -> Iterator[Engine]:
         drop_scratch("postgresql", url)
 
 
+@pytest.mark.server
 def test_dollar_quoted_function_runs_on_postgresql(tmp_path: Path, pg_engine: Engine) -> None:
     db_engine = pg_engine
     sql = make_migrator(
@@ -391,6 +392,7 @@ def test_missing_folder(tmp_path: Path) -> None:
         get_migrator(plan).resolve_target("head")
 
 
+@pytest.mark.server
 def test_lock_timeout_stays_recognisable_through_the_file_error(tmp_path: Path, pg_engine: Engine) -> None:
     """The runner retries lock timeouts; wrapping the driver error must not hide it."""
     sql = make_migrator(

@@ -15,8 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import EXAMPLES, drop_scratch, require_server, scratch_url
-from safeshift.demo import server_url
+from helpers import EXAMPLES, drop_scratch, require_server, scratch_url, server_url
 from safeshift.demo.relationships import RelationshipsDemoResult, demo_relationships
 from safeshift.demo.relationships_data import TABLES, generate
 from safeshift.dialects import get_dialect

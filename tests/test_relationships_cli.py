@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 from safeshift.cli.app import app
 from safeshift.demo.relationships import prepare_relationships_database
 

@@ -8,21 +8,19 @@ named by its key, and the run ends with exit 4: a person must look.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
-from conftest import drop_scratch, scratch_url, server_databases
+from helpers import ITEMS_URL_ENV, ItemsDb, scratch_url, server_databases
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
 from safeshift.loading import load_plan
 from safeshift.migrators.sqlfiles import VERSION_TABLE
 from safeshift.run import run_plan
 
-URL_ENV = "SS_PROOF_URL"
+URL_ENV = ITEMS_URL_ENV  # the plan reads the items_db fixture's database from it
 ROWS = 200
 
 UP = "UPDATE items SET qty = qty + 1000 WHERE id = 77;\nCREATE TABLE extra (id INTEGER PRIMARY KEY);\n"
@@ -31,24 +29,8 @@ DOWN_CAREFUL = "UPDATE items SET qty = qty - 1000 WHERE id = 77;\nDROP TABLE ext
 
 
 @pytest.fixture
-def db(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, URL]]:
-    url = scratch_url(db_kind, tmp_path, prefix="ss_proof")
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)"))
-            conn.execute(
-                sa.text("INSERT INTO items (id, qty) VALUES (:id, :qty)"),
-                [{"id": i, "qty": i % 13} for i in range(1, ROWS + 1)],
-            )
-    finally:
-        engine.dispose()
-    monkeypatch.setenv(URL_ENV, url.render_as_string(hide_password=False))
-    monkeypatch.delenv("SAFESHIFT_FAULT", raising=False)
-    try:
-        yield db_kind, url
-    finally:
-        drop_scratch(db_kind, url)
+def items_rows() -> int:
+    return ROWS  # the items_db fixture's size here
 
 
 def write_plan(folder: Path, down: str, prove: str, verify: str = "restore") -> Path:
@@ -89,8 +71,8 @@ def scratch_databases(kind: str) -> set[str]:
 
 
 @pytest.mark.parametrize("prove", ["backup", "snapshot"])
-def test_a_cell_the_downgrade_forgot_is_found_and_named(db: tuple[str, URL], tmp_path: Path, prove: str) -> None:
-    kind, _ = db
+def test_a_cell_the_downgrade_forgot_is_found_and_named(items_db: ItemsDb, tmp_path: Path, prove: str) -> None:
+    kind = items_db.kind
     before = scratch_databases(kind)
     result = run_plan(load_plan(write_plan(tmp_path / "plan", DOWN_FORGETFUL, prove)), workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLBACK_FAILED, result.message
@@ -104,7 +86,7 @@ def test_a_cell_the_downgrade_forgot_is_found_and_named(db: tuple[str, URL], tmp
 
 
 @pytest.mark.parametrize(("prove", "verify"), [("backup", "restore"), ("backup", "scan"), ("snapshot", "restore")])
-def test_a_careful_downgrade_is_proven_equal(db: tuple[str, URL], tmp_path: Path, prove: str, verify: str) -> None:
+def test_a_careful_downgrade_is_proven_equal(items_db: ItemsDb, tmp_path: Path, prove: str, verify: str) -> None:
     result = run_plan(load_plan(write_plan(tmp_path / "plan", DOWN_CAREFUL, prove, verify)), workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLED_BACK, result.message
     assert result.rollback is not None
@@ -112,7 +94,7 @@ def test_a_careful_downgrade_is_proven_equal(db: tuple[str, URL], tmp_path: Path
     assert proof.equal is True and proof.tables_hashed >= 1, proof
     backup_phase = [p for p in result.phases if p.name == "backup"][-1]
     assert result.backup is not None and result.backup.verify_detail is not None
-    if kind_is_server(db[0]):
+    if kind_is_server(items_db.kind):
         assert result.backup.verify_detail["method"] == verify
     assert backup_phase.detail["verified"] is True
 

@@ -19,8 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from conftest import family_plan, require_server
-from safeshift.demo import prepare_family_database, server_url
+from helpers import family_plan, server_url
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
@@ -33,16 +32,8 @@ def plan_in(tmp_path: Path, extra: str = "") -> Path:
 
 
 @pytest.fixture
-def family_db(db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[URL]:
-    require_server(db_kind)
-    name = f"ss_fam_{uuid.uuid4().hex[:8]}"
-    url, _ = prepare_family_database(db_kind, tmp_path, USERS, name=name)  # type: ignore[arg-type]
-    monkeypatch.setenv("FAMILY_DATABASE_URL", url.render_as_string(hide_password=False))
-    try:
-        yield url
-    finally:
-        if db_kind != "sqlite":
-            get_dialect(server_url(db_kind)).drop_database(name)
+def family_users() -> int:
+    return USERS  # the family fixture's size here
 
 
 def revision(url: URL) -> str | None:
@@ -54,7 +45,8 @@ def revision(url: URL) -> str | None:
         engine.dispose()
 
 
-def test_second_run_is_refused_and_first_completes(family_db: URL, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_second_run_is_refused_and_first_completes(family: URL, tmp_path: Path) -> None:
     plan = load_plan(plan_in(tmp_path))
     results: dict[str, Any] = {}
     entered = threading.Event()
@@ -82,18 +74,19 @@ def test_second_run_is_refused_and_first_completes(family_db: URL, tmp_path: Pat
     assert results["first"].run_id in second.message
     assert results["first"].started in second.message
     assert results["first"].outcome == "succeeded", results["first"].message
-    assert revision(family_db) == "0002"
+    assert revision(family) == "0002"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
 def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
-    family_db: URL, db_kind: str, tmp_path: Path
+    family: URL, db_kind: str, tmp_path: Path
 ) -> None:
     lock_timeout = 1.0
     plan = load_plan(
         plan_in(tmp_path, f"\n[apply]\nlock_timeout = {lock_timeout}\nretries = 3\nretry_backoff = 0.3\n")
     )
-    engine = get_dialect(family_db).create_engine()
+    engine = get_dialect(family).create_engine()
     holder_started, stop_writer = threading.Event(), threading.Event()
     stalls: list[float] = []
 
@@ -150,19 +143,19 @@ def test_alter_behind_open_transaction_times_out_and_never_stalls_writers(
         # transactional DDL: nothing was left behind, so the retry goes through
         assert result.outcome == "succeeded", result.message
         assert apply.detail["attempts"] >= 2
-        assert revision(family_db) == "0002"
+        assert revision(family) == "0002"
     else:
         # MariaDB commits each DDL: the half-applied revision is restored from the backup
         assert result.outcome == "rolled_back", result.message
         assert result.rollback.proof.equal is True
-        assert revision(family_db) == "0001"
+        assert revision(family) == "0001"
 
 
 CANARY = "canary-Pw-7c1f-9e"
 
 
 @pytest.fixture
-def canary_url(db_kind: str, family_db: URL) -> Iterator[URL]:
+def canary_url(db_kind: str, family: URL) -> Iterator[URL]:
     """The family database reached as a user of its own whose password is the canary."""
     if db_kind == "sqlite":
         pytest.skip("SQLite has no passwords")
@@ -178,10 +171,10 @@ def canary_url(db_kind: str, family_db: URL) -> Iterator[URL]:
                 conn.execute(sa.text(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{CANARY}'"))
                 conn.execute(sa.text(f"GRANT ALL ON *.* TO '{user}'@'{host}' WITH GRANT OPTION"))
     try:
-        yield family_db.set(username=user, password=CANARY)
+        yield family.set(username=user, password=CANARY)
     finally:
         if db_kind == "postgresql":  # what the role created lives in the family database
-            owner = get_dialect(family_db).create_engine()
+            owner = get_dialect(family).create_engine()
             with owner.connect() as conn:
                 conn.execute(sa.text(f"REASSIGN OWNED BY {user} TO postgres"))
                 conn.execute(sa.text(f"DROP OWNED BY {user}"))
@@ -197,6 +190,7 @@ def canary_url(db_kind: str, family_db: URL) -> Iterator[URL]:
         admin.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
 @pytest.mark.parametrize("broken", [False, True])
 def test_canary_password_never_leaks(canary_url: URL, tmp_path: Path, broken: bool) -> None:

@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import IN_CI, family_plan, require_server, server_problem
-from safeshift.demo import prepare_family_database, server_url
+from helpers import IN_CI, family_plan, require_server, server_problem, server_url
+from safeshift.demo import prepare_family_database
 from safeshift.dialects import get_dialect
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
 
 STOP = ["mariadb-admin", "--protocol=tcp", "-h", "127.0.0.1", "-uroot", "shutdown"]
+pytestmark = [pytest.mark.server, pytest.mark.slow]  # it stops and restarts the shared MariaDB
+
 START = ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]
 
 

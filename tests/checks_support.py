@@ -1,6 +1,6 @@
 """Helpers for the check-kind tests: a small schema, building and running one check.
 
-Every table is tiny and created fresh per test on each database (``db_engine``).
+Every table is tiny and created fresh per test on each database (the ``db`` fixture).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -71,13 +70,6 @@ events = sa.Table(  # no primary key
     sa.Column("user_id", sa.Integer, nullable=True),
     sa.Column("what", sa.String(20)),
 )
-
-
-@pytest.fixture
-def db(db_engine: Engine) -> Engine:
-    """A fresh database with the test schema and no rows."""
-    md.create_all(db_engine)
-    return db_engine
 
 
 def insert(engine: Engine, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -1,0 +1,159 @@
+"""Shared test helpers that are not fixtures (the fixtures live in conftest.py).
+
+Test modules import from here (``from helpers import ...``: pyproject puts tests/ on the
+path), never from conftest and never test infrastructure from ``safeshift.demo``.
+
+The test servers are read from ``SAFESHIFT_PG_URL`` and ``SAFESHIFT_MYSQL_URL`` (the same
+variables the demo reads, so a demo started by a test lands on the same server). Point them
+at a closed port to see that ``-m "not server"`` needs no server.
+
+A test that needs a server carries the ``server`` marker (conftest adds it to every test
+parametrized with a server kind); a server that is down makes such a test skip on a laptop
+and fail in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from safeshift.dialects import get_dialect
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+SERVER_KINDS = ("postgresql", "mysql")
+DATABASES = ["sqlite", *SERVER_KINDS]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# kind -> (environment variable, default): the servers tests create scratch databases on
+SERVER_URLS: dict[str, tuple[str, str]] = {
+    "postgresql": ("SAFESHIFT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "mysql": ("SAFESHIFT_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+
+# Set by conftest around each test: may this test reach a server (does it carry ``server``)?
+server_allowed = True
+
+
+def server_url(kind: str) -> URL:
+    """The admin URL of the test server of ``kind`` (``postgresql`` or ``mysql``)."""
+    env, default = SERVER_URLS[kind]
+    return make_url(os.environ.get(env) or default)
+
+
+@cache
+def server_problem(kind: str) -> str | None:
+    """None when the server answers, else why not."""
+    if kind == "sqlite":
+        return None
+    url = server_url(kind)
+    args = {"connect_timeout": 3}
+    try:
+        engine = create_engine(url, connect_args=args)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        return f"{kind} server at {url.render_as_string(hide_password=True)} is not reachable: {exc}"
+    return None
+
+
+def require_server(kind: str) -> None:
+    """Skip (fail in CI) when the server of ``kind`` does not answer; nothing for SQLite.
+
+    A test that gets here for a server without the ``server`` marker fails: it would
+    otherwise slip into ``-m "not server"`` runs.
+    """
+    if kind == "sqlite":
+        return
+    if not server_allowed:
+        pytest.fail(f"this test needs the {kind} server but is not marked server (@pytest.mark.server)")
+    problem = server_problem(kind)
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def scratch_url(kind: str, tmp_path: Path, prefix: str = "ss_test") -> URL:
+    """A new empty database of ``kind`` (drop server databases with :func:`drop_scratch`)."""
+    if kind == "sqlite":
+        path = tmp_path / f"{prefix}.sqlite3"
+        path.touch()
+        return make_url(f"sqlite:///{path}")
+    require_server(kind)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    return get_dialect(server_url(kind)).recreate_database(name)
+
+
+def drop_scratch(kind: str, url: URL) -> None:
+    if kind != "sqlite" and url.database:
+        drop_database(kind, url.database)
+
+
+def drop_database(kind: str, name: str) -> None:
+    """Drop database ``name`` on the test server of ``kind`` (nothing for SQLite)."""
+    if kind != "sqlite":
+        get_dialect(server_url(kind)).drop_database(name)
+
+
+def server_databases(kind: str) -> set[str]:
+    """Names of the databases on a server (to see that a scratch copy was dropped)."""
+    require_server(kind)
+    engine = create_engine(server_url(kind))
+    try:
+        with engine.connect() as conn:
+            sql = "SELECT datname FROM pg_database" if kind == "postgresql" else "SHOW DATABASES"
+            return {str(r[0]) for r in conn.execute(text(sql))}
+    finally:
+        engine.dispose()
+
+
+ITEMS_URL_ENV = "SS_ITEMS_URL"  # where the ``items_db`` fixture puts its database's URL
+
+
+@dataclass
+class ItemsDb:
+    """What the ``items_db`` fixture yields: a database holding ``items(id, qty)``."""
+
+    kind: str
+    url: URL
+    env: dict[str, str]  # os.environ with ITEMS_URL_ENV set, for subprocesses
+
+
+APP_SIDE = "# --- the application side"
+
+
+def family_plan(
+    folder: Path, extra: str = "", edit: Callable[[str], str] | None = None, *, app: bool = False
+) -> Path:
+    """A copy of the family example's plan in ``folder`` (its Alembic config by absolute path,
+    its Python checks beside it), optionally edited, with ``extra`` TOML appended.
+
+    Without ``app`` the application side (maintenance, smoke, watch) is left out: most tests
+    are about the database and start no application.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    source = EXAMPLES / "family"
+    text = (source / "safeshift.toml").read_text()
+    if not app:
+        text = text.split(APP_SIDE)[0]
+    text = text.replace('config = "alembic.ini"', 'config = "ALEMBIC_INI"')
+    if edit is not None:
+        text = edit(text)
+    text = text.replace("ALEMBIC_INI", str(source / "alembic.ini"))
+    for module in source.glob("*.py"):
+        shutil.copy(module, folder / module.name)
+    plan = folder / "safeshift.toml"
+    plan.write_text(text + extra)
+    return plan
