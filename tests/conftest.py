@@ -9,6 +9,7 @@ Helpers that are not fixtures live in helpers.py.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,14 @@ from safeshift.dialects import get_dialect
 # Parameters whose value is a database kind: a test with "postgresql" or "mysql" there needs that
 # server. (A parameter that only names a SQL dialect, with no database behind it, is "dialect".)
 KIND_PARAMS = ("db_kind", "server_kind", "kind", "demo_db", "tool_db")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Started as a background job (`make test &`), the shell leaves SIGINT ignored, and every
+    # child inherits that: the Ctrl-C tests' `safeshift` would never see their SIGINT. A handler
+    # (not SIG_IGN) here is reset to the default in each child, which Python turns into KeyboardInterrupt.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,11 +15,11 @@ from rich.console import Console
 from sqlalchemy.engine import URL
 
 from helpers import EXAMPLES
-from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.app.maintenance import build_maintenance
 from safeshift.app.probes import failure_message, run_probes
 from safeshift.app.view import live_watch, probe_table, watch_table
 from safeshift.app.watch import Watcher, WatchSample
+from safeshift.config.models import SmokeProbe, WatchSection
 from safeshift.demo import prepare_family_database
 from safeshift.demo.family_app import RunningApp, start_app
 from safeshift.dialects import get_dialect

@@ -11,7 +11,6 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from helpers import APP_SIDE, EXAMPLES, family_plan, require_server, server_url
-from safeshift.run import Approval
 from safeshift.cli.app import app
 from safeshift.demo import prepare_family_database
 from safeshift.dialects import get_dialect

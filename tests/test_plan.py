@@ -170,14 +170,14 @@ def test_cli_missing_plan_file(tmp_path: Path) -> None:
 def test_state_and_backup_folders_resolve_in_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--workdir`` or the plan's folder; ``[backup] directory`` with ``~`` expanded, else relative to it."""
     from safeshift import api
-    from safeshift.config.load import backup_dir, state_dir
+    from safeshift.config.load import backup_dir, resolve_workdir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SS_TEST_URL", f"sqlite:///{tmp_path}/x.db")
     plan = load_plan(write(tmp_path, GOOD))
     work = tmp_path / "work"
-    assert state_dir(plan, None) == tmp_path.resolve()
-    assert state_dir(plan, work) == work.resolve()
+    assert resolve_workdir(plan, None) == tmp_path.resolve()
+    assert resolve_workdir(plan, work) == work.resolve()
     assert backup_dir(plan, None) == tmp_path.resolve() / ".safeshift" / "backups"
     assert backup_dir(plan, work) == work.resolve() / ".safeshift" / "backups"
     home_plan = load_plan(write(tmp_path, GOOD + '\n[backup]\ndirectory = "~/backups"\nverify = false\n'))

@@ -248,12 +248,12 @@ class Status:
         }
 
 
-def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
-    """The last runs under ``home``: outcome, and for an interrupted one what to run next."""
+def recent_runs(workdir: Path, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs under ``workdir``: outcome, and for an interrupted one what to run next."""
     from safeshift.run.recovery import all_runs
 
     runs = []
-    for record in all_runs(home)[:limit]:
+    for record in all_runs(workdir)[:limit]:
         data = record.to_dict()
         report = record.folder / "report.json"
         if report.is_file():
@@ -269,7 +269,7 @@ def recent_runs(home: Path, limit: int = 10) -> list[dict[str, Any]]:
 
 def status(plan: PlanLike, *, workdir: Path | None = None) -> Status:
     """Current revision, what is pending, and the last runs."""
-    from safeshift.config.load import state_dir
+    from safeshift.config.load import resolve_workdir
     from safeshift.migrators import get_migrator
     from safeshift.secrets import safe_url
 
@@ -289,7 +289,7 @@ def status(plan: PlanLike, *, workdir: Path | None = None) -> Status:
         raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
     finally:
         engine.dispose()
-    runs = recent_runs(state_dir(loaded, workdir))
+    runs = recent_runs(resolve_workdir(loaded, workdir))
     for run in runs:
         # a run without a report is either still going (it holds the database's lock) or dead
         if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:

@@ -4,7 +4,7 @@ This room imports nothing of safeshift but the leaf modules (``errors``, ``secre
 every other room may import it. Modules (import them directly):
 
 - ``models``: the pydantic models of every section and :class:`Plan`
-- ``load``: ``load_plan(path)`` (models only), ``state_dir``/``backup_dir`` (the plan's folders)
+- ``load``: ``load_plan(path)`` (models only), ``resolve_workdir``/``backup_dir`` (the plan's folders)
 - ``env``: ``${VAR}`` / ``${VAR:-default}`` interpolation, the pure template helpers
 - ``messages``: ``validation_message`` (a pydantic error as one line)
 - ``compare``: the comparison operators (``==``, ``>=``, ...) every comparison uses

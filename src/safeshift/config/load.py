@@ -52,12 +52,12 @@ def load_plan(path: str | Path | None = None) -> Plan:
     return parse_plan(read_plan(found), found)
 
 
-def state_dir(plan: Plan, workdir: Path | None) -> Path:
+def resolve_workdir(plan: Plan, workdir: Path | None) -> Path:
     """Where runs and backups go (the ``--workdir``): ``workdir``, else the plan's folder."""
     return (workdir or plan.base_dir).resolve()
 
 
 def backup_dir(plan: Plan, workdir: Path | None) -> Path:
-    """The folder backups go to: ``[backup] directory``, ``~`` expanded, relative to :func:`state_dir`."""
+    """The folder backups go to: ``[backup] directory``, ``~`` expanded, relative to :func:`resolve_workdir`."""
     path = Path(plan.backup.directory).expanduser()
-    return path if path.is_absolute() else state_dir(plan, workdir) / path
+    return path if path.is_absolute() else resolve_workdir(plan, workdir) / path

@@ -167,11 +167,11 @@ def demo_family(
     require_demo_extra("the family demo")
     from safeshift.demo.family_app import start_app
     example = examples_dir() / "family"
-    home = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
-    home.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence
-    url, data = prepare_family_database(db, home, users, seed=seed, edge_cases=edge_cases, name=database)
+    demo_dir = (workdir or Path(".safeshift") / "demo" / f"family-{db}").resolve()
+    demo_dir.mkdir(parents=True, exist_ok=True)  # never wiped: earlier runs and backups stay as evidence
+    url, data = prepare_family_database(db, demo_dir, users, seed=seed, edge_cases=edge_cases, name=database)
     url_text = url.render_as_string(hide_password=False)
-    maintenance_file, log_file = home / "maintenance_mode", home / "app.log"
+    maintenance_file, log_file = demo_dir / "maintenance_mode", demo_dir / "app.log"
     maintenance_file.unlink(missing_ok=True)
     # the application the runbook protects: 503 in maintenance, smoke-tested and watched after
     with start_app(
@@ -185,5 +185,5 @@ def demo_family(
         FAMILY_APP_LOG=str(log_file),
     ):
         plan = load_plan(example / "safeshift.toml")
-        result = run_plan(plan, workdir=home, observer=observer)
+        result = run_plan(plan, workdir=demo_dir, observer=observer)
     return DemoResult(database=url.render_as_string(hide_password=True), data=data, run=result)

@@ -180,9 +180,9 @@ def demo_family_online(
     if users < 2:
         raise ConfigError(f"--users: expected at least 2, got {users}")
     example = examples_dir() / EXAMPLE
-    home = (workdir or Path(".safeshift") / "demo" / f"family-online-{db}").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    url, data = prepare_online_database(db, home, users, seed=seed, name=database)
+    demo_dir = (workdir or Path(".safeshift") / "demo" / f"family-online-{db}").resolve()
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    url, data = prepare_online_database(db, demo_dir, users, seed=seed, name=database)
     if writer is None:
         writer = db != "sqlite"
     thread = Writer(url, data.users, pause_s=writer_pause_s) if writer else None
@@ -200,7 +200,7 @@ def demo_family_online(
             backfill_context(progress=progress) as backfills,
         ):
             plan = load_plan(example / "safeshift.toml")
-            result = run_plan(plan, workdir=home, observer=observer)
+            result = run_plan(plan, workdir=demo_dir, observer=observer)
     finally:
         stats = thread.stop() if thread is not None else None
     return OnlineDemoResult(

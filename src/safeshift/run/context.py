@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift import faults
 from safeshift.checks import Check, CheckContext, CheckResult, build_checks, run_checks
-from safeshift.config.load import backup_dir, state_dir
+from safeshift.config.load import backup_dir, resolve_workdir
 from safeshift.config.models import Plan
 from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import SchemaShape
 from safeshift.errors import ConnectError, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop
-from safeshift.secrets import redact, register_url, safe_url
+from safeshift.secrets import first_line, register_url, safe_url
 
 if TYPE_CHECKING:
     from safeshift.app.maintenance import MaintenanceHook
@@ -76,9 +76,7 @@ def error_text(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
-    orig = getattr(exc, "orig", None)
-    text = str(orig or exc).strip().splitlines()
-    return redact(f"{type(orig or exc).__name__}: {text[0] if text else ''}")
+    return first_line(exc)
 
 
 @dataclass
@@ -127,7 +125,7 @@ class RunContext:
 
         url = plan.database_url()
         register_url(url)
-        home = state_dir(plan, workdir)
+        home = resolve_workdir(plan, workdir)
         run_id = new_run_id()
         return cls(
             plan=plan,
