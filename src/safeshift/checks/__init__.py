@@ -5,6 +5,7 @@ Importing this package registers the built-in kinds.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -32,14 +33,17 @@ from safeshift.checks.base import (
     CheckContext,
     CheckResult,
     check_kinds,
+    describe,
     get_check_class,
     register,
-    short_error,
 )
 from safeshift.config.messages import validation_message
+from safeshift.dialects import DIALECTS
 from safeshift.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from safeshift.config.models import Plan
 
 __all__ = [
@@ -78,13 +82,19 @@ def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
 
 
 def run_checks(checks: list[Check[Any]], ctx: CheckContext) -> list[CheckResult]:
-    """Run checks in order; each runs in its own transaction so one failure cannot poison the next."""
+    """Run checks in order, read-only; each in its own transaction so one failure cannot poison the next."""
     results = []
-    for check in checks:
-        results.append(check.run(ctx))
-        if ctx.conn.in_transaction():
-            ctx.conn.rollback()
+    with read_only(ctx.conn):
+        for check in checks:
+            results.append(check.run(ctx))
+            if ctx.conn.in_transaction():
+                ctx.conn.rollback()
     return results
+
+
+def read_only(conn: Connection) -> AbstractContextManager[None]:
+    """The connection's database made read-only for the checks (user SQL and Python can only read)."""
+    return DIALECTS.get(conn.dialect.name).read_only(conn)
 
 
 def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, Any]:
@@ -94,14 +104,15 @@ def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, A
     with the reason instead of comparing against nothing; callers may also stop on it.
     """
     baseline: dict[str, Any] = {}
-    for check in checks:
-        try:
-            state = check.capture(ctx)
-        except Exception as exc:  # the check reports it when measured
-            state = CaptureFailed(short_error(exc))
-        finally:
-            if ctx.conn.in_transaction():
-                ctx.conn.rollback()
-        if state is not None:
-            baseline[check.name] = state
+    with read_only(ctx.conn):
+        for check in checks:
+            try:
+                state = check.capture(ctx)
+            except BaseException as exc:  # user code included: the check reports it when measured
+                state = CaptureFailed(describe(exc))
+            finally:
+                if ctx.conn.in_transaction():
+                    ctx.conn.rollback()
+            if state is not None:
+                baseline[check.name] = state
     return baseline

@@ -176,13 +176,22 @@ class Check(ABC, Generic[C]):
         started = time.perf_counter()
         try:
             result = self.measure(ctx)
-        except Exception as exc:  # a broken query must fail the check, not the run
-            result = self.result(False, message=f"check could not run: {short_error(exc)}", error=True)
+        except BaseException as exc:  # user code: anything it raises (SystemExit too) fails the check, never the run
+            result = self.result(False, message=f"check could not run: {describe(exc)}", error=True)
         result.seconds = time.perf_counter() - started
         return result
 
     def result(self, passed: bool, **kwargs: Any) -> CheckResult:
         return CheckResult(name=self.name, kind=self.kind, phase=self.phase, passed=passed, **kwargs)
+
+
+def describe(exc: BaseException) -> str:
+    """A check's error in one line; an exit or interrupt raised by user code says so."""
+    if isinstance(exc, SystemExit):
+        return f"the check called exit({exc.code!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "the check was interrupted (KeyboardInterrupt)"
+    return short_error(exc)
 
 
 def short_error(exc: BaseException) -> str:

@@ -76,6 +76,8 @@ class Dialect(ABC):
     backup_suffix: ClassVar[str] = ".backup"
     # whether the server can be asked which lock class a DDL needs (a rehearsal then asks)
     asks_lock_classes: ClassVar[bool] = False
+    # statements that make a session read-only and writable again (checks run read-only)
+    read_only_sql: ClassVar[tuple[str, str]]
 
     def __init__(self, url: URL) -> None:
         self.url = url
@@ -84,6 +86,27 @@ class Dialect(ABC):
     def create_engine(self) -> Engine:
         """An engine for the target database."""
         return create_engine(self.url, pool_pre_ping=True)
+
+    @classmethod
+    @contextlib.contextmanager
+    def read_only(cls, conn: Connection) -> Iterator[None]:
+        """Run what follows on ``conn`` in read-only transactions: user checks can read, never write.
+
+        The setting is the session's, so a check that commits (``COMMIT`` in its SQL, a
+        Python check's own ``commit()``) is still read-only in the transaction after.
+        """
+        on, off = cls.read_only_sql
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql(on)
+        conn.commit()
+        try:
+            yield
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.exec_driver_sql(off)
+            conn.commit()
 
     def approval_name(self) -> str:
         """What a person types to approve a run: the database's name."""

@@ -47,6 +47,7 @@ class MySQLDialect(ServerDialect):
     name = "mysql"
     backup_suffix = ".sql"
     asks_lock_classes = True
+    read_only_sql = ("SET SESSION TRANSACTION READ ONLY", "SET SESSION TRANSACTION READ WRITE")
     max_name_chars = MAX_NAME_CHARS
     default_database = "db"
 

@@ -107,6 +107,10 @@ RESET search_path;
 class PostgreSQLDialect(ServerDialect):
     name = "postgresql"
     backup_suffix = ".dump"
+    read_only_sql = (
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    )
     max_name_chars = MAX_IDENTIFIER_BYTES
     default_database = "postgres"
 

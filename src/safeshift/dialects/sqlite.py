@@ -29,6 +29,7 @@ def _quote(name: str) -> str:
 class SQLiteDialect(Dialect):
     name = "sqlite"
     backup_suffix = ".sqlite3"
+    read_only_sql = ("PRAGMA query_only = ON", "PRAGMA query_only = OFF")
 
     @property
     def path(self) -> Path | None:

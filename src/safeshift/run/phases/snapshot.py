@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from safeshift.checks import Check, capture_baseline, get_check_class
+from safeshift.checks import CaptureFailed, Check, capture_baseline, get_check_class
+from safeshift.errors import ExitCode
 from safeshift.run.context import RunContext
+from safeshift.run.outcome import Stop
 from safeshift.run.state import Snapshot, save_baseline
 
 PROOF_PREFIX = "rollback proof: table unchanged: "
@@ -28,6 +30,11 @@ def snapshot(ctx: RunContext, conn: Connection) -> None:
         ctx.baseline = capture_baseline(
             ctx.pre_checks + ctx.post_checks + hashed_now, ctx.check_context(conn, None)
         )
+        failed = {name: state.message for name, state in ctx.baseline.items() if isinstance(state, CaptureFailed)}
+        if failed:  # a check that cannot see "before" cannot prove "after": stop while nothing changed
+            name, message = next(iter(failed.items()))
+            more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+            raise Stop("blocked", f"snapshot: capturing {name!r} failed: {message}{more}", ExitCode.CHECKS_FAILED)
         save_baseline(ctx.run_dir, ctx.baseline)
         ctx.write_state(Snapshot(result.snapshot, ctx.schema))
         ph.detail.update(
