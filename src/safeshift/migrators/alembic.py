@@ -75,8 +75,13 @@ class AlembicMigrator(Migrator):
         return [Revision(id=r.revision, message=(r.doc or "").strip()) for r in revs]
 
     def _with_connection(self, conn: Connection) -> Config:
+        """The connection for env.py both ways: Alembic's documented ``attributes["connection"]``,
+        and ``sqlalchemy.url`` for an env.py (like ``alembic init``'s) that builds its own engine
+        from the ini file: that URL must be the plan's database, never the ini's."""
         cfg = self._config()
         cfg.attributes["connection"] = conn
+        url = conn.engine.url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # the ini's interpolation
         return cfg
 
     def upgrade(self, conn: Connection, target: str) -> Output | None:

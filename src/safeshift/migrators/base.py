@@ -84,6 +84,14 @@ class Migrator(ABC):
     def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
         """Go back to ``revision`` (None: base); output as for :meth:`upgrade`."""
 
+    def reached(self, current: str | None, target: str | None) -> bool | None:
+        """Whether the database's revision ``current`` is the resolved ``target`` (None: cannot tell).
+
+        Read back on safeshift's own connection after apply: a migration that "succeeded"
+        against another database (an ``env.py`` that connects elsewhere) is caught here.
+        """
+        return current == target
+
     def files(self) -> list[Path]:
         """Every file that defines the migration, hashed into the approval digest."""
         return []

@@ -236,6 +236,11 @@ class CommandMigrator(Migrator):
             conn.commit()
         return self._run("down", conn, revision=revision or "base").to_dict()
 
+    def reached(self, current: str | None, target: str | None) -> bool | None:
+        if target == "head" and not self.section.target_name:
+            return None  # the tool names its head only by its own word "head"
+        return current == target
+
     def files(self) -> list[Path]:
         """Scripts named in the commands that live in the plan's folder (part of what is reviewed)."""
         found: set[Path] = set()

@@ -124,7 +124,7 @@ def resume(ctx: RunContext) -> Verdict:
                 apply(ctx, conn)
         with ctx.connect() as conn:
             revision = ctx.migrator.current(conn)
-            if revision != result.target_revision:
+            if ctx.migrator.reached(revision, result.target_revision) is False:
                 raise PhaseFailed(f"the database is at {revision}, not {result.target_revision}")
             verify(ctx, conn)
     except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback

@@ -26,6 +26,7 @@ from safeshift.dialects.base import SchemaShape
 from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import PhaseFailed
+from safeshift.secrets import safe_url
 
 OnOutput = Callable[[Output | None], None]
 State = tuple[SchemaShape, str | None]  # the schema and revision a retry must find unchanged
@@ -91,7 +92,15 @@ def apply(ctx: RunContext, conn: Connection) -> None:
                     raise
                 raise PhaseFailed(f"apply failed: {error_text(exc)}") from exc
         ph.detail["attempts"] = attempt
-        ph.detail["revision"] = ctx.migrator.current(conn)
+        revision = ctx.migrator.current(conn)  # read back on our own connection: a claim is a measurement
+        ph.detail["revision"] = revision
+        target = ctx.result.target_revision
+        if ctx.migrator.reached(revision, target) is False:
+            raise PhaseFailed(
+                f"the migration reported success, but {safe_url(ctx.url)} is at {revision or 'base'}, not the "
+                f"target {target}: did it run against another database? (an env.py must use the connection "
+                "safeshift passes in config.attributes['connection'], or sqlalchemy.url)"
+            )
 
 
 def migrate(ctx: RunContext, conn: Connection, on_output: OnOutput, segment_done: Callable[[], None] | None = None) -> None:

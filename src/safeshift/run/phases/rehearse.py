@@ -72,6 +72,12 @@ def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> s
                 rehearsal.backfills = [r.to_dict() for r in bf.results]
         if conn.in_transaction():
             conn.commit()
+        revision = ctx.migrator.current(conn)
+        if ctx.migrator.reached(revision, ctx.result.target_revision) is False:
+            failure = (
+                f"the migration reported success, but the copy is at {revision or 'base'}, not the target "
+                f"{ctx.result.target_revision}: did it run against another database?"
+            )
     except Exception as exc:
         outputs.append(output_of(exc))
         failure = f"the migration failed on the copy: {error_text(exc)}"
