@@ -9,6 +9,8 @@ connection, so the run rolls back instead of reporting a success it did not meas
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import URL
 
+from helpers import ItemsDb
 from safeshift import api
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
@@ -116,3 +119,57 @@ def test_an_env_py_that_connects_elsewhere_is_caught_and_rolled_back(
     assert "did it run against another database" in result.message
     assert "things" not in tables(get_dialect(target).url)
     assert os.path.exists(elsewhere)
+
+
+OWN_CONNECTION_ENV = '''from alembic import context
+
+# an env.py that opens a connection of its own from the engine safeshift's connection came from
+engine = context.config.attributes["connection"].engine
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
+ALTER_ITEMS = (
+    REVISION.replace("Revision ID: 0001\nRevises:", "Revision ID: 0002\nRevises: 0001")
+    .replace('revision = "0001"\ndown_revision = None', 'revision = "0002"\ndown_revision = "0001"')
+    .replace(
+        'op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))',
+        'op.add_column("items", sa.Column("note", sa.String(20)))',
+    )
+    .replace('op.drop_table("things")', 'op.drop_column("items", "note")')
+)
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
+def test_the_lock_timeout_reaches_connections_the_migration_opens_itself(
+    items_db: ItemsDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table lock held elsewhere: the ALTER on env.py's own connection gives up after lock_timeout."""
+    monkeypatch.setenv("STOCK_URL", items_db.url.render_as_string(hide_password=False))
+    plan = stock_project(tmp_path / "project", "sqlite:///unused.db")
+    (tmp_path / "project" / "migrations" / "env.py").write_text(OWN_CONNECTION_ENV)
+    (tmp_path / "project" / "migrations" / "versions" / "0002_note.py").write_text(ALTER_ITEMS)
+    text = plan.read_text()
+    plan.write_text(text.replace('config = "alembic.ini"', 'config = "alembic.ini"\ntarget = "0001"'))
+    first = api.run_plan(plan, workdir=tmp_path / "w")  # the database starts at 0001, its version table there
+    assert first.exit_code == ExitCode.OK, first.message
+    plan.write_text(text + '\n[apply]\nlock_timeout = 1\nretries = 0\n')
+    holder_engine = get_dialect(items_db.url).create_engine()
+    holder = holder_engine.connect()
+    try:
+        holder.execute(sa.text("SELECT * FROM items")).fetchall()  # an open transaction: the ALTER must wait
+        release = threading.Timer(20.0, holder.rollback)  # without the timeout the ALTER waits this long
+        release.start()
+        started = time.monotonic()
+        result = api.run_plan(plan, workdir=tmp_path / "w")
+        waited = time.monotonic() - started
+        release.cancel()
+    finally:
+        holder.close()
+        holder_engine.dispose()
+    assert result.exit_code == ExitCode.ROLLED_BACK, result.message
+    apply = next(p for p in result.phases if p.name == "apply")
+    assert apply.detail["lock_waits"] and apply.detail["lock_waits"][0]["waited_s"] < 10, apply.detail
+    assert waited < 20, waited

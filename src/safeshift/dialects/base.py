@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import create_engine, func, inspect, select, table
+from sqlalchemy import create_engine, event, func, inspect, select, table
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import Pool
 
 # progress(done, total) for long work such as a backup; total may be None when unknown.
 Progress = Callable[[int, int | None], None]
@@ -164,12 +165,51 @@ class Dialect(ABC):
         """Fix what inserting explicit ids leaves behind (PostgreSQL sequences)."""
 
     # -- apply session ----------------------------------------------------------------
+    # the DB-API modules of this database's drivers (which connections a session setting fits)
+    driver_modules: ClassVar[tuple[str, ...]] = ()
+
+    def session_settings(self, lock_timeout_s: float) -> list[str]:
+        """The statements that put a session's lock/statement timeouts in place."""
+        return []
+
     def prepare_apply_session(self, conn: Connection, lock_timeout_s: float) -> list[str]:
         """Set lock/statement timeouts on the connection that applies the migration.
 
         Returns the statements run, for the dry run and the report.
         """
-        return []
+        statements = self.session_settings(lock_timeout_s)
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        return statements
+
+    @contextlib.contextmanager
+    def settings_on_every_connection(self, lock_timeout_s: float) -> Iterator[None]:
+        """While the migration runs, every connection taken from any pool gets the same settings.
+
+        An ``env.py`` may open connections of its own (``connection.engine.connect()``, its own
+        engine): those must not wait on a lock longer than the plan allows either.
+        """
+        statements = self.session_settings(lock_timeout_s)
+        if not statements:
+            yield
+            return
+
+        def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            if type(dbapi_connection).__module__.split(".")[0] not in self.driver_modules:
+                return
+            cursor = dbapi_connection.cursor()
+            try:
+                for statement in statements:
+                    cursor.execute(statement)
+            finally:
+                cursor.close()
+            dbapi_connection.commit()  # a setting rolled back with the next transaction would be lost
+
+        event.listen(Pool, "checkout", on_checkout)
+        try:
+            yield
+        finally:
+            event.remove(Pool, "checkout", on_checkout)
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether an error means 'gave up waiting for a lock' (worth a retry)."""

@@ -47,6 +47,7 @@ class MySQLDialect(ServerDialect):
     name = "mysql"
     backup_suffix = ".sql"
     asks_lock_classes = True
+    driver_modules = ("pymysql", "MySQLdb", "mysql", "mariadb")
     read_only_sql = ("SET SESSION TRANSACTION READ ONLY", "SET SESSION TRANSACTION READ WRITE")
     max_name_chars = MAX_NAME_CHARS
     default_database = "db"
@@ -166,16 +167,13 @@ class MySQLDialect(ServerDialect):
             self.drop_database(url.database)
 
     # -- apply session ----------------------------------------------------------------
-    def prepare_apply_session(self, conn: Connection, lock_timeout_s: float) -> list[str]:
+    def session_settings(self, lock_timeout_s: float) -> list[str]:
         """Both timeouts: lock_wait_timeout covers metadata locks (DDL), InnoDB's covers rows."""
         seconds = max(1, math.ceil(lock_timeout_s))
-        statements = [
+        return [
             f"SET SESSION lock_wait_timeout = {seconds}",
             f"SET SESSION innodb_lock_wait_timeout = {seconds}",
         ]
-        for statement in statements:
-            conn.execute(text(statement))
-        return statements
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return any(_errno(e) == LOCK_WAIT_TIMEOUT for e in causes(exc))

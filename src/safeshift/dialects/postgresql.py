@@ -107,6 +107,7 @@ RESET search_path;
 class PostgreSQLDialect(ServerDialect):
     name = "postgresql"
     backup_suffix = ".dump"
+    driver_modules = ("psycopg", "psycopg2", "asyncpg", "pg8000")
     read_only_sql = (
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
@@ -232,13 +233,10 @@ class PostgreSQLDialect(ServerDialect):
                 )
 
     # -- apply session ----------------------------------------------------------------
-    def prepare_apply_session(self, conn: Connection, lock_timeout_s: float) -> list[str]:
+    def session_settings(self, lock_timeout_s: float) -> list[str]:
         millis = max(1, round(lock_timeout_s * 1000))
         value = f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
-        statements = [f"SET lock_timeout = '{value}'"]
-        for statement in statements:
-            conn.execute(text(statement))
-        return statements
+        return [f"SET lock_timeout = '{value}'"]
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in causes(exc))

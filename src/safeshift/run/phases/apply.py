@@ -66,7 +66,10 @@ def apply(ctx: RunContext, conn: Connection) -> None:
             attempt += 1
             started = time.perf_counter()
             try:
-                with backfill_context(checkpoints=checkpoints, progress=lambda p: backfill_progress(ctx, p)) as bf:
+                with (
+                    ctx.dialect.settings_on_every_connection(settings.lock_timeout),
+                    backfill_context(checkpoints=checkpoints, progress=lambda p: backfill_progress(ctx, p)) as bf,
+                ):
                     try:
                         migrate(ctx, conn, record, segment_done)
                     finally:

@@ -65,7 +65,10 @@ def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> s
     failure: str | None = None
     try:
         # checkpoints of its own: the copy's must never let the real run skip a batch
-        with backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf:
+        with (
+            ctx.dialect.settings_on_every_connection(ctx.plan.apply.lock_timeout),
+            backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf,
+        ):
             try:
                 migrate(ctx, conn, outputs.append)
             finally:

@@ -44,6 +44,8 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
 
 def _downgrade(ctx: RunContext, record: Rollback) -> None:
     with ctx.connect() as conn:
+        if ctx.migrator.current(conn) == ctx.result.start_revision:
+            return  # nothing was applied: a downgrade would only add its own bookkeeping (a version table)
         output = None
         try:
             output = ctx.migrator.downgrade(conn, ctx.result.start_revision)
