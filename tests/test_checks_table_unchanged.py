@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,39 @@ def test_single_change_is_solved_in_a_large_leaf() -> None:
     two = list(hashes)
     two[3], two[4_000] = rng.getrandbits(63), rng.getrandbits(63)
     assert _single_change(before, keys, two) is None  # two changes: only the range can be named
+
+
+KEY_TYPES: dict[str, tuple[Any, list[Any]]] = {
+    "boolean": (sa.Boolean, [False, True]),
+    "uuid": (sa.Uuid, [uuid.UUID(int=i * 7919) for i in range(1, 41)]),
+    "text": (sa.String(20), [f"k{i:03d}" for i in range(40)]),
+    "numeric": (sa.Numeric(10, 2), [Decimal(i) / 4 for i in range(40)]),
+    "date": (sa.Date, [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(40)]),
+}
+
+
+@pytest.mark.parametrize("key_type", [*KEY_TYPES, "composite"])
+def test_every_primary_key_type_is_hashed_and_a_change_named(db: Engine, key_type: str) -> None:
+    """Row hashing needs only equality and order of the key: boolean and uuid keys too (no min() on PostgreSQL)."""
+    md = sa.MetaData()
+    if key_type == "composite":
+        table = sa.Table(
+            "keyed", md,
+            sa.Column("a", sa.Boolean, primary_key=True), sa.Column("b", sa.Uuid, primary_key=True),
+            sa.Column("v", sa.Integer),
+        )
+        keys = [{"a": i % 2 == 0, "b": uuid.UUID(int=i)} for i in range(1, 41)]
+    else:
+        column_type, values = KEY_TYPES[key_type]
+        table = sa.Table("keyed", md, sa.Column("k", column_type, primary_key=True), sa.Column("v", sa.Integer))
+        keys = [{"k": value} for value in values]
+    md.create_all(db)
+    insert(db, table, [{**key, "v": i} for i, key in enumerate(keys)])
+    check = make("table_unchanged", table="keyed", max_leaves=8)  # several rows per leaf: the leaves' first keys count
+    baseline = capture(db, check)
+    assert not isinstance(baseline[check.name], CaptureFailed), baseline[check.name]
+    assert run(db, check, snapshot={"keyed": len(keys)}, baseline=baseline).passed
+    changed = keys[len(keys) // 2]
+    execute(db, table.update().where(*(table.c[k] == v for k, v in changed.items())).values(v=-1))
+    result = run(db, check, snapshot={"keyed": len(keys)}, baseline=baseline)
+    assert not result.passed and not result.error, result.message

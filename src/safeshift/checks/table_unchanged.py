@@ -186,15 +186,19 @@ class TableUnchangedCheck(Check[TableUnchangedConfig]):
             *keys, hasher.row_hash([table.c[c] for c in columns]).label("row_hash"), position.label("pos")
         ).subquery("numbered")
         offset = numbered.c.pos % per_leaf
+        leaf = numbered.c.pos - offset
+        # each leaf's first key, carried on every row of the leaf and grouped by: min() would do
+        # for integers, but PostgreSQL has no min() for boolean or uuid keys; grouping needs only equality
         placed = sa.select(
-            *(numbered.c[f"k{i}"] for i in range(len(key))),
+            *(
+                sa.func.first_value(numbered.c[f"k{i}"]).over(partition_by=leaf, order_by=numbered.c.pos).label(f"f{i}")
+                for i in range(len(key))
+            ),
             numbered.c.row_hash,
-            (numbered.c.pos - offset).label("leaf"),
+            leaf.label("leaf"),
             offset.label("offset"),
         ).subquery("placed")
-        firsts = [
-            sa.func.min(sa.case((placed.c.offset == 0, placed.c[f"k{i}"]))) for i in range(len(key))
-        ]
+        firsts = [placed.c[f"f{i}"] for i in range(len(key))]
         if 1 < per_leaf <= _MAX_WEIGHTED_LEAF:
             weight = hasher.widen(placed.c.row_hash) * (placed.c.offset + 1)
             weighted: sa.ColumnElement[Any] = sa.func.coalesce(sa.func.sum(weight), 0)
@@ -208,7 +212,7 @@ class TableUnchangedCheck(Check[TableUnchangedConfig]):
                 weighted,
                 *firsts,
             )
-            .group_by(placed.c.leaf)
+            .group_by(placed.c.leaf, *firsts)
             .order_by(placed.c.leaf)
         )
 
@@ -314,7 +318,9 @@ class _Diff:
         return self.keys[0] if len(self.keys) == 1 else sa.tuple_(*self.keys)
 
     def _bound(self, start: tuple[Any, ...]) -> Any:
-        return start[0] if len(start) == 1 else sa.tuple_(*(sa.literal(v) for v in start))
+        """A leaf's first key as typed bound values (a bare True/False would not compare with >=)."""
+        values = [sa.literal(v, type_=k.type) for v, k in zip(start, self.keys, strict=True)]
+        return values[0] if len(values) == 1 else sa.tuple_(*values)
 
     def where(self, a: int, b: int) -> list[sa.ColumnElement[bool]]:
         """Rows whose key falls in leaves [a, b); the first and last leaf are open-ended."""

@@ -58,8 +58,12 @@ def _prove(ctx: RunContext) -> Proof:
             check_result.phase = "proof"
         for failed in (r for r in checks if not r.passed):
             if failed.name.startswith(PROOF_PREFIX):
+                table = failed.name[len(PROOF_PREFIX):]
+                if failed.error:  # unknown is not equal, but it is not "changed rows" either
+                    differences.append(f"table {table}: its rows could not be compared: {failed.message}")
+                    continue
                 keys = ", ".join(map(str, failed.samples)) or failed.message
-                differences.append(f"table {failed.name[len(PROOF_PREFIX):]} has changed rows (first keys: {keys})")
+                differences.append(f"table {table} has changed rows (first keys: {keys})")
             else:
                 differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
         proof = Proof(
