@@ -145,3 +145,28 @@ def test_true_and_false_still_mean_what_they_meant(tmp_path: Path, monkeypatch: 
         section = plan.rollback if attr == "prove_contents" else plan.backup
         assert getattr(section, attr) == want
         path.write_text(text)
+
+
+RECREATE_WIDER = (
+    "CREATE TABLE items_new (id INTEGER PRIMARY KEY, qty BIGINT NOT NULL);\n"
+    "INSERT INTO items_new (id, qty) SELECT id, qty FROM items;\n"
+    "DROP TABLE items;\n"
+    "ALTER TABLE items_new RENAME TO items;\n"
+)
+DOWN_KEEPS_THE_TYPE = "UPDATE items SET qty = qty WHERE 1 = 0;\n"  # every row and name back, the type not
+
+
+@pytest.mark.parametrize(("strategy", "code"), [("downgrade", ExitCode.ROLLBACK_FAILED), ("downgrade-then-restore", ExitCode.ROLLED_BACK)])
+def test_a_column_type_the_downgrade_left_changed_is_a_difference(
+    items_db: ItemsDb, tmp_path: Path, strategy: str, code: ExitCode
+) -> None:
+    """Same table, columns, rows and keys, but qty is BIGINT, not INTEGER: not "proven equal"."""
+    plan = write_plan(tmp_path / "plan", DOWN_KEEPS_THE_TYPE, "backup")
+    (tmp_path / "plan" / "migrations" / "0001_touch.up.sql").write_text(RECREATE_WIDER)
+    plan.write_text(plan.read_text().replace('strategy = "downgrade"', f'strategy = "{strategy}"'))
+    result = run_plan(load_plan(plan), workdir=tmp_path / "w")
+    assert result.exit_code == code, result.message
+    assert result.rollback is not None
+    first = next(p for p in result.phases if p.name == "prove")
+    assert first.detail["equal"] is False
+    assert any(d.startswith("table items differs: now column qty BIGINT") for d in first.detail["differences"]), first.detail

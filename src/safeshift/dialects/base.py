@@ -67,7 +67,50 @@ class Session:
         return asdict(self)
 
 
-SchemaShape = dict[str, list[str]]  # table -> ordered column names
+SchemaShape = dict[str, list[str]]  # table -> its shape, one line per column, key, index, constraint
+
+
+def _type_text(column: dict[str, Any], conn: Connection) -> str:
+    try:
+        return str(column["type"].compile(dialect=conn.dialect))
+    except Exception:  # a type this SQLAlchemy cannot render: its repr still tells types apart
+        return repr(column["type"])
+
+
+def _names(values: Any) -> str:
+    return ", ".join(str(v) for v in values or [])
+
+
+def _table_shape(insp: Any, table: str, conn: Connection) -> list[str]:
+    lines = []
+    for c in insp.get_columns(table):
+        default = c.get("default")
+        lines.append(
+            f"column {c['name']} {_type_text(c, conn)} {'NULL' if c.get('nullable', True) else 'NOT NULL'}"
+            + (f" DEFAULT {' '.join(str(default).split())}" if default is not None else "")
+        )
+    pk = insp.get_pk_constraint(table).get("constrained_columns")
+    if pk:
+        lines.append(f"primary key ({_names(pk)})")
+    parts = []
+    for ix in insp.get_indexes(table):
+        columns = _names(ix.get("column_names")) if any(ix.get("column_names") or []) else _names(ix.get("expressions"))
+        parts.append(f"{'unique ' if ix.get('unique') else ''}index {ix.get('name')} ({columns})")
+    for uc in insp.get_unique_constraints(table):
+        parts.append(f"unique {uc.get('name')} ({_names(uc.get('column_names'))})")
+    for fk in insp.get_foreign_keys(table):
+        options = " ".join(f"{k} {v}" for k, v in sorted((fk.get("options") or {}).items()))
+        parts.append(
+            f"foreign key {fk.get('name')} ({_names(fk.get('constrained_columns'))}) references "
+            f"{fk.get('referred_table')} ({_names(fk.get('referred_columns'))}) {options}".rstrip()
+        )
+    try:
+        checks = insp.get_check_constraints(table)
+    except NotImplementedError:
+        checks = []
+    for ck in checks:
+        parts.append(f"check {ck.get('name')}: {' '.join(str(ck.get('sqltext')).split())}")
+    return lines + sorted(parts)
 
 
 class Dialect(ABC):
@@ -136,9 +179,14 @@ class Dialect(ABC):
         return counts
 
     def schema_shape(self, conn: Connection) -> SchemaShape:
-        """Tables and their columns, to tell whether a schema is back where it started."""
+        """Every table's full shape as the database reports it, one comparable line per part.
+
+        Columns in order with type, nullability and default; the primary key; indexes; unique,
+        foreign-key and check constraints. A rollback is proven only when every line is back:
+        a column left as TEXT that was VARCHAR(5000), or a lost index, is a difference.
+        """
         insp = inspect(conn)
-        return {name: [c["name"] for c in insp.get_columns(name)] for name in sorted(insp.get_table_names())}
+        return {name: _table_shape(insp, name, conn) for name in sorted(insp.get_table_names())}
 
     def activity(self, conn: Connection, older_than_s: float) -> list[Session]:
         """Sessions with transactions open longer than ``older_than_s`` or blocking others."""

@@ -36,7 +36,7 @@ def _prove(ctx: RunContext) -> Proof:
             elif name not in ctx.schema:
                 differences.append(f"table {name} should not exist")
             elif schema[name] != ctx.schema[name]:
-                differences.append(f"table {name} has columns {schema[name]}, expected {ctx.schema[name]}")
+                differences.append(_shape_difference(name, ctx.schema[name], schema[name]))
         counts = ctx.dialect.row_counts(conn, [t for t in before if t in schema])
         for name, want in before.items():
             got = counts.get(name)
@@ -78,6 +78,16 @@ def _prove(ctx: RunContext) -> Proof:
         if differences:
             ph.status = "failed"
         return proof
+
+
+def _shape_difference(table: str, before: list[str], now: list[str]) -> str:
+    """The lines of a table's shape that changed: what is there now, what was there before."""
+    gone = [line for line in before if line not in now]
+    new = [line for line in now if line not in before]
+    if not gone and not new:
+        return f"table {table} has its columns in another order: {now}, expected {before}"
+    parts = [f"now {'; '.join(new[:3])}" if new else "", f"before {'; '.join(gone[:3])}" if gone else ""]
+    return f"table {table} differs: " + ", ".join(p for p in parts if p)
 
 
 def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check[Any]]:
