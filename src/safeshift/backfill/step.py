@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.backfill.checkpoints import CheckpointStore
 from safeshift.backfill.core import (
@@ -29,7 +30,7 @@ def _values(step: BackfillStep) -> dict[str, Any]:
     return {column: sa.literal_column(f"({expr})") for column, expr in step.set_.items()}
 
 
-def batch_sql(step: BackfillStep, dialect: Dialect) -> str:
+def batch_sql(step: BackfillStep, dialect: SqlDialect) -> str:
     """The UPDATE every batch of ``step`` runs, compiled for ``dialect`` (the dry run shows it).
 
     The walk's own statement (``key > :ss_lo AND key <= :ss_hi AND where``), so what the

@@ -17,7 +17,8 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.expectations import Expectation, ExpectationError
 from safeshift.registry import Registry
@@ -145,7 +146,7 @@ class Check(ABC, Generic[C]):
     def measure(self, ctx: CheckContext) -> CheckResult:
         """Run the check and say whether it passed."""
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         """The SQL this check would run, for ``--dry-run`` (rendered for ``dialect`` if given)."""
         return ()
 

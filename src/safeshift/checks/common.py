@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 from sqlalchemy.sql.elements import ClauseElement
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -166,7 +167,7 @@ def all_not_null(columns: Iterable[sa.ColumnElement[Any]]) -> sa.ColumnElement[b
     return sa.and_(*(c.is_not(None) for c in columns))
 
 
-def render(statement: ClauseElement, dialect: Dialect | None) -> str:
+def render(statement: ClauseElement, dialect: SqlDialect | None) -> str:
     """SQL text for ``--dry-run``: values inlined when the dialect can, else placeholders."""
     try:
         compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})

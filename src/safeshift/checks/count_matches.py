@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import Field
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
 from safeshift.checks.common import jsonable
@@ -27,7 +28,7 @@ class CountMatchesConfig(CheckConfig):
 class CountMatchesCheck(Check[CountMatchesConfig]):
     kind = "count_matches"
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [self.config.left.strip(), self.config.right.strip()]
 
     @staticmethod

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
 from safeshift.checks.common import Identifiers, TableName, TableRef
@@ -28,7 +29,7 @@ class IndexExistsCheck(Check[IndexExistsConfig]):
     def default_name(self) -> str:
         return f"index on {self.config.table}({', '.join(self.config.columns)})"
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [f"-- inspect the indexes, unique constraints and primary key of {self.config.table}"]
 
     @staticmethod

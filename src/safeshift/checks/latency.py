@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import Field
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
 from safeshift.checks.common import Identifier, Scalar
@@ -90,7 +91,7 @@ class LatencyCheck(Check[LatencyConfig]):
     def default_name(self) -> str:
         return f"query p{self.config.percentile:g} under {self.config.budget_ms:g} ms"
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         out = [f"{self.config.query.strip()}  -- {self.config.warmup} + {self.config.runs} runs"]
         if self.config.uses_index:
             name = dialect.name if dialect is not None else "sqlite"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
 from safeshift.checks.common import TableName, TableRef, render
@@ -27,7 +27,7 @@ class NotEmptyCheck(Check[NotEmptyConfig]):
         table = TableRef.parse(self.config.table).core()
         return sa.select(sa.literal_column("1")).select_from(table).limit(1)
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [render(self.query(), dialect)]
 
     def measure(self, ctx: CheckContext) -> CheckResult:

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import (
     MAX_SAMPLES,
@@ -174,7 +174,7 @@ class PythonCheck(Check[PythonConfig]):
     def default_name(self) -> str:
         return f"python {self.config.function}"
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [f"-- python: {self.config.function}(connection)"]
 
     def measure(self, ctx: CheckContext) -> CheckResult:

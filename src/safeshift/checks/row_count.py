@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckContext, CheckResult, ExpectConfig, register
 from safeshift.checks.common import TableName, TableRef, render
@@ -32,7 +32,7 @@ class RowCountCheck(Check[RowCountConfig]):
     def query(self) -> sa.Select[Any]:
         return sa.select(sa.func.count()).select_from(TableRef.parse(self.config.table).core())
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [render(self.query(), dialect)]
 
     def measure(self, ctx: CheckContext) -> CheckResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import (
     MAX_SAMPLES,
@@ -27,7 +27,7 @@ class SqlConfig(ExpectConfig):
 class SqlCheck(Check[SqlConfig]):
     kind = "sql"
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [self.config.query] + ([self.config.sample] if self.config.sample else [])
 
     def measure(self, ctx: CheckContext) -> CheckResult:

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.dialects import mysql as _mysql
 from sqlalchemy.dialects import postgresql as _pg
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import (
     MAX_SAMPLES,
@@ -216,7 +217,7 @@ class TableUnchangedCheck(Check[TableUnchangedConfig]):
             .order_by(placed.c.leaf)
         )
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         cfg = self.config
         if not (cfg.key and cfg.columns):
             return [

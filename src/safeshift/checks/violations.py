@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import MAX_SAMPLES, Check, CheckConfig, CheckContext, CheckResult
 from safeshift.checks.common import hashable, identity, render
@@ -69,7 +70,7 @@ class ViolationCheck(Check[VC]):
         ``conn`` is None when rendering for ``--dry-run`` (no inspector available).
         """
 
-    def statements(self, dialect: Dialect | None = None) -> Sequence[str]:
+    def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         out = [render(self.count_query(None), dialect)]
         offenders = self.offenders_query(None)
         if offenders is not None:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect as SqlDialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeshift.errors import ConfigError, SafeshiftError
@@ -51,7 +52,7 @@ DIALECT_FOLDERS: dict[str, tuple[str, ...]] = {
 }
 TRANSACTIONAL_DDL = frozenset({"postgresql", "sqlite"})
 # SQLAlchemy dialects that compile the bookkeeping INSERT for --dry-run (no driver needed).
-_COMPILERS: dict[str, Dialect] = {
+_COMPILERS: dict[str, SqlDialect] = {
     name: sa.engine.URL.create(name).get_dialect()() for name in ("postgresql", "sqlite", "mysql", "mariadb")
 }
 _FILE = re.compile(r"^(?P<version>\d+)_(?P<name>[^.]+)\.(?P<direction>up|down)\.sql$")
