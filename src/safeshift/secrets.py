@@ -6,8 +6,10 @@ Secret values (the URL's password, env values named in the plan) are registered 
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.engine import URL
 
@@ -23,9 +25,38 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+# query parameters that carry credentials, whatever the driver calls them
+# (password, passwd, pwd, sslpassword, api_key, access_token, secret, auth, ...)
+SECRET_PARAM = re.compile(r"pass|pwd|secret|token|auth|credential|(^|[_-])key$|apikey", re.IGNORECASE)
+
+
+def secret_query_values(query: Any) -> list[str]:
+    """The values of credential-bearing query parameters (one value or a tuple of them per key)."""
+    found: list[str] = []
+    for key, value in dict(query).items():
+        if SECRET_PARAM.search(str(key)):
+            found.extend(str(v) for v in (value if isinstance(value, tuple | list) else [value]))
+    return found
+
+
 def register_url(url: URL) -> None:
+    """Every credential-bearing part of a database URL: the password and password-like query values."""
     if url.password:
         register_secret(str(url.password))
+    for value in secret_query_values(url.query):
+        register_secret(value)
+
+
+def register_url_text(text: str) -> None:
+    """The same for an HTTP URL given as text (smoke probes): userinfo password, secret query values."""
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return
+    register_secret(password)
+    for value in secret_query_values({k: v for k, v in parse_qsl(parts.query, keep_blank_values=False)}):
+        register_secret(value)
 
 
 def redact(text: str) -> str:
@@ -66,5 +97,6 @@ def first_line(exc: BaseException, *, with_type: bool = True) -> str:
 
 
 def safe_url(url: URL) -> str:
-    """The URL as it may be shown: password masked."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown: password and credential-bearing query values masked."""
+    query = {k: MASK if SECRET_PARAM.search(str(k)) else v for k, v in url.query.items()}
+    return redact(url.set(query=query).render_as_string(hide_password=True))

@@ -21,7 +21,7 @@ from safeshift.app.template import as_text, render, render_data
 from safeshift.config.env import env_names
 from safeshift.config.models import SmokeProbe
 from safeshift.errors import ConfigError, SafeshiftError
-from safeshift.secrets import redact, redact_data, register_secret
+from safeshift.secrets import redact, redact_data, register_secret, register_url_text
 
 _MISSING = object()
 _BODY_SHOWN = 160
@@ -70,11 +70,17 @@ def _prepare(probe: SmokeProbe, variables: Mapping[str, str]) -> _Prepared:
         }
     return _Prepared(
         method=probe.method,
-        url=render(probe.url, variables, f"{where} url", secret=False),
+        url=_registered(render(probe.url, variables, f"{where} url", secret=False)),
         headers={k: render(v, variables, f"{where} headers.{k}", secret=True) for k, v in probe.headers.items()},
         form=form,
         json=render_data(probe.json_body, variables, f"{where} json", secret=True),
     )
+
+
+def _registered(url: str) -> str:
+    """A probe URL's credentials (userinfo, ``?key=``) become secrets before it is shown anywhere."""
+    register_url_text(url)
+    return url
 
 
 def json_path(data: Any, path: str) -> Any:
@@ -241,6 +247,7 @@ def register_probe_secrets(probes: Sequence[SmokeProbe]) -> None:
     for probe in probes:
         for field, text in probe.templates():
             if field == "url":
+                register_url_text(text)  # a literal password in the template itself
                 continue
             for name in env_names(text):
                 register_secret(os.environ.get(name))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from safeshift.errors import ConfigError
+from safeshift.secrets import secret_query_values
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ENV_SEGMENT = re.compile(r"\$\{[^}]*\}")
@@ -43,12 +44,17 @@ def interpolate(text: str, where: str) -> str:
 def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False) -> URL:
     where = f"{filename}: database.url"
     if not allow_inline_secrets:
-        literal = ENV_REF.sub("ENV", raw)
+        # a reference's literal default (${PW:-hunter2}) is written in the plan like any literal
+        literal = ENV_REF.sub(lambda m: m.group(2) if m.group(2) else "ENV", raw)
         try:
             literal_url = make_url(literal)
         except ArgumentError:
             literal_url = None
-        if literal_url is not None and literal_url.password not in (None, "", "ENV"):
+        inline = literal_url is not None and (
+            literal_url.password not in (None, "", "ENV")
+            or any(v not in ("", "ENV") for v in secret_query_values(literal_url.query))
+        )
+        if inline:
             raise ConfigError(
                 f"{where}: the URL holds an inline password; put the URL in an environment "
                 "variable (url = \"${DATABASE_URL}\") or set allow_inline_secrets = true"
