@@ -37,9 +37,26 @@ def redact(text: str) -> str:
     return _redact(text)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F)}
+
+
 def esc(value: object) -> str:
-    """``value`` as text, secrets masked, safe to print with Rich markup on."""
-    return escape(redact(str(value)))
+    """``value`` as text, secrets masked, safe to print with Rich markup on.
+
+    User text never drives the terminal: control characters (an ANSI escape in a check
+    name) are shown as ``\\x1b``, and markup is escaped.
+    """
+    return escape(redact(str(value)).translate(_CONTROL))
+
+
+def plain(value: object) -> str:
+    """``value`` as text for printing with markup off: secrets masked, control characters shown."""
+    return redact(str(value)).translate(_CONTROL)
+
+
+def say(text: str, *, soft_wrap: bool = False) -> None:
+    """Print text that holds user input as it is: no markup, no terminal control."""
+    out.print(plain(text), markup=False, soft_wrap=soft_wrap)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -154,15 +171,15 @@ def run_result(result: RunResult) -> None:
         lock = f"  [dim]lock: {esc(st.lock)} on {esc(st.table or '?')}{rows}[/]" if st.lock else ""
         out.print(f"[bold]{esc(st.phase)}[/]: {esc(st.what)}{lock}")
         if st.sql:
-            out.print(f"    {st.sql}", markup=False, soft_wrap=True)
+            say(f"    {st.sql}", soft_wrap=True)
         for f in st.findings or []:
-            out.print(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", markup=False, soft_wrap=True)
+            say(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", soft_wrap=True)
     proof = result.rollback.proof if result.rollback is not None else None
     if proof is not None:
         verdict = "database equals the snapshot" if proof.equal else "DATABASE DIFFERS FROM THE SNAPSHOT"
         out.print(f"rollback proof: {verdict}")
         for diff in proof.differences:
-            out.print(f"  - {redact(diff)}", markup=False)
+            say(f"  - {diff}")
     if result.rehearsal is not None:
         r = result.rehearsal
         out.print(
@@ -222,26 +239,22 @@ def lint_report(report: LintReport) -> None:
 
 
 def backup_info(info: BackupInfo) -> None:
-    out.print(
-        f"backup written: {info.path} ({info.bytes} bytes, {info.seconds:.2f}s, verified: {info.verified})",
-        markup=False,
-    )
+    say(f"backup written: {info.path} ({info.bytes} bytes, {info.seconds:.2f}s, verified: {info.verified})")
 
 
 def restore_result(result: RestoreResult) -> None:
-    out.print(
+    say(
         f"restored {result.backup} into {result.database}: "
-        f"{sum(result.row_counts.values())} rows in {len(result.row_counts)} tables",
-        markup=False,
+        f"{sum(result.row_counts.values())} rows in {len(result.row_counts)} tables"
     )
 
 
 def status(st: Status) -> None:
-    out.print(f"database: {st.database}", markup=False)
-    out.print(f"revision: {st.current or 'base'} (target {st.target})", markup=False)
-    out.print("pending: " + (", ".join(f"{p['id']} {p['message']}" for p in st.pending) or "none"), markup=False)
+    say(f"database: {st.database}")
+    say(f"revision: {st.current or 'base'} (target {st.target})")
+    say("pending: " + (", ".join(f"{p['id']} {p['message']}" for p in st.pending) or "none"))
     for r in st.runs:
-        out.print(f"  {r['run_id']}  {r['outcome']:<12} {r['message']}", markup=False, soft_wrap=True)
+        say(f"  {r['run_id']}  {r['outcome']:<12} {r['message']}", soft_wrap=True)
 
 
 def demo_banner(text: str, json_out: bool) -> None:
@@ -253,7 +266,7 @@ def demo_banner(text: str, json_out: bool) -> None:
 def family_demo(result: DemoResult) -> None:
     writer = getattr(result, "writer", None)  # the online variant's concurrent writer
     if writer is not None:
-        out.print(f"writer: {writer.to_dict()}", markup=False, soft_wrap=True)
+        say(f"writer: {writer.to_dict()}", soft_wrap=True)
     run_result(result.run)
 
 
