@@ -84,6 +84,10 @@ class Migrator(ABC):
     def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
         """Go back to ``revision`` (None: base); output as for :meth:`upgrade`."""
 
+    def check_files(self, start: str | None, target: str, dialect_name: str, *, downgrade: bool) -> None:
+        """Read, decode and split every file the pending migration would run (its down files
+        too when the rollback downgrades), so a broken file stops preflight (ConfigError), not apply."""
+
     def reached(self, current: str | None, target: str | None) -> bool | None:
         """Whether the database's revision ``current`` is the resolved ``target`` (None: cannot tell).
 

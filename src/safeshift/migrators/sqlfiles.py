@@ -577,6 +577,15 @@ class SqlFilesMigrator(Migrator):
         record["ok"] = True
         record["seconds"] = round(time.perf_counter() - started, 4)
 
+    def check_files(self, start: str | None, target: str, dialect_name: str, *, downgrade: bool) -> None:
+        migrations = self.migrations()
+        low = -1 if start is None else self._number(start)
+        high = self._find(migrations, target).number
+        for mig in migrations:
+            if low < mig.number <= high:
+                for direction in ("up", "down") if downgrade else ("up",):
+                    self.statements(self._file(mig, direction, dialect_name), dialect_name)
+
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
         migrations = self.migrations()
         low = -1 if start is None else self._number(start)
