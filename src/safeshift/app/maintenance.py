@@ -35,7 +35,7 @@ class MaintenanceError(SafeshiftError):
 class HookConfig(BaseModel):
     """Keys common to every kind; each kind adds its own and rejects the others."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
     kind: str
 
 
@@ -248,7 +248,7 @@ class CommandHook(MaintenanceHook):
 class HttpRequestSpec(BaseModel):
     """One request: ``{method, url, headers, json}``; ``${ENV}`` allowed in every value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
     method: HttpMethod = "POST"
     url: Url
     headers: dict[str, str] = Field(default_factory=dict)

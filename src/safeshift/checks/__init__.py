@@ -65,6 +65,7 @@ def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
     """Turn the plan's ``[[checks.<phase>]]`` entries into check objects (config errors: exit 2)."""
     specs = plan.checks.pre if phase == "pre" else plan.checks.post
     checks: list[Check[Any]] = []
+    seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
         where = f"checks.{phase}[{index}]"
         cls = CHECK_KINDS.get(spec.kind, where=f"{plan.source.name}: {where}.kind")
@@ -77,6 +78,16 @@ def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
             raise ConfigError(f"{head}: {where}{rest if rest.startswith(': ') else '.' + rest}") from None
         check = cls(config, phase, index)
         check.base_dir = plan.base_dir
+        if check.name in seen:  # results, baselines and the watch go by name
+            raise ConfigError(
+                f"{plan.source.name}: {where}.name: {check.name!r} is also the name of checks.{phase}[{seen[check.name]}]; "
+                "names must differ (set name)"
+            )
+        seen[check.name] = index
+        try:
+            check.validate()
+        except ValueError as exc:
+            raise ConfigError(f"{plan.source.name}: {where}.{exc}") from None
         checks.append(check)
     return checks
 

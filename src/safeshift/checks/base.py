@@ -30,7 +30,7 @@ MAX_SAMPLES = 10
 class CheckConfig(BaseModel):
     """Keys common to every check kind; subclasses add their own."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: str
     name: str | None = None
     description: str | None = None
@@ -171,6 +171,9 @@ class Check(ABC, Generic[C]):
         if isinstance(state, CaptureFailed):
             raise BaselineMissing(f"capturing the baseline failed: {state.message}")
         return state
+
+    def validate(self) -> None:
+        """What a kind can check when the plan loads, beyond its keys: ValueError("key: problem")."""
 
     def run(self, ctx: CheckContext) -> CheckResult:
         """Measure, timing it; a failing query is a failed check, never a crash."""

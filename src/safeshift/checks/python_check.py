@@ -15,6 +15,7 @@ returns one of:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -176,6 +177,27 @@ class PythonCheck(Check[PythonConfig]):
 
     def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [f"-- python: {self.config.function}(connection)"]
+
+    def validate(self) -> None:
+        """The module exists and compiles (read, not run): a typo is a plan error, not a failed check."""
+        target = self.config.function
+        module_name = target.partition(":")[0] if ":" in target else target.rpartition(".")[0]
+        parts = module_name.split(".")
+        folder = self.base_dir
+        if folder is not None:
+            for candidate in (folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts, "__init__.py")):
+                if candidate.is_file():
+                    try:
+                        compile(candidate.read_bytes(), str(candidate), "exec")
+                    except (SyntaxError, ValueError) as exc:
+                        line = getattr(exc, "lineno", None)
+                        where = f"{candidate.name}" + (f" line {line}" if line else "")
+                        raise ValueError(f"function: {where}: {getattr(exc, 'msg', exc)}") from None
+                    return
+        with _importable_from(folder):
+            found = importlib.util.find_spec(parts[0]) is not None
+        if not found:
+            raise ValueError(f"function: no module {module_name!r} beside the plan or on the Python path")
 
     def measure(self, ctx: CheckContext) -> CheckResult:
         fn = load_function(self.config.function, ctx.base_dir or self.base_dir)

@@ -17,6 +17,8 @@ from safeshift.config.messages import validation_message
 from safeshift.config.models import DEFAULT_PLAN, Plan
 from safeshift.errors import ConfigError
 
+MAX_PLAN_BYTES = 1024 * 1024
+
 
 def parse_plan(data: dict[str, Any], source: Path) -> Plan:
     """Validate a plan given as a dict (as read from TOML) against the models."""
@@ -35,11 +37,16 @@ def plan_path(path: str | Path | None = None) -> Path:
 def read_plan(path: Path) -> dict[str, Any]:
     """The plan file's TOML as a dict; a missing, unreadable or malformed file is a ConfigError."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PLAN_BYTES + 1)  # never a whole /dev/zero
     except FileNotFoundError:
         raise ConfigError(f"{path}: plan file not found (pass --plan PATH)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder without {DEFAULT_PLAN} (pass --plan PATH)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read plan file: {exc.strerror}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise ConfigError(f"{path}: not a plan file: larger than {MAX_PLAN_BYTES // 1024} KiB")
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

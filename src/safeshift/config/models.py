@@ -40,7 +40,7 @@ DEFAULT_PLAN = "safeshift.toml"
 class BackfillStep(BaseModel):
     """``[[migration.backfill]]`` keys; unknown keys are errors like everywhere in a plan."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     table: str
     set_: dict[str, str] = Field(alias="set", min_length=1)  # column -> SQL expression
@@ -75,7 +75,7 @@ DEFAULT_TRIGGERS = ("error_rate > 1%", "p95_ms > 500 for 3 ticks")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def upper_method(value: Any) -> Any:
@@ -99,7 +99,7 @@ Url = Annotated[str, Field(min_length=1), AfterValidator(check_url)]
 class MaintenanceSpec(BaseModel):
     """``[maintenance]`` as written; the hook kind's own model checks its keys (see app.maintenance)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     kind: str
 
 
@@ -256,7 +256,7 @@ class WatchSection(_Section):
 class Strict(BaseModel):
     """Base for plan sections: unknown keys are errors, values are not coerced loosely."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseSection(Strict):
@@ -460,7 +460,7 @@ class LintSection(Strict):
 class CheckSpec(Strict):
     """A check as written in the plan; kind-specific keys are validated by the check registry."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     kind: str
     name: str | None = None
 

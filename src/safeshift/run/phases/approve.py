@@ -59,12 +59,16 @@ class Approval:
 
 
 def approve(ctx: RunContext) -> None:
-    """Proceed only with the digest of the reviewed plan, or a typed confirmation."""
-    if not ctx.plan.approval.required:
-        return
+    """Proceed only with the digest of the reviewed plan, or a typed confirmation.
+
+    A digest given where approval is not required is still checked: a reviewed plan that
+    changed since is never run as if it had been reviewed.
+    """
     digest = ctx.result.digest or ""
+    approval = ctx.options.approval or Approval()
+    if not ctx.plan.approval.required and (approval.digest is None or approval.digest == digest):
+        return
     with ctx.phase("approve") as ph:
-        approval = ctx.options.approval or Approval()
         if approval.digest is not None:
             if approval.digest != digest:
                 raise Stop(
