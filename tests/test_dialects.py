@@ -294,7 +294,7 @@ def test_scratch_copy_is_a_restorable_copy(server_db: tuple[str, URL, Engine], t
     dialect = get_dialect(url)
     make_items(engine)
     expected = state(dialect, engine)
-    copy = dialect.scratch_copy(backup(dialect, engine, tmp_path), "rehearsal")
+    copy = dialect.scratch_copy(backup(dialect, engine, tmp_path), "rehearsal", "20260101T000000000Z-abcdef")
     try:
         assert copy.database != url.database
         copy_engine = get_dialect(copy).create_engine()

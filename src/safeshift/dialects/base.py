@@ -7,6 +7,7 @@ interface, one module per database, so the runner never asks which database it i
 from __future__ import annotations
 
 import contextlib
+import glob
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -201,9 +202,21 @@ class Dialect(ABC):
         """Drop database ``name`` on this server if it exists (server dialects)."""
         raise NotImplementedError(f"{self.name} cannot drop databases")
 
-    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
-        """Restore ``backup`` into a new scratch database (rehearsals); drop it with :meth:`drop_scratch_copy`."""
+    def scratch_copy(self, backup: BackupInfo, label: str, run_id: str) -> URL:
+        """Restore ``backup`` into a new scratch database named after ``run_id`` (rehearsals, the
+        proof); drop it with :meth:`drop_scratch_copy`, or after a crash with :meth:`drop_leftovers`."""
         raise NotImplementedError(f"{self.name} cannot make scratch copies")
+
+    def drop_leftovers(self, run_id: str, backup_dir: Path) -> list[str]:
+        """What a killed run of ``run_id`` left behind, removed: partial backup files and file
+        copies in the backup folder (server dialects: its scratch databases too). Returns their names."""
+        removed: list[str] = []
+        if backup_dir.is_dir():
+            for path in sorted(backup_dir.glob(f"{glob.escape(run_id)}*")):
+                if path.is_file() and (path.name.endswith((".part", ".tmp")) or ".scratch." in path.name):
+                    path.unlink(missing_ok=True)
+                    removed.append(str(path))
+        return removed
 
     def drop_scratch_copy(self, url: URL) -> None:
         """Remove a scratch copy made by :meth:`scratch_copy`."""

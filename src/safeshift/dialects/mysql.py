@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import os
 import re
 import subprocess
 import tempfile
@@ -146,14 +145,18 @@ class MySQLDialect(ServerDialect):
             conn.execute(text(f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4"))
         return self.url.set(database=name)
 
+    def database_names(self) -> list[str]:
+        with _admin(self.url) as conn:
+            return [str(r[0]) for r in conn.execute(text("SHOW DATABASES"))]
+
     def drop_database(self, name: str) -> None:
         with _admin(self.url) as conn:
             _kill_sessions(conn, name, keep=set())
             conn.execute(text(f"DROP DATABASE IF EXISTS {_tools.quote_ident(conn, name)}"))
 
-    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
-        """A new database loaded from ``backup``, for rehearsing the migration on a copy."""
-        name = _tools.scratch_name(self.url.database or "db", label, os.urandom(6).hex(), MAX_NAME_CHARS)
+    def scratch_copy(self, backup: BackupInfo, label: str, run_id: str) -> URL:
+        """A new database loaded from ``backup``, named after the run (its leftovers can be found)."""
+        name = _tools.scratch_name(self.url.database or "db", label, run_id, MAX_NAME_CHARS)
         url = self._create_like(self.url, name)
         try:
             _load(url, Path(backup.path), what=f"loading {Path(backup.path).name} into scratch database {name}")

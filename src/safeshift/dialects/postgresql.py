@@ -192,14 +192,18 @@ class PostgreSQLDialect(ServerDialect):
             conn.execute(text(f"CREATE DATABASE {_tools.quote_ident(conn, name)}"))
         return self.url.set(database=name)
 
+    def database_names(self) -> list[str]:
+        with _admin(self.url) as conn:
+            return [str(r[0]) for r in conn.execute(text("SELECT datname FROM pg_database"))]
+
     def drop_database(self, name: str) -> None:
         with _admin(_maintenance_url(self.url, name)) as conn:
             _drop_database(conn, name)
 
-    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
-        """A new database restored from ``backup``, for rehearsing the migration on a copy."""
+    def scratch_copy(self, backup: BackupInfo, label: str, run_id: str) -> URL:
+        """A new database restored from ``backup``, named after the run (its leftovers can be found)."""
         database = self.url.database or "postgres"
-        name = _tools.scratch_name(database, label, os.urandom(6).hex(), MAX_IDENTIFIER_BYTES)
+        name = _tools.scratch_name(database, label, run_id, MAX_IDENTIFIER_BYTES)
         url = self._create_scratch(name)
         try:
             _restore_sql(url, Path(backup.path))

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from safeshift import faults
 from safeshift.dialects._tools import compare_counts, db_error, scratch_name
 from safeshift.dialects.base import BackupInfo, Dialect
 from safeshift.errors import BackupError, ConnectError
@@ -44,6 +45,20 @@ class ServerDialect(Dialect):
         finally:
             engine.dispose()
 
+    def database_names(self) -> list[str]:
+        """Every database on the server."""
+        raise NotImplementedError
+
+    def drop_leftovers(self, run_id: str, backup_dir: Path) -> list[str]:
+        """Also the run's scratch databases (``<db>_safeshift_<label>_<run>``): full copies of the data."""
+        removed = super().drop_leftovers(run_id, backup_dir)
+        tail = scratch_name("x", "y", run_id, 10_000).removeprefix("x_safeshift_y_")  # the run's part of a name
+        for name in self.database_names():
+            if "_safeshift_" in name and name.endswith(f"_{tail}") and name != self.url.database:
+                self.drop_database(name)
+                removed.append(name)
+        return removed
+
     def _check_backup_file(self, path: Path) -> None:
         """Refuse a backup file that is visibly incomplete before loading it anywhere."""
 
@@ -74,6 +89,7 @@ class ServerDialect(Dialect):
         url = self._create_empty(name)
         try:
             self._load_backup(url, path, name)
+            faults.hit("backup:verify:loaded")
             engine = create_engine(type(self)(url).driver_url(), poolclass=NullPool)
             try:
                 with engine.connect() as conn:

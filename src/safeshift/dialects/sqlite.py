@@ -163,7 +163,7 @@ class SQLiteDialect(Dialect):
             raw.close()
         engine.dispose()
 
-    def scratch_copy(self, backup: BackupInfo, label: str) -> URL:
+    def scratch_copy(self, backup: BackupInfo, label: str, run_id: str) -> URL:
         source = Path(backup.path)
         copy = source.with_name(f"{source.stem}.{label}.scratch.sqlite3")
         shutil.copyfile(source, copy)

@@ -192,8 +192,9 @@ class RunContext:
         """A scratch database restored from this run's backup; dropped on the way out."""
         backup = self.result.backup
         assert backup is not None
-        url = self.dialect.scratch_copy(backup, label)
+        url = self.dialect.scratch_copy(backup, label, self.run_id)
         try:
+            faults.hit(f"scratch:{label}")
             engine = get_dialect(url).create_engine()
             try:
                 yield url, engine

@@ -24,7 +24,7 @@ from safeshift.run.phases.preflight import preflight
 from safeshift.run.phases.rehearse import rehearse
 from safeshift.run.phases.rollback import rollback
 from safeshift.run.phases.snapshot import snapshot
-from safeshift.run.recovery import RunRecord, abandon, interrupted_runs
+from safeshift.run.recovery import RunRecord, abandon, all_runs, interrupted_runs
 from safeshift.run.report import write_report
 from safeshift.run.state import load_baseline
 from safeshift.secrets import safe_url
@@ -44,6 +44,8 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         ctx.dialect.check_reachable()
         ctx.engine = ctx.dialect.create_engine()
         with ctx.dialect.run_lock(ctx.engine, ctx.run_id, result.started):
+            if not ctx.options.dry_run:
+                _remove_leftovers_of_dead_runs(ctx)
             verdict = body(ctx)
     except Stop as stop:
         verdict = Verdict(stop.outcome, stop.message, stop.exit_code)
@@ -187,6 +189,20 @@ def _refuse_if_interrupted(ctx: RunContext) -> None:
             "blocked",
             f"run {record.run_id} {what} on this database; run: {record.next_step}  (or start anew over it with --force)",
         )
+
+
+def _remove_leftovers_of_dead_runs(ctx: RunContext) -> None:
+    """Scratch databases and partial files of runs whose process died: full copies of the data.
+
+    We hold the database's run lock, so every unfinished run of it is dead (the one this
+    run continues included); what it left is garbage, named after it, and goes now.
+    """
+    database = safe_url(ctx.url)
+    for record in all_runs(ctx.workdir):
+        if record.database == database and record.interrupted:
+            removed = ctx.dialect.drop_leftovers(record.run_id, ctx.backup_dir)
+            if removed:
+                ctx.event("run", "leftovers_removed", of=record.run_id, removed=removed)
 
 
 def _adopted(ctx: RunContext) -> RunRecord:

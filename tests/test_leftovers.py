@@ -1,0 +1,71 @@
+"""A run killed while it holds a full copy of the data (a scratch database for backup
+verification or for the proof) leaves nothing behind for long: its copies are named after
+it, and recovering it (or the next run on the database) drops them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ITEMS_URL_ENV, ItemsDb, server_databases
+from safeshift.faults import EXIT_CODE
+
+pytestmark = pytest.mark.slow
+
+
+def write_plan(folder: Path) -> Path:
+    migrations = folder / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
+    (migrations / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
+    plan = folder / "safeshift.toml"
+    plan.write_text(
+        f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "restore"\n\n'
+        '[rollback]\nstrategy = "downgrade"\nprove_contents = "backup"\n\n'
+        '[[checks.post]]\nname = "fails on purpose"\nkind = "sql"\nquery = "SELECT COUNT(*) FROM items"\nexpect = "== 0"\n'
+    )
+    return plan
+
+
+def scratch(kind: str, database: str | None) -> set[str]:
+    return {n for n in server_databases(kind) if "_safeshift_" in n and n.startswith((database or "")[:20])}
+
+
+def cli(items_db: ItemsDb, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(items_db.env)
+    if fault:
+        env["SAFESHIFT_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "safeshift.cli", *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
+@pytest.mark.parametrize("fault", ["backup:verify:loaded", "scratch:proof"])
+def test_a_kill_holding_a_scratch_copy_is_cleaned_up_by_its_recovery(items_db: ItemsDb, tmp_path: Path, fault: str) -> None:
+    plan, work = write_plan(tmp_path / "plan"), tmp_path / "w"
+    before = scratch(items_db.kind, items_db.url.database)
+    killed = cli(items_db, "run", "--plan", str(plan), "--workdir", str(work), fault=fault)
+    assert killed.returncode == EXIT_CODE, killed.stdout + killed.stderr
+    left = scratch(items_db.kind, items_db.url.database) - before
+    assert left, "the kill left its scratch copy (else this test proves nothing)"
+    run_id = next((work / ".safeshift" / "runs").iterdir()).name
+    assert all(run_id.lower()[-6:] in name for name in left)  # named after its run
+    rolled = cli(items_db, "rollback", run_id, "--plan", str(plan), "--workdir", str(work), "--json")
+    assert rolled.returncode in (0, 3), rolled.stdout + rolled.stderr
+    assert json.loads(rolled.stdout)["outcome"] in ("noop", "rolled_back")
+    assert scratch(items_db.kind, items_db.url.database) - before == set()
+    assert not list((work / ".safeshift" / "backups").glob("*.part"))
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_the_next_run_drops_what_a_dead_run_left(items_db: ItemsDb, tmp_path: Path) -> None:
+    plan, work = write_plan(tmp_path / "plan"), tmp_path / "w"
+    before = scratch(items_db.kind, items_db.url.database)
+    assert cli(items_db, "run", "--plan", str(plan), "--workdir", str(work), fault="backup:verify:loaded").returncode == EXIT_CODE
+    assert scratch(items_db.kind, items_db.url.database) - before
+    again = cli(items_db, "run", "--plan", str(plan), "--workdir", str(work), "--json")
+    assert again.returncode == 3, again.stdout + again.stderr  # its own post-check fails on purpose: rolled back
+    assert scratch(items_db.kind, items_db.url.database) - before == set()
