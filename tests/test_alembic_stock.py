@@ -23,6 +23,7 @@ from helpers import ItemsDb
 from safeshift import api
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
+from safeshift.migrators.alembic import AlembicMigrator
 
 REVISION = '''"""add things
 
@@ -101,9 +102,8 @@ def test_the_rehearsal_migrates_its_copy_not_the_inis_database(target: URL, tmp_
     assert not dev.exists() or tables(f"sqlite:///{dev}") == set()
 
 
-def test_an_env_py_that_connects_elsewhere_is_caught_and_rolled_back(
-    target: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def elsewhere_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A project whose env.py builds its engine from another variable: another database."""
     elsewhere = tmp_path / "elsewhere.db"
     monkeypatch.setenv("ELSEWHERE_URL", f"sqlite:///{elsewhere}")
     plan = stock_project(tmp_path / "project", "sqlite:///unused.db")
@@ -114,6 +114,27 @@ def test_an_env_py_that_connects_elsewhere_is_caught_and_rolled_back(
         "import os\n" + text.replace(ELSEWHERE, '    connectable = sa_create_engine(os.environ["ELSEWHERE_URL"])')
         .replace("from sqlalchemy import pool", "from sqlalchemy import pool\nfrom sqlalchemy import create_engine as sa_create_engine")
     )
+    return plan, elsewhere
+
+
+def test_an_env_py_that_connects_elsewhere_is_refused_at_preflight(
+    target: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, elsewhere = elsewhere_project(tmp_path, monkeypatch)
+    result = api.run_plan(plan, workdir=tmp_path / "w")
+    assert result.outcome == "blocked" and result.exit_code == ExitCode.USAGE, result.message
+    assert "env.py connects to sqlite:///" in result.message and "config.attributes['connection']" in result.message
+    assert [p.name for p in result.phases] == ["preflight"]
+    assert "things" not in tables(get_dialect(target).url)
+    assert not elsewhere.exists() or "things" not in tables(f"sqlite:///{elsewhere}")
+
+
+def test_a_migration_that_ran_elsewhere_is_caught_by_reading_the_revision_back(
+    target: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: were the preflight probe fooled, apply's read-back still rolls back."""
+    monkeypatch.setattr(AlembicMigrator, "check_target", lambda self, conn: None)
+    plan, elsewhere = elsewhere_project(tmp_path, monkeypatch)
     result = api.run_plan(plan, workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLED_BACK, result.message
     assert "did it run against another database" in result.message

@@ -15,10 +15,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy.engine import Connection
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
 
 from safeshift.errors import ConfigError
 from safeshift.migrators.base import MIGRATORS, Migrator, Output, Revision
+from safeshift.secrets import first_line
 
 _DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": "mysql+pymysql://"}
 
@@ -35,7 +37,7 @@ class AlembicMigrator(Migrator):
         path = self.config_path
         if not path.is_file():
             raise ConfigError(f"{self.plan.source.name}: migration.config: Alembic config {path} not found")
-        cfg = Config(str(path), output_buffer=output or io.StringIO())
+        cfg = Config(str(path), output_buffer=output or io.StringIO(), stdout=io.StringIO())  # never our stdout
         # script_location in the ini is relative to the ini's folder, as with the alembic CLI
         location = cfg.get_main_option("script_location")
         if location and not Path(location).is_absolute() and "%(here)s" not in location:
@@ -84,6 +86,38 @@ class AlembicMigrator(Migrator):
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # the ini's interpolation
         return cfg
 
+    def check_target(self, conn: Connection) -> None:
+        """Run env.py once, read-only (``alembic current``), and watch which databases it connects to.
+
+        An env.py that uses the connection safeshift passes, or ``sqlalchemy.url``, reaches the
+        plan's database; one that builds its URL from elsewhere (an environment variable, a
+        hard-coded DSN) would migrate another database while the run "succeeds": refused now.
+        """
+        seen: list[URL] = []
+
+        def connected(connection: Connection) -> None:
+            seen.append(connection.engine.url)
+
+        event.listen(Engine, "engine_connect", connected)
+        try:
+            with _quiet_alembic():
+                command.current(self._with_connection(conn))
+        except Exception as exc:
+            raise ConfigError(f"{self.plan.source.name}: migration.config: env.py failed: {first_line(exc)}") from None
+        finally:
+            event.remove(Engine, "engine_connect", connected)
+            if conn.in_transaction():
+                conn.rollback()
+        ours = _identity(conn.engine.url)
+        for url in seen:
+            if _identity(url) != ours:
+                raise ConfigError(
+                    f"{self.plan.source.name}: migration.config: env.py connects to "
+                    f"{url.render_as_string(hide_password=True)}, not the plan's database "
+                    f"{conn.engine.url.render_as_string(hide_password=True)}: make env.py use "
+                    "config.attributes['connection'] (or sqlalchemy.url, which safeshift sets)"
+                )
+
     def upgrade(self, conn: Connection, target: str) -> Output | None:
         with _quiet_alembic():
             command.upgrade(self._with_connection(conn), target)
@@ -108,6 +142,15 @@ class AlembicMigrator(Migrator):
         with _quiet_alembic():
             command.upgrade(cfg, span, sql=True)
         return _split_sql(output.getvalue())
+
+
+def _identity(url: URL) -> tuple[str, str | None, int | None, str | None]:
+    """Which database a URL names, whatever its driver (a SQLite file by its resolved path)."""
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        database = str(Path(database).expanduser().resolve())
+    port = url.port or {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}.get(url.get_backend_name())
+    return url.get_backend_name(), url.host, port, database
 
 
 def _split_sql(script: str) -> list[str]:

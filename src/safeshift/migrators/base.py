@@ -88,6 +88,9 @@ class Migrator(ABC):
         """Read, decode and split every file the pending migration would run (its down files
         too when the rollback downgrades), so a broken file stops preflight (ConfigError), not apply."""
 
+    def check_target(self, conn: Connection) -> None:
+        """Refuse (ConfigError) a migration set-up that would apply to another database than ``conn``'s."""
+
     def reached(self, current: str | None, target: str | None) -> bool | None:
         """Whether the database's revision ``current`` is the resolved ``target`` (None: cannot tell).
 

@@ -51,6 +51,7 @@ def preflight(ctx: RunContext, conn: Connection) -> None:
         if not pending:
             raise Stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK, phase_status="skipped")
         ctx.dialect.check_tools()
+        ctx.migrator.check_target(conn)  # the migration must reach this database, no other
         # every file that would run (and undo it) is read and split now: a broken one stops here
         ctx.migrator.check_files(start, target, ctx.dialect.name, downgrade="downgrade" in plan.rollback.strategy)
         check_app_environment(plan)  # a missing probe secret must stop us now, not after apply
