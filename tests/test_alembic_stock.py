@@ -194,3 +194,32 @@ def test_the_lock_timeout_reaches_connections_the_migration_opens_itself(
     apply = next(p for p in result.phases if p.name == "apply")
     assert apply.detail["lock_waits"] and apply.detail["lock_waits"][0]["waited_s"] < 10, apply.detail
     assert waited < 20, waited
+
+
+INSPECTING = (
+    REVISION.replace("Revision ID: 0001\nRevises:", "Revision ID: 0002\nRevises: 0001")
+    .replace('revision = "0001"\ndown_revision = None', 'revision = "0002"\ndown_revision = "0001"')
+    .replace(
+        '    op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))',
+        '    if "more" not in sa.inspect(op.get_bind()).get_table_names():  # needs a live database\n'
+        '        op.create_table("more", sa.Column("id", sa.Integer, primary_key=True))',
+    )
+    .replace('op.drop_table("things")', 'op.drop_table("more")')
+)
+
+
+def test_a_revision_that_cannot_be_rendered_is_named_and_counts_against_fail_on(target: URL, tmp_path: Path) -> None:
+    plan = stock_project(tmp_path / "project", "sqlite:///unused.db")
+    (tmp_path / "project" / "migrations" / "versions" / "0002_more.py").write_text(INSPECTING)
+    blocked = api.run_plan(plan, workdir=tmp_path / "w")
+    assert blocked.outcome == "blocked" and blocked.exit_code == ExitCode.CHECKS_FAILED, blocked.message
+    assert "SS094" in blocked.message and "revision 0002 could not be rendered" in blocked.message
+    assert "things" not in tables(get_dialect(target).url)
+    report = Path(blocked.report_md or "").read_text()
+    assert "| SS094 | error | the migration | revision 0002 could not be rendered" in report
+    linted = api.lint_plan(plan)
+    codes = [f.code for f in linted.findings]
+    assert "SS094" in codes and linted.statements  # 0001 was still linted
+    plan.write_text(plan.read_text() + '\n[lint]\ndisable = ["SS094"]\n')
+    accepted = api.run_plan(plan, workdir=tmp_path / "w")
+    assert accepted.exit_code == ExitCode.OK, accepted.message

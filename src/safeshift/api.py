@@ -375,6 +375,7 @@ def lint_plan(
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         sizes: dict[str, lint.TableSize] = {}
+        unrendered: list[lint.Finding] = []
         source = ", ".join(str(p) for p in files)
     else:
         dialect = _open(loaded)
@@ -396,12 +397,14 @@ def lint_plan(
         finally:
             engine.dispose()
         target = migrator.resolve_target(loaded.migration.target)
-        statements = migrator.render(current, target, name)
+        pieces = migrator.render_each(current, target, name)
+        statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
+        unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
     options: dict[str, Any] = {"destructive_ok": loaded.backup.verifies, "settings": settings}
     infos = lint.annotate(statements, name, sizes, **options)
-    findings = lint.lint_statements(statements, name, sizes, **options)
+    findings = unrendered + lint.lint_statements(statements, name, sizes, **options)
     report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)
     if sarif is not None:
         sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")

@@ -186,6 +186,9 @@ def run_result(result: RunResult) -> None:
             f"rehearsal: {'passed' if r.passed else 'FAILED'}, predicted apply time "
             f"{r.predicted_apply_seconds}s, {r.statement_count} statements"
         )
+    unlinted = [f for f in result.lint if f.get("code") == "SS094"]
+    for f in unlinted:  # an unknown is shown at once, blocking or not
+        out.print(f"[yellow]not linted:[/] {esc(f['message'])}", soft_wrap=True)
     if result.digest and result.outcome in ("planned", "blocked"):
         out.print(f"plan digest: [bold]{esc(result.digest)}[/] (approve with --approve {esc(result.digest)})")
     if result.approval:

@@ -11,7 +11,7 @@ threshold), :func:`to_sarif`, :func:`table_sizes_from_facts`, :func:`probe_lock_
 
 from __future__ import annotations
 
-from safeshift.lint.core import META_RULES, annotate, lint_statements
+from safeshift.lint.core import META_RULES, annotate, lint_statements, not_rendered
 from safeshift.lint.model import (
     Finding,
     LintSettings,
@@ -37,6 +37,7 @@ __all__ = [
     "annotate",
     "blocking_findings",
     "lint_statements",
+    "not_rendered",
     "probe_lock_class",
     "rule_classes",
     "split_script",

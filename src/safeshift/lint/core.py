@@ -28,6 +28,7 @@ from safeshift.lint.suppress import apply_suppressions, parse_suppressions
 
 COULD_NOT_PARSE = "SS000"
 SQUAWK_UNAVAILABLE = "SS092"
+NOT_RENDERED = "SS094"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,24 @@ META_RULES = [
     MetaRule("SS091", "unused-suppression", "A safeshift: allow comment that matches no finding of its statement."),
     MetaRule(SQUAWK_UNAVAILABLE, "squawk-unavailable", "squawk is not installed or failed: PostgreSQL was linted with safeshift's own rules only."),
     MetaRule("SS093", "malformed-suppression", "A safeshift: allow comment that cannot be read."),
+    MetaRule(NOT_RENDERED, "not-rendered", "A revision could not be rendered to SQL offline, so none of its statements were linted."),
 ]
+
+
+def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
+    """An unlinted revision is a finding (an error: an unknown must not pass as clean), unless disabled."""
+    if settings is not None and NOT_RENDERED in settings.disable:
+        return []
+    what = f"revision {revision}" if revision else "the migration"
+    return [
+        Finding(
+            code=NOT_RENDERED,
+            name="not-rendered",
+            severity="error",
+            message=f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
+            suggestion=f"make it renderable offline (alembic upgrade --sql), or accept it unlinted: [lint] disable = [\"{NOT_RENDERED}\"]",
+        )
+    ]
 
 
 @dataclass

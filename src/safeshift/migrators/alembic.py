@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from safeshift.errors import ConfigError
-from safeshift.migrators.base import MIGRATORS, Migrator, Output, Revision
+from safeshift.migrators.base import MIGRATORS, Migrator, Output, Rendered, Revision
 from safeshift.secrets import first_line
 
 _DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": "mysql+pymysql://"}
@@ -133,6 +133,27 @@ class AlembicMigrator(Migrator):
         found = [self.config_path]
         found += sorted(p for p in script_dir.rglob("*") if p.is_file() and p.suffix in (".py", ".mako", ".sql"))
         return [p for p in found if "__pycache__" not in p.parts]
+
+    def render_each(self, start: str | None, target: str, dialect_name: str) -> list[Rendered]:
+        """Each pending revision rendered on its own (``prev:rev``): one that needs a live database
+        (batch mode's reflection, an inspector) is named, and the others are still linted."""
+        script = self._script()
+        try:
+            revisions = [r for r in script.iterate_revisions(target, start or "base") if r is not None]
+        except CommandError as exc:
+            return [Rendered(None, [], str(exc))]
+        revisions.reverse()
+        if any(isinstance(r.down_revision, tuple | list) for r in revisions):
+            return super().render_each(start, target, dialect_name)  # merges: one span, as Alembic walks it
+        out: list[Rendered] = []
+        previous = start
+        for rev in revisions:
+            try:
+                out.append(Rendered(rev.revision, self.render(previous, rev.revision, dialect_name)))
+            except Exception as exc:
+                out.append(Rendered(rev.revision, [], first_line(exc)))
+            previous = rev.revision
+        return out
 
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
         output = io.StringIO()

@@ -17,9 +17,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from sqlalchemy.engine import Connection
 
 from safeshift.registry import Registry
+from safeshift.secrets import first_line
 
 if TYPE_CHECKING:
     from safeshift.config.models import Plan
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One revision's SQL for the lint, or why it could not be rendered offline."""
+
+    revision: str | None
+    statements: list[str]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,14 @@ class Migrator(ABC):
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
         """The SQL or commands an upgrade would run, for ``--dry-run``."""
         return []
+
+    def render_each(self, start: str | None, target: str, dialect_name: str) -> list[Rendered]:
+        """The pending migration's SQL per revision, so one that cannot be rendered is named and
+        the others are still linted. Here: the whole span as one piece."""
+        try:
+            return [Rendered(None, self.render(start, target, dialect_name))]
+        except Exception as exc:
+            return [Rendered(None, [], first_line(exc))]
 
 
 MIGRATORS: Registry[type[Migrator]] = Registry("engine")

@@ -131,6 +131,12 @@ def render_markdown(data: dict[str, Any]) -> str:
         if rehearsal.get("statements"):
             lines += ["", "| seconds | statement (slowest first) |", "|---:|---|"]
             lines += [f"| {st['seconds']:.4f} | `{st['sql'][:120]}` |" for st in rehearsal["statements"][:10]]
+    if data.get("lint"):
+        lines += ["", "## Lint", "", "| code | severity | where | finding | suppressed |", "|---|---|---|---|---|"]
+        for f in data["lint"]:
+            where = f.get("table") or (f"statement {f['statement']}" if f.get("statement") is not None else "the migration")
+            suppressed = f"yes: {f.get('reason') or ''}" if f.get("suppressed") else ""
+            lines.append(f"| {f['code']} | {f['severity']} | {where} | {f['message']} | {suppressed} |")
     if data.get("statements"):
         lines += ["", "## Planned statements", ""]
         for st in data["statements"]:

@@ -14,7 +14,7 @@ from safeshift import lint
 from safeshift.app.sections import check_app_environment
 from safeshift.checks import CheckResult
 from safeshift.errors import ConfigError, ExitCode
-from safeshift.run.context import RunContext, error_text, failure_message
+from safeshift.run.context import RunContext, failure_message
 from safeshift.run.outcome import PhaseResult, Stop
 from safeshift.run.phases.approve import plan_digest
 from safeshift.run.state import Revisions
@@ -150,12 +150,11 @@ def _lint(ctx: RunContext, ph: PhaseResult) -> None:
     if not ctx.migrator.renders_sql or ctx.result.facts is None:
         return
     settings = lint.LintSettings.from_section(ctx.plan.lint)
-    try:
-        statements = rendered(ctx)
-    except Exception as exc:
-        ph.detail["lint"] = f"not linted: the migration cannot be rendered offline ({error_text(exc)})"
-        return
-    findings = lint.lint_statements(
+    result = ctx.result
+    pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
+    statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
+    unrendered = [f for piece in pieces if piece.error is not None for f in lint.not_rendered(piece.revision, piece.error, settings)]
+    findings = unrendered + lint.lint_statements(
         statements,
         ctx.dialect.name,
         lint.table_sizes_from_facts(ctx.result.facts),
@@ -165,14 +164,18 @@ def _lint(ctx: RunContext, ph: PhaseResult) -> None:
     ctx.result.lint = [f.to_dict() for f in findings]
     blocking = lint.blocking_findings(findings, settings.fail_on)
     ph.detail["lint"] = {"findings": len(findings), "blocking": len(blocking)}
+    if unrendered:
+        ph.detail["lint"]["not_linted"] = [f.message for f in unrendered]
     if blocking:
         first = blocking[0]
         more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
+        if first.statement is None:  # not tied to a statement: the finding says what to do
+            where, hint = "the migration", first.suggestion
+        else:
+            where = first.table or f"statement {first.statement}"
+            hint = "see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON"
         raise Stop(
-            "blocked",
-            f"lint: {first.code} {first.severity} on {first.table or 'statement ' + str(first.statement)}: "
-            f"{first.message}{more} (see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON)",
-            ExitCode.CHECKS_FAILED,
+            "blocked", f"lint: {first.code} {first.severity} on {where}: {first.message}{more} ({hint})", ExitCode.CHECKS_FAILED
         )
 
 
