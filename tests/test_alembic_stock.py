@@ -144,12 +144,17 @@ def test_a_migration_that_ran_elsewhere_is_caught_by_reading_the_revision_back(
 
 OWN_CONNECTION_ENV = '''from alembic import context
 
-# an env.py that opens a connection of its own from the engine safeshift's connection came from
-engine = context.config.attributes["connection"].engine
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
+if context.is_offline_mode():
+    context.configure(url=context.config.get_main_option("sqlalchemy.url"), literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
+else:
+    # an env.py that opens a connection of its own from the engine safeshift's connection came from
+    engine = context.config.attributes["connection"].engine
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
 '''
 
 ALTER_ITEMS = (

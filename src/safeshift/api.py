@@ -173,6 +173,8 @@ def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) 
     """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
     from safeshift.config.load import backup_dir
     from safeshift.run.context import new_run_id
+    from safeshift.run.manifest import write_manifest
+    from safeshift.secrets import safe_url
 
     loaded = load(plan)
     dialect = _open(loaded)
@@ -186,6 +188,7 @@ def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) 
         if verify and loaded.backup.verifies:
             info.verify_detail = dialect.verify_backup(info, snapshot, run_id, method=loaded.backup.verify)
             info.verified = True
+        write_manifest(Path(info.path), safe_url(dialect.url), run_id, snapshot)
         return info
     finally:
         engine.dispose()
@@ -208,6 +211,7 @@ def restore(plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | 
 
     ``confirm``, when given, is asked once the plan is loaded; a false answer changes nothing.
     """
+    from safeshift.run.manifest import check_backup_for
     from safeshift.secrets import safe_url
 
     loaded = load(plan)
@@ -216,6 +220,7 @@ def restore(plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | 
     if not backup_path.is_file():
         raise ConfigError(f"{backup_path}: backup file not found")
     dialect = _open(loaded)
+    check_backup_for(backup_path, safe_url(dialect.url))  # this database's own, complete, unchanged
     engine = dialect.create_engine()
     try:
         dialect.restore(engine, backup_path.resolve())

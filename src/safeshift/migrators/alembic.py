@@ -51,7 +51,8 @@ class AlembicMigrator(Migrator):
             raise ConfigError(f"{self.plan.source.name}: migration.config: {exc}") from None
 
     def current(self, conn: Connection) -> str | None:
-        heads = MigrationContext.configure(conn).get_current_heads()
+        with _quiet_alembic():
+            heads = MigrationContext.configure(conn).get_current_heads()
         if conn.in_transaction():
             conn.commit()
         return ",".join(sorted(heads)) if heads else None
@@ -198,12 +199,12 @@ def _split_sql(script: str) -> list[str]:
 
 
 class _quiet_alembic:
-    """Alembic logs through logging.fileConfig in env.py; keep its INFO lines off our screen."""
+    """Keep Alembic's INFO lines off our output, also when env.py calls ``logging.fileConfig``
+    (``alembic init``'s does, and turns the ``alembic`` logger back to INFO with a console handler)."""
 
     def __enter__(self) -> None:
-        self._logger = logging.getLogger("alembic")
-        self._level = self._logger.level
-        self._logger.setLevel(logging.WARNING)
+        self._disabled = logging.root.manager.disable
+        logging.disable(max(self._disabled, logging.INFO))
 
     def __exit__(self, *exc: object) -> None:
-        self._logger.setLevel(self._level)
+        logging.disable(self._disabled)

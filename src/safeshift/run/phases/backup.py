@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from safeshift.errors import BackupError, SafeshiftError
 from safeshift.run.context import RunContext
+from safeshift.run.manifest import write_manifest
 from safeshift.run.state import Backup
+from safeshift.secrets import safe_url
 
 
 def backup(ctx: RunContext) -> None:
@@ -27,4 +31,5 @@ def backup(ctx: RunContext) -> None:
                 raise BackupError(f"backup did not verify, nothing was changed: {exc.message}") from None
             info.verified = True
             ph.detail["verified"] = True
+        write_manifest(Path(info.path), safe_url(ctx.url), ctx.run_id, result.snapshot)
         ctx.write_state(Backup(info))
