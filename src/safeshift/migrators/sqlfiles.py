@@ -577,24 +577,22 @@ class SqlFilesMigrator(Migrator):
         record["ok"] = True
         record["seconds"] = round(time.perf_counter() - started, 4)
 
-    def check_files(self, start: str | None, target: str, dialect_name: str, *, downgrade: bool) -> None:
+    def _span(self, start: str | None, target: str) -> list[Migration]:
+        """The migrations after ``start`` up to ``target``, in order."""
         migrations = self.migrations()
         low = -1 if start is None else self._number(start)
         high = self._find(migrations, target).number
-        for mig in migrations:
-            if low < mig.number <= high:
-                for direction in ("up", "down") if downgrade else ("up",):
-                    self.statements(self._file(mig, direction, dialect_name), dialect_name)
+        return [mig for mig in migrations if low < mig.number <= high]
+
+    def check_files(self, start: str | None, target: str, dialect_name: str, *, downgrade: bool) -> None:
+        for mig in self._span(start, target):
+            for direction in ("up", "down") if downgrade else ("up",):
+                self.statements(self._file(mig, direction, dialect_name), dialect_name)
 
     def render(self, start: str | None, target: str, dialect_name: str) -> list[str]:
-        migrations = self.migrations()
-        low = -1 if start is None else self._number(start)
-        high = self._find(migrations, target).number
         compiler = _COMPILERS.get(dialect_name, _COMPILERS["sqlite"])
         out: list[str] = []
-        for mig in migrations:
-            if not low < mig.number <= high:
-                continue
+        for mig in self._span(start, target):
             path = self._file(mig, "up", dialect_name)
             texts = _with_suppressions(path, self.statements(path, dialect_name))
             insert = versions_table.insert().values(
