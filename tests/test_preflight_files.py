@@ -55,3 +55,19 @@ def test_a_missing_down_file_is_fine_when_the_rollback_restores(items_db: ItemsD
     plan = write_plan(tmp_path / "plan", b"CREATE TABLE more (id INTEGER PRIMARY KEY);\n", None, strategy="restore")
     result = api.run_plan(plan, workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.OK, result.message
+
+
+PLPGSQL = (
+    "\ufeff-- a byte-order mark, then a function whose body holds ; and END;\n"
+    "CREATE TABLE more (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);\n"
+    "CREATE FUNCTION bump_more() RETURNS trigger AS $body$\n"
+    "BEGIN\n  NEW.n := NEW.n + 1;\n  RETURN NEW;\nEND;\n$body$ LANGUAGE plpgsql;\n"
+    "CREATE TRIGGER more_bump BEFORE INSERT ON more FOR EACH ROW EXECUTE FUNCTION bump_more();\n"
+).encode()
+PLPGSQL_DOWN = b"DROP TRIGGER more_bump ON more;\nDROP FUNCTION bump_more();\nDROP TABLE more;\n"
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_dollar_quoted_bodies_and_a_bom_are_split_as_postgresql_does(items_db: ItemsDb, tmp_path: Path) -> None:
+    result = api.run_plan(write_plan(tmp_path / "plan", PLPGSQL, PLPGSQL_DOWN), workdir=tmp_path / "w")
+    assert result.exit_code == ExitCode.OK, result.message

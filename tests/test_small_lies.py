@@ -68,3 +68,13 @@ def test_a_wrong_digest_is_refused_even_when_approval_is_not_required(items_db: 
     digest = api.run_plan(plan, workdir=tmp_path / "w", dry_run=True).digest
     right = api.run_plan(plan, workdir=tmp_path / "w", approve=digest)
     assert right.exit_code == ExitCode.OK, right.message
+
+
+def test_a_sqlite_url_naming_another_kind_of_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 10)
+    monkeypatch.setenv("NOTES_URL", f"sqlite:///{notes}")
+    plan = plan_in(tmp_path / "plan", '[database]\nurl = "${NOTES_URL}"\n')
+    result = CliRunner().invoke(app, ["status", "--plan", str(plan)])
+    assert result.exit_code == 2 and "is not a SQLite database" in result.stderr and "Traceback" not in result.output
+    assert notes.read_text() == "not a database\n" * 10

@@ -66,6 +66,12 @@ class SQLiteDialect(Dialect):
             raise ConnectError(f"cannot open SQLite database {path}: directory {path.parent} does not exist")
         if not path.exists():
             raise ConnectError(f"cannot open SQLite database {path}: file does not exist")
+        if not path.is_file():
+            raise ConnectError(f"cannot open SQLite database {path}: not a file")
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":  # an empty file is a new, empty database
+            raise ConnectError(f"database.url: {path} is not a SQLite database (it holds something else)")
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """SQLite's lock wait ends in "database is locked" once busy_timeout has passed."""
