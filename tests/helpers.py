@@ -157,3 +157,23 @@ def family_plan(
     plan = folder / "safeshift.toml"
     plan.write_text(text + extra)
     return plan
+
+
+EXTRA_UP = "CREATE TABLE extra (id INTEGER PRIMARY KEY);\n"
+EXTRA_DOWN = "DROP TABLE extra;\n"
+
+
+def items_plan(folder: Path, extra: str = "", *, verify: str = "scan") -> Path:
+    """A plan on the ``items_db`` database whose one migration (0001) adds table ``extra``.
+
+    ``extra`` is TOML appended to ``[database]``, ``[migration]`` (engine "sql") and ``[backup]``.
+    """
+    migrations = folder / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "0001_extra.up.sql").write_text(EXTRA_UP)
+    (migrations / "0001_extra.down.sql").write_text(EXTRA_DOWN)
+    plan = folder / "safeshift.toml"
+    plan.write_text(
+        f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "{verify}"\n{extra}'
+    )
+    return plan

@@ -11,24 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ITEMS_URL_ENV, ItemsDb, server_databases
+from helpers import ItemsDb, items_plan, server_databases
 from safeshift.faults import EXIT_CODE
 
 pytestmark = pytest.mark.slow
 
 
 def write_plan(folder: Path) -> Path:
-    migrations = folder / "migrations"
-    migrations.mkdir(parents=True)
-    (migrations / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
-    (migrations / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
-    plan = folder / "safeshift.toml"
-    plan.write_text(
-        f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "restore"\n\n'
-        '[rollback]\nstrategy = "downgrade"\nprove_contents = "backup"\n\n'
-        '[[checks.post]]\nname = "fails on purpose"\nkind = "sql"\nquery = "SELECT COUNT(*) FROM items"\nexpect = "== 0"\n'
+    return items_plan(
+        folder,
+        '\n[rollback]\nstrategy = "downgrade"\nprove_contents = "backup"\n\n'
+        '[[checks.post]]\nname = "fails on purpose"\nkind = "sql"\nquery = "SELECT COUNT(*) FROM items"\nexpect = "== 0"\n',
+        verify="restore",
     )
-    return plan
 
 
 def scratch(kind: str, database: str | None) -> set[str]:

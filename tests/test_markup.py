@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from helpers import ITEMS_URL_ENV, ItemsDb
+from helpers import ItemsDb, items_plan
 from safeshift.cli.app import app
 
 MARKUP = "[red]x[/red] [/] [bold]"
@@ -42,16 +42,11 @@ def test_run_help_keeps_its_bracketed_words() -> None:
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
 def test_a_run_full_of_markup_is_shown_as_written(items_db: ItemsDb, tmp_path: Path) -> None:
-    folder = tmp_path / "pl[/]an [red]"
-    (folder / "migrations").mkdir(parents=True)
-    (folder / "migrations" / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
-    (folder / "migrations" / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
-    plan = folder / "safeshift.toml"
     name = f"{MARKUP} \\u001b[2J"  # TOML's escape: an ANSI "clear screen" in the check's name
-    plan.write_text(
-        f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "scan"\n\n'
-        f'[rollback]\nstrategy = "downgrade"\n\n[[checks.post]]\nname = "{name}"\nkind = "sql"\n'
-        'query = "SELECT COUNT(*) FROM items"\nexpect = "== 0"\nsample = "SELECT \'[/]\'"\n'
+    plan = items_plan(
+        tmp_path / "pl[/]an [red]",
+        f'\n[rollback]\nstrategy = "downgrade"\n\n[[checks.post]]\nname = "{name}"\nkind = "sql"\n'
+        'query = "SELECT COUNT(*) FROM items"\nexpect = "== 0"\nsample = "SELECT \'[/]\'"\n',
     )
     result = CliRunner().invoke(app, ["run", "--plan", str(plan), "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 3, result.output  # rolled back and proven, not a crash

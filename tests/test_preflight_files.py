@@ -7,28 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ITEMS_URL_ENV, ItemsDb
+from helpers import ItemsDb, items_plan
 from safeshift import api
 from safeshift.errors import ExitCode
 
-GOOD_UP = b"CREATE TABLE extra (id INTEGER PRIMARY KEY);\n"
-GOOD_DOWN = b"DROP TABLE extra;\n"
-
 
 def write_plan(folder: Path, up2: bytes | None, down2: bytes | None, strategy: str = "downgrade") -> Path:
-    migrations = folder / "migrations"
-    migrations.mkdir(parents=True)
-    (migrations / "0001_extra.up.sql").write_bytes(GOOD_UP)
-    (migrations / "0001_extra.down.sql").write_bytes(GOOD_DOWN)
+    plan = items_plan(folder, f'\n[rollback]\nstrategy = "{strategy}"\n')  # 0001 is good
     if up2 is not None:
-        (migrations / "0002_more.up.sql").write_bytes(up2)
+        (folder / "migrations" / "0002_more.up.sql").write_bytes(up2)
     if down2 is not None:
-        (migrations / "0002_more.down.sql").write_bytes(down2)
-    plan = folder / "safeshift.toml"
-    plan.write_text(
-        f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n'
-        f'[backup]\nverify = "scan"\n\n[rollback]\nstrategy = "{strategy}"\n'
-    )
+        (folder / "migrations" / "0002_more.down.sql").write_bytes(down2)
     return plan
 
 

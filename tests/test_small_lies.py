@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import ITEMS_URL_ENV, ItemsDb
+from helpers import ItemsDb, items_plan
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.errors import ConfigError, ExitCode
@@ -57,11 +57,7 @@ def test_a_plan_that_never_ends_is_refused_without_reading_it_whole() -> None:
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
 def test_a_wrong_digest_is_refused_even_when_approval_is_not_required(items_db: ItemsDb, tmp_path: Path) -> None:
-    folder = tmp_path / "plan"
-    (folder / "migrations").mkdir(parents=True)
-    (folder / "migrations" / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
-    (folder / "migrations" / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
-    plan = plan_in(folder, f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n')
+    plan = items_plan(tmp_path / "plan")
     wrong = api.run_plan(plan, workdir=tmp_path / "w", approve="0" * 16)
     assert wrong.outcome == "blocked" and wrong.exit_code == ExitCode.USAGE and "approval refused" in wrong.message
     assert "extra" not in {p.name for p in wrong.phases} and not any(p.name == "apply" for p in wrong.phases)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from helpers import ITEMS_URL_ENV, ItemsDb
+from helpers import ITEMS_URL_ENV, ItemsDb, items_plan
 from safeshift import api
 from safeshift.config.env import interpolate_url
 from safeshift.errors import ConfigError, ConnectError, ExitCode
@@ -51,12 +51,7 @@ def test_a_query_password_never_reaches_output_journal_or_report(
     url = items_db.url.render_as_string(hide_password=False)
     url = url + ("&" if "?" in url else "?") + "password=" + secret
     monkeypatch.setenv(ITEMS_URL_ENV, url)  # PostgreSQL's trust auth ignores it; MariaDB's root refuses it
-    folder = tmp_path / "plan"
-    (folder / "migrations").mkdir(parents=True)
-    (folder / "migrations" / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
-    (folder / "migrations" / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
-    plan = folder / "safeshift.toml"
-    plan.write_text(f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "scan"\n')
+    plan = items_plan(tmp_path / "plan")
     result = api.run_plan(plan, workdir=tmp_path / "w")
     expected = ExitCode.OK if items_db.kind == "postgresql" else ExitCode.USAGE  # refused: the error names the URL
     assert result.exit_code == expected, result.message

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from helpers import ITEMS_URL_ENV, ItemsDb
+from helpers import ItemsDb, items_plan
 from safeshift import api
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
@@ -54,30 +54,8 @@ def items_rows() -> int:
 
 
 def write_plan(folder: Path, phase: str, check: str) -> Path:
-    migrations = folder / "migrations"
-    migrations.mkdir(parents=True)
-    (migrations / "0001_extra.up.sql").write_text("CREATE TABLE extra (id INTEGER PRIMARY KEY);\n")
-    (migrations / "0001_extra.down.sql").write_text("DROP TABLE extra;\n")
+    plan = items_plan(folder, f'\n[rollback]\nstrategy = "downgrade"\n\n[[checks.{phase}]]\n{check}\n')
     (folder / "user_checks.py").write_text(CHECKS_PY)
-    plan = folder / "safeshift.toml"
-    plan.write_text(
-        f"""
-[database]
-url = "${{{ITEMS_URL_ENV}}}"
-
-[migration]
-engine = "sql"
-
-[backup]
-verify = "scan"
-
-[rollback]
-strategy = "downgrade"
-
-[[checks.{phase}]]
-{check}
-"""
-    )
     return plan
 
 
