@@ -74,3 +74,13 @@ def test_a_sqlite_url_naming_another_kind_of_file_is_one_line(tmp_path: Path, mo
     result = CliRunner().invoke(app, ["status", "--plan", str(plan)])
     assert result.exit_code == 2 and "is not a SQLite database" in result.stderr and "Traceback" not in result.output
     assert notes.read_text() == "not a database\n" * 10
+
+
+def test_a_workdir_that_is_a_file_names_the_file(tmp_path: Path) -> None:
+    plan = plan_in(tmp_path / "plan", '[database]\nurl = "sqlite:///x.db"\n')
+    (tmp_path / "plan" / "x.db").touch()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = CliRunner().invoke(app, ["run", "--plan", str(plan), "--workdir", str(blocker)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot use {blocker}" in " ".join(result.stderr.split()) and "Traceback" not in result.output

@@ -61,6 +61,11 @@ def _call(fn: Callable[[], T]) -> T:
         render.fail(exc.message, int(exc.exit_code))
     except KeyboardInterrupt:
         render.fail("interrupted", int(ExitCode.USAGE))
+    except OSError as exc:  # the disk or the file system said no: name the file it was about
+        where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "a file"
+        render.fail(f"cannot use {where}: {exc.strerror or exc}", int(ExitCode.USAGE))
+    except MemoryError:
+        render.fail("out of memory", int(ExitCode.USAGE))
     except Exception as exc:  # a bug of ours: still one line, still no traceback
         text = str(exc).strip().splitlines()
         render.fail(f"unexpected {type(exc).__name__}: {text[0] if text else ''}", int(ExitCode.USAGE))
