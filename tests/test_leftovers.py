@@ -26,7 +26,11 @@ def write_plan(folder: Path) -> Path:
     )
 
 
-def scratch(kind: str, database: str | None) -> set[str]:
+def scratch(kind: str, database: str | None, work: Path | None = None) -> set[str]:
+    """Scratch copies: server databases named ``*_safeshift_*``, SQLite's file copies beside the backups."""
+    if kind == "sqlite":
+        folder = (work or Path("/nonexistent")) / ".safeshift" / "backups"
+        return {p.name for p in folder.glob("*") if ".scratch." in p.name or p.name.endswith(".part")}
     return {n for n in server_databases(kind) if "_safeshift_" in n and n.startswith((database or "")[:20])}
 
 
@@ -37,21 +41,23 @@ def cli(items_db: ItemsDb, *args: str, fault: str | None = None) -> subprocess.C
     return subprocess.run([sys.executable, "-m", "safeshift.cli", *args], env=env, capture_output=True, text=True, timeout=180)
 
 
-@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
-@pytest.mark.parametrize("fault", ["backup:verify:loaded", "scratch:proof"])
+@pytest.mark.parametrize(
+    ("db_kind", "fault"),
+    [(k, f) for k in ("postgresql", "mysql") for f in ("backup:verify:loaded", "scratch:proof")] + [("sqlite", "scratch:proof")],
+)
 def test_a_kill_holding_a_scratch_copy_is_cleaned_up_by_its_recovery(items_db: ItemsDb, tmp_path: Path, fault: str) -> None:
     plan, work = write_plan(tmp_path / "plan"), tmp_path / "w"
-    before = scratch(items_db.kind, items_db.url.database)
+    before = scratch(items_db.kind, items_db.url.database, work)
     killed = cli(items_db, "run", "--plan", str(plan), "--workdir", str(work), fault=fault)
     assert killed.returncode == EXIT_CODE, killed.stdout + killed.stderr
-    left = scratch(items_db.kind, items_db.url.database) - before
+    left = scratch(items_db.kind, items_db.url.database, work) - before
     assert left, "the kill left its scratch copy (else this test proves nothing)"
     run_id = next((work / ".safeshift" / "runs").iterdir()).name
     assert all(run_id.lower()[-6:] in name for name in left)  # named after its run
     rolled = cli(items_db, "rollback", run_id, "--plan", str(plan), "--workdir", str(work), "--json")
     assert rolled.returncode in (0, 3), rolled.stdout + rolled.stderr
     assert json.loads(rolled.stdout)["outcome"] in ("noop", "rolled_back")
-    assert scratch(items_db.kind, items_db.url.database) - before == set()
+    assert scratch(items_db.kind, items_db.url.database, work) - before == set()
     assert not list((work / ".safeshift" / "backups").glob("*.part"))
 
 
