@@ -56,6 +56,11 @@ def test_only_this_databases_complete_unchanged_backup_is_restored(
     shutil.copyfile(backup, torn)
     with pytest.raises(ConfigError, match="not a complete backup taken by safeshift"):
         api.restore(plan, torn)
+    hand_made = backup.with_name("taken-by-hand" + backup.suffix)
+    shutil.copyfile(backup, hand_made)  # no manifest: refused, unless the person says so
+    with pytest.raises(ConfigError, match="not a complete backup taken by safeshift"):
+        api.restore(plan, hand_made)
+    assert api.restore(plan, hand_made, force=True).row_counts["items"] == 200
 
     with open(backup, "ab") as fh:
         fh.write(b"-- changed\n")

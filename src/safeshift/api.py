@@ -206,8 +206,11 @@ class RestoreResult:
         return {"backup": self.backup, "database": self.database, "row_counts": self.row_counts}
 
 
-def restore(plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | None = None) -> RestoreResult:
-    """Replace the database's content with a backup file.
+def restore(
+    plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | None = None, force: bool = False
+) -> RestoreResult:
+    """Replace the database's content with a backup file: this database's own, complete and
+    unchanged (its manifest says so), unless ``force`` (a file from elsewhere, taken by hand).
 
     ``confirm``, when given, is asked once the plan is loaded; a false answer changes nothing.
     """
@@ -220,7 +223,8 @@ def restore(plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | 
     if not backup_path.is_file():
         raise ConfigError(f"{backup_path}: backup file not found")
     dialect = _open(loaded)
-    check_backup_for(backup_path, safe_url(dialect.url))  # this database's own, complete, unchanged
+    if not force:
+        check_backup_for(backup_path, safe_url(dialect.url))  # this database's own, complete, unchanged
     engine = dialect.create_engine()
     try:
         dialect.restore(engine, backup_path.resolve())

@@ -209,13 +209,18 @@ def restore(
     backup_file: Annotated[Path, typer.Argument(metavar="BACKUP", help="A backup file written by safeshift.")],
     plan: PlanOpt = Path(DEFAULT_PLAN),
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask; replace the database's content.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Restore a file without a safeshift manifest for this database (one taken by hand)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Replace the database's content with BACKUP."""
+    """Replace the database's content with BACKUP, a backup safeshift took of this database
+    (its BACKUP.manifest.json names the database, size and checksum; --force skips that check)."""
     from safeshift import api
 
     confirm = None if yes or json_out else render.confirm_restore
-    result = _call(lambda: api.restore(plan, backup_file, confirm=confirm))
+    result = _call(lambda: api.restore(plan, backup_file, confirm=confirm, force=force))
     if json_out:
         render.emit_json(result.to_dict())
     else:
