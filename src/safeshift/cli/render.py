@@ -174,6 +174,8 @@ def run_result(result: RunResult) -> None:
             say(f"    {st.sql}", soft_wrap=True)
         for f in st.findings or []:
             say(f"    ⚠ {f['code']} {f['severity']}: {f['message']}", soft_wrap=True)
+    if result.rollback is not None and result.rollback.backup is not None:
+        say(f"backup before the rollback: {result.rollback.backup.path}", soft_wrap=True)
     proof = result.rollback.proof if result.rollback is not None else None
     if proof is not None:
         verdict = "database equals the snapshot" if proof.equal else "DATABASE DIFFERS FROM THE SNAPSHOT"

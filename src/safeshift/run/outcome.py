@@ -123,6 +123,7 @@ class Rollback:
     proof: Proof | None = None
     maintenance: str | None = None  # why maintenance could not be switched on for it
     output: list[dict[str, Any]] = field(default_factory=list)  # what the downgrade printed or ran
+    backup: BackupInfo | None = None  # the database as it was before the rollback touched it
 
     @property
     def proven(self) -> bool:
@@ -139,6 +140,8 @@ class Rollback:
             data["maintenance"] = self.maintenance
         if self.output:
             data["output"] = self.output
+        if self.backup is not None:
+            data["backup"] = self.backup.to_dict()
         return data
 
 

@@ -76,6 +76,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             "## Rollback",
             "",
             f"- Reason: {rollback['reason']}",
+            f"- Backup before the rollback: `{rollback['backup']['path']}` ({_size(rollback['backup']['bytes'])}, verified)"
+            if rollback.get("backup") else "- Backup before the rollback: none (no rollback step ran)",
             f"- Strategy: {rollback['strategy']}; steps: "
             + ", ".join(f"{s['step']} {'ok' if s['ok'] else 'FAILED'}" for s in rollback["steps"]),
             f"- Proof: {'database equals the snapshot' if proof.get('equal') else 'NOT EQUAL'}"

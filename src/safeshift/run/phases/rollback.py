@@ -1,7 +1,9 @@
 """Rollback: the plan's strategy (downgrade, restore, or downgrade then restore), each step proven.
 
 Maintenance goes back on first (the runbook stops the application while it rolls back).
-A server that went away gets ``[rollback] wait_for_database`` seconds to return.
+A server that went away gets ``[rollback] wait_for_database`` seconds to return. Then, before
+any step, a verified backup of the database as it is now (what the application wrote since
+apply included): no rollback step runs without one.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from safeshift.dialects.base import BackupInfo
 from safeshift.errors import SafeshiftError
 from safeshift.migrators import output_of
 from safeshift.run.context import RunContext, error_text
+from safeshift.run.manifest import write_manifest
 from safeshift.run.outcome import Rollback, RollbackStep
 from safeshift.run.phases.maintenance import switch
 from safeshift.run.phases.prove import prove
+from safeshift.secrets import safe_url
 
 
 def rollback(ctx: RunContext, reason: str) -> Rollback:
@@ -27,6 +32,15 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
     except SafeshiftError as exc:
         record.maintenance = exc.message
     steps = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
+    _wait_for_database(ctx)
+    try:
+        with ctx.phase("rollback:backup") as ph:
+            record.backup = _backup_now(ctx)
+            ph.detail.update(path=record.backup.path, bytes=record.backup.bytes, verified=record.backup.verified)
+    except Exception as exc:  # without it nothing is changed further: a person decides
+        record.steps.append(RollbackStep("backup", ok=False, error=f"no backup of the current state, so no rollback step ran: {error_text(exc)}"))
+        record.proof = prove(ctx)
+        return record
     for step in steps:
         _wait_for_database(ctx)
         try:
@@ -40,6 +54,19 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
         if record.proof.equal:
             break
     return record
+
+
+def _backup_now(ctx: RunContext) -> BackupInfo:
+    """The database as it is before the rollback touches it, verified by its row counts."""
+    assert ctx.engine is not None
+    with ctx.connect() as conn:
+        counts = ctx.dialect.row_counts(conn)
+    dest = ctx.backup_dir / f"{ctx.run_id}.before-rollback{ctx.dialect.backup_suffix}"
+    info = ctx.dialect.backup(ctx.engine, dest, lambda done, total: ctx.progress("backup before rollback", done, total))
+    info.verify_detail = ctx.dialect.verify_backup(info, counts, ctx.run_id, method="scan")
+    info.verified = True
+    write_manifest(dest, safe_url(ctx.url), ctx.run_id, counts)
+    return info
 
 
 def _downgrade(ctx: RunContext, record: Rollback) -> None:
