@@ -170,3 +170,6 @@ def test_a_column_type_the_downgrade_left_changed_is_a_difference(
     first = next(p for p in result.phases if p.name == "prove")
     assert first.detail["equal"] is False
     assert any(d.startswith("table items differs: now column qty BIGINT") for d in first.detail["differences"]), first.detail
+    if strategy == "downgrade-then-restore":  # proven by the restore: what it put back is still said
+        assert "by a restore; before it the database differed: table items differs" in result.message
+        assert "An earlier proof (before the restore) found:" in Path(result.report_md or "").read_text()

@@ -164,7 +164,12 @@ def _change(ctx: RunContext) -> Verdict:
 def _rolled_back(ctx: RunContext, reason: str) -> Verdict:
     record = rollback(ctx, reason)
     if record.proven:
-        return Verdict.of("rolled_back", f"{reason}; rolled back and proven equal to the snapshot")
+        message = f"{reason}; rolled back and proven equal to the snapshot"
+        left = [d for proof in record.earlier for d in proof.differences]
+        if left:  # what the restore put back: never hidden behind "proven equal"
+            message += f" by a restore; before it the database differed: {'; '.join(left[:3])}"
+            message += f" (backup of that state: {record.backup.path})" if record.backup is not None else ""
+        return Verdict.of("rolled_back", message)
     differences = record.proof.differences if record.proof is not None else []
     differs = "; ".join(differences[:3]) or "rollback did not complete"
     return Verdict.of("failed", f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}")

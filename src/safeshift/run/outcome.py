@@ -120,7 +120,8 @@ class Rollback:
     reason: str
     strategy: str
     steps: list[RollbackStep] = field(default_factory=list)
-    proof: Proof | None = None
+    proof: Proof | None = None  # the last proof, which decides
+    earlier: list[Proof] = field(default_factory=list)  # proofs that failed before it (the downgrade's)
     maintenance: str | None = None  # why maintenance could not be switched on for it
     output: list[dict[str, Any]] = field(default_factory=list)  # what the downgrade printed or ran
     backup: BackupInfo | None = None  # the database as it was before the rollback touched it
@@ -135,6 +136,7 @@ class Rollback:
             "strategy": self.strategy,
             "steps": [s.to_dict() for s in self.steps],
             "proof": self.proof.to_dict() if self.proof is not None else {},
+            "earlier_proofs": [p.to_dict() for p in self.earlier],
         }
         if self.maintenance is not None:
             data["maintenance"] = self.maintenance

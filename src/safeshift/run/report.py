@@ -84,6 +84,9 @@ def render_markdown(data: dict[str, Any]) -> str:
             f" (revision {proof.get('revision') or 'base'}, {proof.get('tables_compared', 0)} tables compared)",
         ]
         lines += [f"  - {d}" for d in proof.get("differences", [])]
+        for earlier in rollback.get("earlier_proofs", []):
+            lines.append("- An earlier proof (before the restore) found:")
+            lines += [f"  - {d}" for d in earlier.get("differences", [])]
         if proof.get("row_counts"):
             lines += ["", "| table | snapshot | after rollback |", "|---|---:|---:|"]
             lines += [

@@ -50,6 +50,8 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
             record.steps.append(RollbackStep(step, ok=False, error=error_text(exc)))
             continue
         record.steps.append(RollbackStep(step, ok=True))
+        if record.proof is not None:
+            record.earlier.append(record.proof)
         record.proof = prove(ctx)
         if record.proof.equal:
             break
