@@ -48,3 +48,17 @@ def test_a_kill_during_that_backup_is_recovered_by_rollback_run(items_db: ItemsD
     assert rolled.returncode == ExitCode.ROLLED_BACK, rolled.stdout + rolled.stderr
     data = json.loads(rolled.stdout)
     assert data["rollback"]["proof"]["equal"] is True and data["rollback"]["backup"]["verified"] is True
+
+
+def test_the_report_shows_the_whole_maintenance_window_rollback_included(items_db: ItemsDb, tmp_path: Path) -> None:
+    flag = tmp_path / "maintenance_on"
+    plan = items_plan(tmp_path / "plan", FAILS + f'\n[maintenance]\nkind = "file"\npath = "{flag}"\n')
+    result = api.run_plan(plan, workdir=tmp_path / "w")
+    assert result.exit_code == ExitCode.ROLLED_BACK, result.message
+    names = [p.name for p in result.phases]
+    assert names[names.index("maintenance:on")] and names[-1] == "maintenance:off" and not flag.exists()
+    on = next(p for p in result.phases if p.name == "maintenance:on")
+    off = result.phases[-1]
+    assert on.started and off.started >= on.started  # ISO times, the rollback inside the window
+    report = Path(result.report_md or "").read_text()
+    assert "**Maintenance window (downtime):**" in report

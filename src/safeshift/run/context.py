@@ -155,7 +155,7 @@ class RunContext:
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[PhaseResult]:
         """Time and journal one phase; an exception marks it (blocked before any change, else failed)."""
-        record = PhaseResult(name=name)
+        record = PhaseResult(name=name, started=now_iso())
         self.observer.phase_started(name)
         self.event(name, "started")
         faults.hit(f"{name}:started")
@@ -175,7 +175,10 @@ class RunContext:
         finally:
             record.seconds = time.perf_counter() - started
             self.result.phases.append(record)
-            self.event(name, "finished", status=record.status, seconds=round(record.seconds, 4), detail=record.detail)
+            self.event(
+                name, "finished", status=record.status, started=record.started,
+                seconds=round(record.seconds, 4), detail=record.detail,
+            )
             self.observer.phase_finished(record)
         faults.hit(f"{name}:finished")
 

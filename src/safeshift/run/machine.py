@@ -241,7 +241,10 @@ def adopt(ctx: RunContext, record: RunRecord) -> None:
     if record.backup is not None:
         result.backup = record.backup.backup
     result.phases = [
-        PhaseResult(name=e["phase"], status=e.get("status", "failed"), seconds=e.get("seconds", 0.0), detail=e.get("detail", {}))
+        PhaseResult(
+            name=e["phase"], status=e.get("status", "failed"), seconds=e.get("seconds", 0.0),
+            detail=e.get("detail", {}), started=e.get("started", ""),
+        )
         for e in record.phases
     ]
     ctx.apply_started = record.apply_started

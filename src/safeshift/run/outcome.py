@@ -80,9 +80,13 @@ class PhaseResult:
     status: PhaseStatus = "ok"
     seconds: float = 0.0
     detail: dict[str, Any] = field(default_factory=dict)
+    started: str = ""  # ISO time the phase began
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3), "detail": self.detail}
+        return {
+            "name": self.name, "status": self.status, "started": self.started,
+            "seconds": round(self.seconds, 3), "detail": self.detail,
+        }
 
 
 @dataclass

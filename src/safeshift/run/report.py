@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,29 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def maintenance_window(phases: list[dict[str, Any]], finished: str) -> tuple[float, int] | None:
+    """Seconds the application spent in maintenance mode during the run (the rollback's too):
+    from each ``maintenance:on`` to the end of the ``maintenance:off`` after it (or the run's end)."""
+    total, spells, opened = 0.0, 0, None
+    for p in phases:
+        start = _time(p.get("started", ""))
+        if p["name"] == "maintenance:on" and opened is None and start is not None:
+            opened, spells = start, spells + 1
+        elif p["name"] == "maintenance:off" and opened is not None and start is not None:
+            total += (start - opened).total_seconds() + float(p.get("seconds", 0.0))
+            opened = None
+    if opened is not None and (end := _time(finished)) is not None:
+        total += (end - opened).total_seconds()
+    return (total, spells) if spells else None
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# safeshift run {data['run_id']}",
@@ -37,8 +61,12 @@ def render_markdown(data: dict[str, Any]) -> str:
     facts = data.get("facts")
     if facts:
         lines.append(f"- **Server:** {facts['version']}, database size {_size(facts['database_bytes'])}")
-    lines += ["", "## Phases", "", "| phase | status | seconds |", "|---|---|---:|"]
-    lines += [f"| {p['name']} | {p['status']} | {p['seconds']:.3f} |" for p in data["phases"]]
+    window = maintenance_window(data["phases"], data.get("finished") or "")
+    if window is not None:
+        seconds, spells = window
+        lines.append(f"- **Maintenance window (downtime):** {seconds:.1f} s" + (f" in {spells} spells" if spells > 1 else ""))
+    lines += ["", "## Phases", "", "| phase | started | status | seconds |", "|---|---|---|---:|"]
+    lines += [f"| {p['name']} | {p.get('started', '')} | {p['status']} | {p['seconds']:.3f} |" for p in data["phases"]]
     backfills = [b for p in data["phases"] if p["name"] == "apply" for b in p["detail"].get("backfills", [])]
     if backfills:
         lines += ["", "## Backfills", "", "| backfill | table | rows | batches | seconds | rows/s | resumed after key |",
