@@ -38,7 +38,8 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
             record.backup = _backup_now(ctx)
             ph.detail.update(path=record.backup.path, bytes=record.backup.bytes, verified=record.backup.verified)
     except Exception as exc:  # without it nothing is changed further: a person decides
-        record.steps.append(RollbackStep("backup", ok=False, error=f"no backup of the current state, so no rollback step ran: {error_text(exc)}"))
+        why = f"no backup of the current state, so no rollback step ran: {error_text(exc)}"
+        record.steps.append(RollbackStep("backup", ok=False, error=why))
         record.proof = prove(ctx)
         return record
     for step in steps:
