@@ -17,9 +17,10 @@ inside the functions that use them, so ``import safeshift.api`` stays cheap and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -27,6 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from safeshift import lint
     from safeshift.checks import CheckResult
     from safeshift.config.models import Plan
@@ -124,6 +127,23 @@ class CheckReport:
         return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
 
 
+@contextlib.contextmanager
+def _connected(dialect: Dialect) -> Iterator[Connection]:
+    """A connection to the plan's database; a driver's failure is one line naming the (masked) URL."""
+    from safeshift.secrets import first_line, safe_url
+
+    engine = dialect.create_engine()
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SafeshiftError:
+        raise
+    except Exception as exc:
+        raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
 def _open(plan: Plan) -> Dialect:
     from safeshift.dialects import get_dialect
     from safeshift.secrets import register_url
@@ -141,29 +161,20 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
     Snapshot-relative expectations compare against the current row counts.
     """
     from safeshift.checks import CheckContext, build_checks, capture_baseline, run_checks
-    from safeshift.secrets import safe_url
 
     loaded = load(plan)
     if phase not in ("pre", "post"):
         raise ConfigError(f"--phase: expected pre or post, got {phase!r}")
     dialect = _open(loaded)
     checks = build_checks(loaded, phase)
-    engine = dialect.create_engine()
-    try:
-        with engine.connect() as conn:
-            snapshot = dialect.row_counts(conn)
-            conn.rollback()
-            # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
-            ctx = CheckContext(conn=conn, snapshot=None, base_dir=loaded.base_dir)
-            ctx.baseline = capture_baseline(checks, ctx)
-            ctx.snapshot = snapshot
-            return CheckReport(phase, run_checks(checks, ctx))
-    except ConnectError:
-        raise
-    except Exception as exc:
-        raise ConnectError(f"cannot connect to {safe_url(loaded.database_url())}: {exc}") from None
-    finally:
-        engine.dispose()
+    with _connected(dialect) as conn:
+        snapshot = dialect.row_counts(conn)
+        conn.rollback()
+        # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
+        ctx = CheckContext(conn=conn, snapshot=None, base_dir=loaded.base_dir)
+        ctx.baseline = capture_baseline(checks, ctx)
+        ctx.snapshot = snapshot
+        return CheckReport(phase, run_checks(checks, ctx))
 
 
 # -- backup, restore ----------------------------------------------------------------------------
@@ -371,7 +382,6 @@ def lint_plan(
     """
     from safeshift import lint
     from safeshift.migrators import get_migrator
-    from safeshift.secrets import safe_url
 
     loaded = load(plan)
     settings = lint.LintSettings.from_section(loaded.lint)
@@ -394,17 +404,9 @@ def lint_plan(
             raise ConfigError(
                 f"{loaded.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint"
             )
-        engine = dialect.create_engine()
-        try:
-            with engine.connect() as conn:
-                facts = dialect.server_facts(conn)
-                current = migrator.current(conn)
-        except SafeshiftError:
-            raise
-        except Exception as exc:
-            raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {exc}") from None
-        finally:
-            engine.dispose()
+        with _connected(dialect) as conn:
+            facts = dialect.server_facts(conn)
+            current = migrator.current(conn)
         target = migrator.resolve_target(loaded.migration.target)
         pieces = migrator.render_each(current, target, name)
         statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
