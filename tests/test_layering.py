@@ -29,7 +29,7 @@ ALLOWED_CYCLES: frozenset[tuple[str, ...]] = frozenset()
 
 
 def _room_of(path: Path) -> str:
-    """``checks/sql.py`` -> ``checks``; ``runner.py`` -> ``runner``; ``__init__.py`` -> ``__init__``."""
+    """``checks/sql.py`` -> ``checks``; ``api.py`` -> ``api``; ``__init__.py`` -> ``__init__``."""
     first = path.relative_to(PACKAGE).parts[0]
     return first.removesuffix(".py")
 

@@ -294,7 +294,7 @@ class MigrationSection(Strict):
     target_name: str | None = None
     url_env: str = "DATABASE_URL"
     timeout: float = Field(default=3600.0, gt=0, description="seconds a command may run")
-    # [[migration.backfill]]: online backfills run between revisions, in plan order (runner.py)
+    # [[migration.backfill]]: online backfills run between revisions, in plan order (run/phases/apply.py)
     backfill: tuple[BackfillStep, ...] = ()
 
     @field_validator("up", "down", "current", "pending", mode="before")
