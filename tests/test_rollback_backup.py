@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from helpers import ItemsDb, items_plan
 from safeshift import api
+from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
 from safeshift.faults import EXIT_CODE
 
@@ -62,3 +68,69 @@ def test_the_report_shows_the_whole_maintenance_window_rollback_included(items_d
     assert on.started and off.started >= on.started  # ISO times, the rollback inside the window
     report = Path(result.report_md or "").read_text()
     assert "**Maintenance window (downtime):**" in report
+
+
+WAITS_FOR_WRITES = (
+    '\n[rollback]\nstrategy = "downgrade"\n\n'
+    '[[checks.post]]\nname = "fails once the application wrote"\nkind = "python"\nfunction = "live_checks:after_writes"\n'
+)
+LIVE_CHECKS = """
+import time
+
+import sqlalchemy as sa
+
+
+def after_writes(conn):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        conn.rollback()  # a fresh snapshot each look
+        if conn.execute(sa.text("SELECT COUNT(*) FROM items")).scalar_one() > 205:
+            break
+        time.sleep(0.01)
+    return False
+"""
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
+def test_the_backup_verifies_while_the_application_keeps_writing(items_db: ItemsDb, tmp_path: Path) -> None:
+    """No maintenance hook: inserts go on from apply through the rollback; the backup before it still verifies
+    (each table between its counts before and after), so the rollback runs instead of stopping."""
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        engine = get_dialect(items_db.url).create_engine()
+        next_id = 10_000
+        try:
+            while not stop.is_set():
+                try:
+                    if "extra" not in sa.inspect(engine).get_table_names():
+                        time.sleep(0.002)  # the application's new release writes once apply ran
+                        continue
+                    with engine.begin() as conn:
+                        conn.execute(sa.text("INSERT INTO items (id, qty) VALUES (:id, 1)"), {"id": next_id})
+                    next_id += 1
+                    written[0] += 1
+                except Exception:  # a lock or the DDL of the moment: try again, as an application would
+                    time.sleep(0.01)
+                time.sleep(0.002)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        plan = items_plan(tmp_path / "plan", WAITS_FOR_WRITES)
+        (tmp_path / "plan" / "live_checks.py").write_text(LIVE_CHECKS)
+        result = api.run_plan(plan, workdir=tmp_path / "w")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert written[0] > 0
+    assert result.rollback is not None and result.rollback.backup is not None, result.message
+    assert result.rollback.backup.verified
+    steps = {s.step: s.ok for s in result.rollback.steps}
+    assert steps.get("downgrade") is True, result.rollback.to_dict()
+    # the writes since apply are not "proven equal": the proof names the extra rows
+    assert result.exit_code == ExitCode.ROLLBACK_FAILED and "table items has" in result.message

@@ -207,6 +207,11 @@ class Dialect(ABC):
         proof); drop it with :meth:`drop_scratch_copy`, or after a crash with :meth:`drop_leftovers`."""
         raise NotImplementedError(f"{self.name} cannot make scratch copies")
 
+    def backup_counts(self, backup: BackupInfo) -> dict[str, int]:
+        """Rows per table as the backup file holds them, read from the file itself (so the file
+        is complete and readable); BackupError when it is not."""
+        raise NotImplementedError
+
     def drop_leftovers(self, run_id: str, backup_dir: Path) -> list[str]:
         """What a killed run of ``run_id`` left behind, removed: partial backup files and file
         copies in the backup folder (server dialects: its scratch databases too). Returns their names."""

@@ -59,6 +59,11 @@ class ServerDialect(Dialect):
                 removed.append(name)
         return removed
 
+    def backup_counts(self, backup: BackupInfo) -> dict[str, int]:
+        path = Path(backup.path)
+        self._check_backup_file(path)
+        return self._scan_counts(path)
+
     def _check_backup_file(self, path: Path) -> None:
         """Refuse a backup file that is visibly incomplete before loading it anywhere."""
 

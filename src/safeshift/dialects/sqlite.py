@@ -131,6 +131,17 @@ class SQLiteDialect(Dialect):
         self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
     ) -> dict[str, Any]:
         """The backup is itself a database: integrity_check and exact counts (both methods)."""
+        counts = self.backup_counts(backup, list(snapshot))
+        differ = {t: (snapshot[t], counts.get(t)) for t in snapshot if counts.get(t) != snapshot[t]}
+        if differ:
+            name, (want, got) = next(iter(differ.items()))
+            raise BackupError(
+                f"backup {backup.path} does not match the snapshot: table {name} has {got} rows, expected {want}"
+            )
+        return {"integrity_check": "ok", "tables_compared": len(counts), "row_counts_equal": True}
+
+    def backup_counts(self, backup: BackupInfo, tables: list[str] | None = None) -> dict[str, int]:
+        """PRAGMA integrity_check, then each table's rows in the backup file (every table by default)."""
         uri = Path(backup.path).resolve().as_uri() + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True)
@@ -140,21 +151,20 @@ class SQLiteDialect(Dialect):
             integrity = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
             if integrity != ["ok"]:
                 raise BackupError(f"backup {backup.path} failed PRAGMA integrity_check: {integrity[0]}")
-            counts = {
+            if tables is None:
+                tables = [
+                    str(r[0]) for r in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                    )
+                ]
+            return {
                 name: int(conn.execute(f"SELECT COUNT(*) FROM {_quote(name)}").fetchone()[0])  # noqa: S608
-                for name in snapshot
+                for name in tables
             }
         except sqlite3.Error as exc:
             raise BackupError(f"backup {backup.path} cannot be read: {exc}") from None
         finally:
             conn.close()
-        differ = {t: (snapshot[t], counts.get(t)) for t in snapshot if counts.get(t) != snapshot[t]}
-        if differ:
-            name, (want, got) = next(iter(differ.items()))
-            raise BackupError(
-                f"backup {backup.path} does not match the snapshot: table {name} has {got} rows, expected {want}"
-            )
-        return {"integrity_check": "ok", "tables_compared": len(counts), "row_counts_equal": True}
 
     def restore(self, engine: Engine, backup_path: Path) -> None:
         engine.dispose()  # no pooled connection may hold the file while its pages are replaced
