@@ -67,8 +67,9 @@ def _call(fn: Callable[[], T]) -> T:
     except MemoryError:
         render.fail("out of memory", int(ExitCode.USAGE))
     except Exception as exc:  # a bug of ours: still one line, still no traceback
-        text = str(exc).strip().splitlines()
-        render.fail(f"unexpected {type(exc).__name__}: {text[0] if text else ''}", int(ExitCode.USAGE))
+        from safeshift.secrets import first_line
+
+        render.fail(f"unexpected {first_line(exc)}", int(ExitCode.USAGE))
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
