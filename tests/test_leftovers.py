@@ -43,7 +43,7 @@ def cli(items_db: ItemsDb, *args: str, fault: str | None = None) -> subprocess.C
 
 @pytest.mark.parametrize(
     ("db_kind", "fault"),
-    [(k, f) for k in ("postgresql", "mysql") for f in ("backup:verify:loaded", "scratch:proof")] + [("sqlite", "scratch:proof")],
+    [(k, f) for k in ("postgresql", "mysql") for f in ("backup:verify:loaded", "scratch:before")] + [("sqlite", "scratch:before")],
 )
 def test_a_kill_holding_a_scratch_copy_is_cleaned_up_by_its_recovery(items_db: ItemsDb, tmp_path: Path, fault: str) -> None:
     plan, work = write_plan(tmp_path / "plan"), tmp_path / "w"

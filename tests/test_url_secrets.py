@@ -66,3 +66,67 @@ def test_a_query_password_never_reaches_output_journal_or_report(
         if path.is_file() and path.suffix in (".jsonl", ".json", ".md"):
             assert secret not in path.read_text(), path
     assert make_url(url).query  # the URL did carry it
+
+
+def test_the_user_name_is_masked_where_it_names_the_user_not_inside_paths() -> None:
+    url = make_url("postgresql://ops_admin_77:Pw-1234-xyz@db.local/app")
+    register_url(url)
+    assert safe_url(url) == "postgresql://***:***@db.local/app"
+    shown = redact(
+        'FATAL: password authentication failed for user "ops_admin_77"; '
+        "(1045, \"Access denied for user 'ops_admin_77'@'10.0.0.9'\"); mysql://ops_admin_77@db/x; "
+        "backup in /home/ops_admin_77/backups"
+    )
+    assert shown.count("ops_admin_77") == 1 and "/home/ops_admin_77/backups" in shown, shown
+    assert redact("ops_admin_77") == "***"  # a JSON value that is the name alone
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
+def test_a_user_with_a_password_is_never_named_in_output_journal_or_report(
+    items_db: ItemsDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real login with a password on each server: neither its name nor its password is shown."""
+    import sqlalchemy as sa
+
+    user, password = "ss_login_4471", "Login-Pw-9932"
+    admin = items_db.url
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    database = admin.database
+    with engine.connect() as conn:
+        if items_db.kind == "postgresql":
+            if conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'").first():
+                conn.exec_driver_sql(f"DROP OWNED BY {user}")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {user}")
+            conn.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+            conn.exec_driver_sql(f'GRANT ALL ON DATABASE "{database}" TO {user}')
+            conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {user}')
+        else:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+            conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"))
+            conn.execute(sa.text(f"GRANT ALL ON *.* TO '{user}'@'%'"))
+    try:
+        if items_db.kind == "postgresql":
+            with sa.create_engine(admin).begin() as conn:  # the items tables belong to the login now
+                for table in sa.inspect(conn).get_table_names():
+                    conn.exec_driver_sql(f'ALTER TABLE "{table}" OWNER TO {user}')
+        login = admin.set(username=user, password=password, host="127.0.0.1")
+        monkeypatch.setenv(ITEMS_URL_ENV, login.render_as_string(hide_password=False))
+        plan = items_plan(tmp_path / "plan")
+        result = api.run_plan(plan, workdir=tmp_path / "w")
+        assert result.exit_code == ExitCode.OK, result.message
+        shown = str(result.to_dict()) + str(api.status(plan, workdir=tmp_path / "w").to_dict())
+        for secret in (user, password):
+            assert secret not in shown
+            for path in (tmp_path / "w").rglob("*"):
+                if path.is_file() and path.suffix in (".jsonl", ".json", ".md"):
+                    assert secret not in path.read_text(), path
+    finally:
+        with engine.connect() as conn:
+            if items_db.kind == "postgresql":
+                conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO postgres')
+                conn.exec_driver_sql(f"REASSIGN OWNED BY {user} TO postgres")
+                conn.exec_driver_sql(f"DROP OWNED BY {user}")
+                conn.exec_driver_sql(f"DROP ROLE IF EXISTS {user}")
+            else:
+                conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        engine.dispose()

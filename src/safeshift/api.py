@@ -99,12 +99,13 @@ def resume_run(
 
 
 def rollback_run(
-    plan: PlanLike, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None
+    plan: PlanLike, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None, force: bool = False
 ) -> RunResult:
-    """Roll back an interrupted run from its journal and prove the database equals its snapshot."""
+    """Roll back a run and prove it: an interrupted one from its journal, or a succeeded one
+    (a planned rollback to its start revision; ``force`` even when the database moved on since)."""
     from safeshift.run import rollback_run as _rollback_run
 
-    return _rollback_run(load(plan), run_id, workdir=workdir, observer=observer)
+    return _rollback_run(load(plan), run_id, workdir=workdir, observer=observer, force=force)
 
 
 # -- check ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 MASK = "***"
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_names: dict[str, re.Pattern[str]] = {}  # user names: masked where they name someone, not inside paths
 
 
 def register_secret(value: str | None) -> None:
@@ -23,6 +24,21 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 4:
         with _lock:
             _secrets.add(value)
+
+
+def register_name(value: str | None) -> None:
+    """Remember a user name from a URL's userinfo.
+
+    A name is often an ordinary word ("root", "postgres") that also spells a home folder
+    or a database, so it is masked where it names the user: as a whole word outside paths
+    and host names (``user "alice"``, ``'root'@'localhost'``, ``{"user": "alice"}``) and
+    as a URL's userinfo (``//alice@`` or ``//alice:``), never inside ``/home/alice/x``.
+    """
+    if value and len(value) >= 4:
+        name = re.escape(value)
+        pattern = re.compile(rf"(?<![\w/.-]){name}(?![\w/.-])|(?<=//){name}(?=[:@])")
+        with _lock:
+            _names[value] = pattern
 
 
 # query parameters that carry credentials, whatever the driver calls them
@@ -40,7 +56,8 @@ def secret_query_values(query: Any) -> list[str]:
 
 
 def register_url(url: URL) -> None:
-    """Every credential-bearing part of a database URL: the password and password-like query values."""
+    """Every credential-bearing part of a database URL: user name, password, password-like query values."""
+    register_name(url.username)
     if url.password:
         register_secret(str(url.password))
     for value in secret_query_values(url.query):
@@ -55,6 +72,7 @@ def register_url_text(text: str) -> None:
     except ValueError:
         return
     register_secret(password)
+    register_name(parts.username)
     for value in secret_query_values({k: v for k, v in parse_qsl(parts.query, keep_blank_values=False)}):
         register_secret(value)
 
@@ -63,9 +81,13 @@ def redact(text: str) -> str:
     """Replace every registered secret in ``text``."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
+        names = list(_names.items())
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    for name, pattern in names:
+        if name in text:
+            text = pattern.sub(MASK, text)
     return text
 
 
@@ -97,6 +119,8 @@ def first_line(exc: BaseException, *, with_type: bool = True) -> str:
 
 
 def safe_url(url: URL) -> str:
-    """The URL as it may be shown: password and credential-bearing query values masked."""
+    """The URL as it may be shown: user name, password and credential-bearing query values masked."""
     query = {k: MASK if SECRET_PARAM.search(str(k)) else v for k, v in url.query.items()}
-    return redact(url.set(query=query).render_as_string(hide_password=True))
+    shown = url.set(query=query, username=MASK if url.username else None)
+    text = shown.render_as_string(hide_password=True).replace("//%2A%2A%2A", f"//{MASK}", 1)
+    return redact(text)

@@ -446,3 +446,9 @@ def _single_change(leaf: Leaf, keys: Sequence[Any], hashes: Sequence[int]) -> di
                         "change": "deleted"}
         return None
     return None
+
+
+def hasher_for(dialect_name: str) -> _Hasher:
+    """The row hash this check uses on a database (``row_hash(cols)``, ``prepare(conn)``),
+    for callers that compare rows by the same hash (the rollback's write diff)."""
+    return _hasher(dialect_name)

@@ -143,11 +143,27 @@ def resume(run_id: RunIdArg, plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonO
 
 
 @app.command()
-def rollback(run_id: RunIdArg, plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
-    """Roll back an interrupted run with the plan's strategy and prove the database equals its snapshot."""
+def rollback(
+    run_id: RunIdArg,
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    json_out: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Roll back a succeeded run even when the database moved on since.")
+    ] = False,
+) -> None:
+    """Roll back a run with the plan's strategy and prove it.
+
+    An interrupted, unproven or stopped run: back to its snapshot. A run that succeeded
+    (a planned rollback): maintenance on, backup, downgrade to its start revision, proof
+    against its before-state (rows written since are kept or saved, per [rollback] on_writes),
+    maintenance off, smoke probes. Exit 3 when rolled back, 4 when a person must act.
+    """
     from safeshift import api
 
-    result = _call(lambda: api.rollback_run(plan, run_id, workdir=workdir, observer=render.observer(json_out)))
+    result = _call(
+        lambda: api.rollback_run(plan, run_id, workdir=workdir, observer=render.observer(json_out), force=force)
+    )
     render.finish(result, json_out, render.run_result)
 
 

@@ -397,6 +397,11 @@ class RollbackSection(Strict):
     prove_contents: Literal["backup", "snapshot", "off"] = "backup"
 
     _prove_bool = field_validator("prove_contents", mode="before")(_bool_as("snapshot", "off"))
+    # rows the application wrote after maintenance went off (or with no maintenance hook):
+    # keep: a downgrade that reaches the before-revision and schema keeps them (listed);
+    # restore-and-save: restore anyway, every discarded row saved as SQL next to the report;
+    # stop: change nothing more, maintenance stays on, a person decides
+    on_writes: Literal["keep", "restore-and-save", "stop"] = "keep"
     # seconds a rollback waits for a database that went away (a restart, a failover) to answer
     wait_for_database: float = Field(default=60.0, ge=0)
 

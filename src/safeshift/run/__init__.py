@@ -63,10 +63,21 @@ def rehearse_plan(plan: Plan, *, workdir: Path | None = None, observer: Observer
     return machine.execute(ctx, machine.rehearse_only)
 
 
-def rollback_run(plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
-    """Roll back an interrupted run from its journal and prove the database equals its snapshot."""
-    ctx = RunContext.create(plan, workdir=workdir, observer=observer)
-    machine.adopt(ctx, load_run(ctx.workdir, run_id))
+def rollback_run(
+    plan: Plan, run_id: str, *, workdir: Path | None = None, observer: Observer | None = None, force: bool = False
+) -> RunResult:
+    """Roll back a run and prove it: an interrupted (or unproven, or stopped) one from its journal,
+    or, as a planned rollback, one that succeeded (a run of its own that downgrades to its start).
+
+    A planned rollback refuses when the database is no longer at that run's target or a
+    later run changed it, unless ``force``.
+    """
+    ctx = RunContext.create(plan, workdir=workdir, observer=observer, options=Options(force=force))
+    record = load_run(ctx.workdir, run_id)
+    if record.finished and record.outcome == "succeeded":
+        machine.adopt(ctx, record, undo=True)
+        return machine.execute(ctx, machine.planned_rollback)
+    machine.adopt(ctx, record)
     return machine.execute(ctx, machine.recover_by_rollback)
 
 

@@ -112,6 +112,10 @@ class RunContext:
     baseline: dict[str, Any] = field(default_factory=dict)  # checks' before-states
     proof_checks: list[Check[Any]] = field(default_factory=list)  # table_unchanged per table, for the proof
     maintenance_on: bool = False  # as far as we know; the journal records every switch
+    went_live: bool = False  # maintenance went off after apply began: the application could write
+    keep_maintenance: bool = False  # a rollback stopped for a person: maintenance stays on at the end
+    _held: contextlib.ExitStack | None = None  # while a rollback runs: one scratch copy of the before-state
+    _before: Engine | None = None
     apply_started: bool = False  # from then on, a failure means rollback
     record: RunRecord | None = None  # the interrupted run this one continues
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
@@ -205,6 +209,33 @@ class RunContext:
                 engine.dispose()
         finally:
             self.dialect.drop_scratch_copy(url)
+
+    @contextlib.contextmanager
+    def holding_before(self) -> Iterator[None]:
+        """Keep one scratch copy of the before-state (made on first use) until the block ends:
+        the rollback's proof and its write diff read the same copy instead of restoring twice."""
+        with contextlib.ExitStack() as stack:
+            self._held = stack
+            try:
+                yield
+            finally:
+                self._held, self._before = None, None
+
+    @contextlib.contextmanager
+    def before_copy(self) -> Iterator[Engine]:
+        """The before-state as a database: the held copy, or a scratch copy for this block only."""
+        if self._held is not None:
+            if self._before is None:
+                _url, self._before = self._held.enter_context(self.scratch("before"))
+            yield self._before
+            return
+        with self.scratch("before") as (_url, engine):
+            yield engine
+
+    @property
+    def application_live(self) -> bool:
+        """Could the application write after apply began? (No maintenance hook: always.)"""
+        return self.maintenance is None or self.went_live
 
     @property
     def backup_dir(self) -> Path:

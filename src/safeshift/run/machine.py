@@ -18,7 +18,7 @@ from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop, Ver
 from safeshift.run.phases.apply import apply
 from safeshift.run.phases.approve import approve
 from safeshift.run.phases.backup import backup
-from safeshift.run.phases.cutover import cutover
+from safeshift.run.phases.cutover import cutover, cutover_smoke
 from safeshift.run.phases.maintenance import off_on_the_way_out, switch
 from safeshift.run.phases.preflight import preflight
 from safeshift.run.phases.rehearse import rehearse
@@ -26,7 +26,7 @@ from safeshift.run.phases.rollback import rollback
 from safeshift.run.phases.snapshot import snapshot
 from safeshift.run.recovery import RunRecord, abandon, all_runs, interrupted_runs
 from safeshift.run.report import write_report
-from safeshift.run.state import load_baseline
+from safeshift.run.state import load_baseline, save_baseline
 from safeshift.secrets import safe_url
 
 Body = Callable[[RunContext], Verdict]
@@ -144,6 +144,43 @@ def recover_by_rollback(ctx: RunContext) -> Verdict:
     return _rolled_back(ctx, f"rollback of interrupted run {record.run_id} (died in {record.last_phase})")
 
 
+def planned_rollback(ctx: RunContext) -> Verdict:
+    """Undo a run that succeeded (the runbook's planned rollback): maintenance on, backup, downgrade
+    to its start revision, proof against its before-state (rows written since are the
+    application's, kept or saved by the plan's policy), maintenance off, smoke probes."""
+    record = _adopted(ctx)
+    _refuse_if_interrupted(ctx)
+    result = ctx.result
+    database = safe_url(ctx.url)
+    later = [
+        r for r in all_runs(ctx.workdir)
+        if r.database == database and r.run_id not in (record.run_id, ctx.run_id) and r.apply_started
+        and (r.started or "") > (record.started or "")
+    ]
+    with ctx.connect() as conn:
+        revision = ctx.migrator.current(conn)
+    moved = f"the database is at {revision or 'base'}, not run {record.run_id}'s target {result.target_revision}"
+    if not ctx.options.force and (later or revision != result.target_revision):
+        why = f"run {later[-1].run_id} changed this database after it" if later else moved
+        raise Stop("blocked", f"cannot roll back run {record.run_id}: {why}; nothing was changed (--force to roll back anyway)")
+    ctx.event("run", "undoes", run=record.run_id, revision=revision)
+    for state in (record.revisions, record.snapshot, record.backup):  # so a crash of this run can be recovered
+        if state is not None:
+            ctx.write_state(state)
+    save_baseline(ctx.run_dir, ctx.baseline)
+    ctx.apply_started = True  # from here on a failure is the rollback's: never "nothing changed"
+    ctx.went_live = True  # the application ran on the migrated database since that run
+    verdict = _rolled_back(ctx, f"planned rollback of run {record.run_id}")
+    if verdict.outcome != "rolled_back" or not ctx.plan.smoke:
+        return verdict
+    try:
+        switch(ctx, False)
+        cutover_smoke(ctx)
+    except (Exception, KeyboardInterrupt) as exc:
+        return Verdict("failed", f"{verdict.message}; then the smoke probes failed, a person must act: {error_text(exc)}", ExitCode.ROLLBACK_FAILED)
+    return verdict
+
+
 def _change(ctx: RunContext) -> Verdict:
     """maintenance on → apply → verify → maintenance off → smoke + watch; any failure rolls back."""
     from safeshift.run.phases.verify import verify
@@ -162,17 +199,50 @@ def _change(ctx: RunContext) -> Verdict:
 
 
 def _rolled_back(ctx: RunContext, reason: str) -> Verdict:
+    """The rollback's proof, and the fate of what the application wrote, decide the verdict.
+
+    Nothing that discarded rows says "proven equal"; rows kept or saved are named.
+    """
     record = rollback(ctx, reason)
+    writes = record.writes
+    backup = f" (backup of the state before the rollback: {record.backup.path})" if record.backup is not None else ""
+    if writes is not None and writes.fate == "stopped":
+        return Verdict.of(
+            "stopped",
+            f"{reason}; ROLLBACK STOPPED before a restore that would discard {writes.total} rows the "
+            f"application wrote since the backup ({writes.summary()}); the database is as the downgrade left it"
+            f"{backup}; maintenance stays on: a person decides (keep them, or restore: the report lists them)",
+        )
+    proof = record.proof
+    if writes is not None and writes.fate == "kept" and proof is not None and proof.only_rows_differ and writes.live:
+        return Verdict.of(
+            "rolled_back",
+            f"{reason}; rolled back to {ctx.result.start_revision or 'base'}: revision, schema and pre-checks "
+            f"proven as before; kept {writes.total} rows the application wrote since the backup "
+            f"({writes.summary()}){backup}",
+        )
+    saved = writes is not None and writes.fate == "saved"
+    if record.proven and saved and writes is not None and writes.live:
+        return Verdict.of(
+            "writes_saved",
+            f"{reason}; restored the backup (revision, schema and rows match the state before), which discarded "
+            f"{writes.total} rows the application wrote since the backup ({writes.summary()}): saved to "
+            f"{writes.saved_to}, a person must re-apply them{backup}",
+        )
     if record.proven:
         message = f"{reason}; rolled back and proven equal to the snapshot"
-        left = [d for proof in record.earlier for d in proof.differences]
+        left = [d for earlier in record.earlier for d in earlier.differences]
         if left:  # what the restore put back: never hidden behind "proven equal"
             message += f" by a restore; before it the database differed: {'; '.join(left[:3])}"
-            message += f" (backup of that state: {record.backup.path})" if record.backup is not None else ""
+            if saved and writes is not None:
+                message += f" (those rows are saved to {writes.saved_to})"
+            message += backup
         return Verdict.of("rolled_back", message)
-    differences = record.proof.differences if record.proof is not None else []
+    differences = proof.differences if proof is not None else []
     differs = "; ".join(differences[:3]) or "rollback did not complete"
-    return Verdict.of("failed", f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}")
+    if saved and writes is not None:
+        differs += f"; the rows the application wrote are saved to {writes.saved_to}"
+    return Verdict.of("failed", f"{reason}; ROLLBACK NOT PROVEN, a person must act: {differs}{backup}")
 
 
 # -- interrupted runs ----------------------------------------------------------------------
@@ -215,20 +285,28 @@ def _adopted(ctx: RunContext) -> RunRecord:
     return ctx.record
 
 
-def adopt(ctx: RunContext, record: RunRecord) -> None:
-    """Continue an interrupted run: same id, folder and journal; state read back from it."""
-    if record.finished and record.outcome != "failed":
+def adopt(ctx: RunContext, record: RunRecord, *, undo: bool = False) -> None:
+    """Continue an interrupted run: same id, folder and journal; state read back from it.
+
+    With ``undo`` (a planned rollback of a run that succeeded) the run's state is read the
+    same way, but this run keeps its own id, folder and journal.
+    """
+    if undo:
+        if record.outcome != "succeeded" or record.revisions is None or record.snapshot is None or record.backup is None:
+            raise ConfigError(f"run {record.run_id} did not succeed ({record.outcome}); only a run that did can be undone")
+    elif record.finished and record.outcome not in ("failed", "stopped"):
         raise ConfigError(f"run {record.run_id} already finished ({record.outcome}); nothing to recover")
     if record.database != safe_url(ctx.url):
         raise ConfigError(
             f"run {record.run_id} was against {record.database}, but the plan now points at {safe_url(ctx.url)}"
         )
-    ctx.run_id = record.run_id
-    ctx.run_dir = record.folder
     ctx.record = record
     result = ctx.result
-    result.run_id = record.run_id
-    result.started = record.started or result.started
+    if not undo:
+        ctx.run_id = record.run_id
+        ctx.run_dir = record.folder
+        result.run_id = record.run_id
+        result.started = record.started or result.started
     if record.revisions is not None:
         result.start_revision = record.revisions.start_revision
         result.target_revision = record.revisions.target_revision
@@ -237,9 +315,12 @@ def adopt(ctx: RunContext, record: RunRecord) -> None:
         result.snapshot = dict(record.snapshot.counts)
         ctx.schema = dict(record.snapshot.schema)
     ctx.baseline = load_baseline(record.folder)
-    ctx.maintenance_on = record.maintenance_on
     if record.backup is not None:
         result.backup = record.backup.backup
+    if undo:
+        return
+    ctx.maintenance_on = record.maintenance_on
+    ctx.went_live = record.went_live
     result.phases = [
         PhaseResult(
             name=e["phase"], status=e.get("status", "failed"), seconds=e.get("seconds", 0.0),

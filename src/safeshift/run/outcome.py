@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from safeshift.app.watch import WatchResult
     from safeshift.checks.base import CheckResult
     from safeshift.dialects.base import BackupInfo, ServerFacts
+    from safeshift.run.writes import Writes
 
-Outcome = Literal["succeeded", "rolled_back", "failed", "blocked", "noop", "planned", "rehearsed"]
+Outcome = Literal[
+    "succeeded", "rolled_back", "writes_saved", "stopped", "failed", "blocked", "noop", "planned", "rehearsed"
+]
 PhaseStatus = Literal["ok", "failed", "blocked", "skipped"]
 
 EXIT_FOR_OUTCOME: dict[str, ExitCode] = {
@@ -27,6 +30,10 @@ EXIT_FOR_OUTCOME: dict[str, ExitCode] = {
     "planned": ExitCode.OK,
     "rehearsed": ExitCode.OK,
     "rolled_back": ExitCode.ROLLED_BACK,
+    # restored, and rows the application wrote were discarded: saved to a file, a person merges them
+    "writes_saved": ExitCode.ROLLBACK_FAILED,
+    # the rollback stopped before discarding the application's writes: maintenance stays on
+    "stopped": ExitCode.ROLLBACK_FAILED,
     "failed": ExitCode.ROLLBACK_FAILED,
 }
 
@@ -99,6 +106,14 @@ class Proof:
     tables_compared: int = 0
     tables_hashed: int = 0
     row_counts: dict[str, int] = field(default_factory=dict)
+    # tables whose rows differ (counts or hashes) while revision, schema and pre-checks may
+    # hold: what the application wrote, when it was live
+    changed_tables: list[str] = field(default_factory=list)
+
+    @property
+    def only_rows_differ(self) -> bool:
+        """Revision, full schema and pre-checks are as before; only rows of some tables differ."""
+        return not self.equal and len(self.differences) == len(self.changed_tables)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +144,7 @@ class Rollback:
     maintenance: str | None = None  # why maintenance could not be switched on for it
     output: list[dict[str, Any]] = field(default_factory=list)  # what the downgrade printed or ran
     backup: BackupInfo | None = None  # the database as it was before the rollback touched it
+    writes: Writes | None = None  # rows that differed from the before-state, and their fate
 
     @property
     def proven(self) -> bool:
@@ -148,6 +164,8 @@ class Rollback:
             data["output"] = self.output
         if self.backup is not None:
             data["backup"] = self.backup.to_dict()
+        if self.writes is not None:
+            data["writes"] = self.writes.to_dict()
         return data
 
 

@@ -34,6 +34,7 @@ class RunRecord:
     snapshot: Snapshot | None = None
     backup: Backup | None = None
     maintenance_on: bool = False
+    went_live: bool = False  # maintenance went off after apply began: the application could write
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # backfill:<name> -> event
     phases: list[dict[str, Any]] = field(default_factory=list)
 
@@ -43,8 +44,9 @@ class RunRecord:
 
     @property
     def unproven(self) -> bool:
-        """Finished with its rollback not proven (exit 4): the database's state is unknown."""
-        return self.finished and self.outcome == "failed"
+        """Finished with its rollback not proven, or stopped for a person (exit 4): the
+        database's state is not the before-state, and nothing else may run on it yet."""
+        return self.finished and self.outcome in ("failed", "stopped")
 
     @property
     def resumable(self) -> bool:
@@ -106,6 +108,8 @@ def read_run(folder: Path) -> RunRecord:
             record.phases.append(event)
             if phase == "apply" and event.get("status") == "ok":
                 record.apply_finished = True
+            if phase == "maintenance:off" and record.apply_started:
+                record.went_live = True
     return record
 
 

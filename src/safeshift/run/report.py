@@ -115,6 +115,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         for earlier in rollback.get("earlier_proofs", []):
             lines.append("- An earlier proof (before the restore) found:")
             lines += [f"  - {d}" for d in earlier.get("differences", [])]
+        lines += _writes_lines(rollback.get("writes"))
         if proof.get("row_counts"):
             lines += ["", "| table | snapshot | after rollback |", "|---|---:|---:|"]
             lines += [
@@ -187,3 +188,44 @@ def write_report(result: RunResult, folder: Path) -> None:
     data = redact_data(result.to_dict())
     json_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(data), encoding="utf-8")
+
+
+_FATE = {
+    "kept": "kept in the database (the downgrade reached the state before; only these rows differ)",
+    "saved": "DISCARDED by the restore and saved to `{saved_to}`: a person must re-apply them",
+    "stopped": "still in the database: the rollback stopped before a restore would discard them; maintenance stays on",
+}
+
+
+def _writes_lines(writes: dict[str, Any] | None) -> list[str]:
+    """The rows that differed from the before-state when the rollback looked, and their fate."""
+    if not writes:
+        return []
+    who = "the application (live after apply)" if writes.get("live") else "nobody expected (maintenance was on)"
+    lines = [
+        "",
+        "### Application writes",
+        "",
+        f"- {writes['rows']} rows differ from the state before, written by {who}; policy `{writes['policy']}`:",
+        "  " + _FATE.get(writes["fate"], writes["fate"]).format(saved_to=writes.get("saved_to")),
+        "",
+        "| table | inserted | updated | deleted | first keys |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for table in writes.get("tables", []):
+        if "rows_before" in table:
+            lines.append(f"| {table['table']} | rows {table['rows_before']} → {table['rows_now']} (no key) | | | |")
+            continue
+        first = "; ".join(
+            f"{kind}: {', '.join(map(str, table[f'first_{kind}']))}"
+            for kind in ("inserted", "updated", "deleted") if table[f"first_{kind}"]
+        )
+        lines.append(f"| {table['table']} | {table['inserted']} | {table['updated']} | {table['deleted']} | {first} |")
+    created = writes.get("created_tables") or {}
+    if created:
+        lines.append("")
+        lines.append(
+            "- Tables the migration created held rows when the rollback began (they are in the backup before the rollback): "
+            + ", ".join(f"{t} ({n})" for t, n in created.items())
+        )
+    return lines

@@ -45,6 +45,23 @@ def cutover(ctx: RunContext) -> None:
                     raise PhaseFailed(f"watch trigger fired: {outcome.triggered}")
 
 
+def cutover_smoke(ctx: RunContext) -> None:
+    """The smoke probes alone (after a planned rollback: the old release must answer)."""
+    if not ctx.plan.smoke:
+        return
+    import httpx
+
+    from safeshift.app.probes import failure_message, run_probes
+
+    with httpx.Client(timeout=10.0) as client, ctx.phase("smoke") as ph:
+        probes = run_probes(ctx.plan.smoke, client, {})
+        ctx.result.smoke = probes
+        ph.detail.update(passed=sum(r.passed for r in probes), probes=len(probes))
+        reason = failure_message(probes)
+        if reason is not None:
+            raise PhaseFailed(reason)
+
+
 def _watch_checks(ctx: RunContext, names: Sequence[str]) -> dict[str, bool]:
     """Rerun chosen post-checks during the watch, each tick on a fresh connection."""
     from safeshift.checks import run_checks

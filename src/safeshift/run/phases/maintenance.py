@@ -19,6 +19,7 @@ def switch(ctx: RunContext, on: bool) -> None:
         else:
             hook.off()
             ctx.maintenance_on = False
+            ctx.went_live = ctx.went_live or ctx.apply_started
             ctx.write_state(Maintenance(on=False))
         ph.detail["hook"] = hook.describe()
 
@@ -27,6 +28,8 @@ def off_on_the_way_out(ctx: RunContext) -> str | None:
     """Maintenance is switched off on every way out; returns why it could not be, if so."""
     if ctx.maintenance is None or not ctx.maintenance_on:
         return None
+    if ctx.keep_maintenance:
+        return "maintenance stays on: a person decides what happens to the application's writes"
     try:
         switch(ctx, False)
     except BaseException as exc:  # keep going: the report must still be written

@@ -26,6 +26,7 @@ def _prove(ctx: RunContext) -> Proof:
     before = result.snapshot
     with ctx.phase("prove") as ph, ctx.connect() as conn:
         differences: list[str] = []
+        changed: dict[str, str] = {}  # table -> how its rows differ (counts or hashes): maybe writes
         revision = ctx.migrator.current(conn)
         if revision != result.start_revision:
             differences.append(f"revision is {revision}, expected {result.start_revision}")
@@ -41,7 +42,7 @@ def _prove(ctx: RunContext) -> Proof:
         for name, want in before.items():
             got = counts.get(name)
             if got is not None and got != want:
-                differences.append(f"table {name} has {got} rows, expected {want}")
+                changed[name] = f"table {name} has {got} rows, expected {want}"
         conn.rollback()
         checks = ctx.run_checks(conn, ctx.pre_checks, before)
         comparable = _comparable(ctx, schema)
@@ -63,19 +64,20 @@ def _prove(ctx: RunContext) -> Proof:
                     differences.append(f"table {table}: its rows could not be compared: {failed.message}")
                     continue
                 keys = ", ".join(map(str, failed.samples)) or failed.message
-                differences.append(f"table {table} has changed rows (first keys: {keys})")
+                changed.setdefault(table, f"table {table} has changed rows (first keys: {keys})")
             else:
                 differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
         proof = Proof(
-            equal=not differences,
-            differences=differences,
+            equal=not differences and not changed,
+            differences=differences + list(changed.values()),
+            changed_tables=sorted(changed),
             revision=revision,
             tables_compared=len(before),
             tables_hashed=len(hashed),
             row_counts=counts,
         )
-        ph.detail.update(equal=proof.equal, differences=differences)
-        if differences:
+        ph.detail.update(equal=proof.equal, differences=proof.differences)
+        if not proof.equal:
             ph.status = "failed"
         return proof
 
@@ -108,7 +110,7 @@ def _baseline_from_backup(ctx: RunContext, checks: list[Check[Any]]) -> dict[str
     is the "before" the proof needs; hashing it only when a rollback must be proven keeps
     that cost off every run that succeeds. Failing here makes the proof fail (exit 4).
     """
-    with ctx.scratch("proof") as (_url, engine), engine.connect() as conn:
+    with ctx.before_copy() as engine, engine.connect() as conn:
         return capture_baseline(checks, ctx.check_context(conn, None))
 
 

@@ -19,11 +19,12 @@ from safeshift.run.manifest import write_manifest
 from safeshift.run.outcome import Rollback, RollbackStep
 from safeshift.run.phases.maintenance import switch
 from safeshift.run.phases.prove import prove
+from safeshift.run.writes import Writes, diff_tables, save_writes
 from safeshift.secrets import safe_url
 
 
 def rollback(ctx: RunContext, reason: str) -> Rollback:
-    """Roll back and prove; the caller turns the proof into the run's verdict."""
+    """Roll back and prove; the caller turns the proof (and the writes' fate) into the verdict."""
     strategy = ctx.plan.rollback.strategy
     record = Rollback(reason=reason, strategy=strategy)
     ctx.result.rollback = record
@@ -33,33 +34,92 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
         record.maintenance = exc.message
     steps = ["downgrade", "restore"] if strategy == "downgrade-then-restore" else [strategy]
     _wait_for_database(ctx)
-    try:
-        with ctx.phase("rollback:backup") as ph:
-            record.backup = _backup_now(ctx)
-            ph.detail.update(path=record.backup.path, bytes=record.backup.bytes, verified=record.backup.verified)
-    except Exception as exc:  # without it nothing is changed further: a person decides
-        why = f"no backup of the current state, so no rollback step ran: {error_text(exc)}"
-        record.steps.append(RollbackStep("backup", ok=False, error=why))
-        record.proof = prove(ctx)
-        return record
-    for step in steps:
-        _wait_for_database(ctx)
+    with ctx.holding_before():
         try:
-            with ctx.phase(f"rollback:{step}"):
-                _STEPS[step](ctx, record)
-        except Exception as exc:
-            record.steps.append(RollbackStep(step, ok=False, error=error_text(exc)))
-            continue
-        record.steps.append(RollbackStep(step, ok=True))
-        if record.proof is not None:
-            record.earlier.append(record.proof)
-        record.proof = prove(ctx)
-        if record.proof.equal:
-            break
+            with ctx.phase("rollback:backup") as ph:
+                record.backup, held = _backup_now(ctx)
+                ph.detail.update(path=record.backup.path, bytes=record.backup.bytes, verified=record.backup.verified)
+        except Exception as exc:  # without it nothing is changed further: a person decides
+            why = f"no backup of the current state, so no rollback step ran: {error_text(exc)}"
+            record.steps.append(RollbackStep("backup", ok=False, error=why))
+            record.proof = prove(ctx)
+            return record
+        for step in steps:
+            if step == "restore" and not _may_restore(ctx, record):
+                break  # the writes are kept, or a person decides: record.writes says which
+            _wait_for_database(ctx)
+            try:
+                with ctx.phase(f"rollback:{step}"):
+                    _STEPS[step](ctx, record)
+            except Exception as exc:
+                record.steps.append(RollbackStep(step, ok=False, error=error_text(exc)))
+                continue
+            record.steps.append(RollbackStep(step, ok=True))
+            if record.proof is not None:
+                record.earlier.append(record.proof)
+            record.proof = prove(ctx)
+            if record.proof.equal:
+                break
+        if record.writes is None and record.proof is not None and record.proof.only_rows_differ:
+            # a downgrade-only rollback: the rows that differ stay, listed
+            record.writes = _writes(ctx, record.proof.changed_tables, record)
+        if record.writes is not None:
+            record.writes.created = {t: n for t, n in held.items() if t not in ctx.result.snapshot and n}
+            ctx.event("rollback", "writes", **record.writes.to_dict())
     return record
 
 
-def _backup_now(ctx: RunContext) -> BackupInfo:
+def _writes(ctx: RunContext, tables: list[str], record: Rollback) -> Writes | None:
+    """Rows of ``tables`` that differ from the before-state (the run's backup, in a scratch copy)."""
+    if not tables or ctx.result.backup is None:
+        return None
+    with ctx.phase("rollback:writes") as ph, ctx.before_copy() as engine, engine.connect() as before, ctx.connect() as now:
+        found = diff_tables(before, now, tables)
+        ph.detail.update(tables=[t.summary() for t in found])
+    if not found:
+        return None
+    return Writes(tables=found, policy=ctx.plan.rollback.on_writes, live=ctx.application_live)
+
+
+def _may_restore(ctx: RunContext, record: Rollback) -> bool:
+    """Before a restore: what would it discard? Keep it, stop, or save it, by the plan's policy.
+
+    Only rows that differ from the before-state are looked at: after a downgrade, the
+    tables its proof found different; without one, every table the state before had (a
+    column the migration added is left out of the comparison, so the migration itself
+    does not count as a write). No maintenance was off and none configured to be: the
+    differences are the migration's own, and the restore goes ahead (they are saved all
+    the same).
+    """
+    if record.proof is not None:
+        tables = record.proof.changed_tables
+    elif ctx.application_live:
+        with ctx.connect() as conn:
+            present = set(ctx.dialect.schema_shape(conn))
+        tables = [t for t in ctx.result.snapshot if t in present]
+    else:
+        tables = []
+    writes = _writes(ctx, tables, record)
+    if writes is None:
+        return True
+    record.writes = writes
+    policy = ctx.plan.rollback.on_writes
+    if writes.live and policy == "keep" and record.proof is not None and record.proof.only_rows_differ:
+        writes.fate = "kept"
+        return False
+    if writes.live and policy == "stop":
+        writes.fate = "stopped"
+        ctx.keep_maintenance = True
+        return False
+    path = ctx.run_dir / "discarded-writes.sql"
+    with ctx.phase("rollback:save-writes") as ph, ctx.connect() as conn:
+        ph.detail["statements"] = save_writes(conn, writes.tables, path)
+        ph.detail["path"] = str(path)
+    writes.fate, writes.saved_to = "saved", str(path)
+    return True
+
+
+def _backup_now(ctx: RunContext) -> tuple[BackupInfo, dict[str, int]]:
     """The database as it is before the rollback touches it, verified by its row counts.
 
     The application may still be writing (no maintenance hook), so each table's rows in the
@@ -70,6 +130,10 @@ def _backup_now(ctx: RunContext) -> BackupInfo:
     with ctx.connect() as conn:
         before = ctx.dialect.row_counts(conn)
     dest = ctx.backup_dir / f"{ctx.run_id}.before-rollback{ctx.dialect.backup_suffix}"
+    attempt = 1
+    while dest.exists():  # an interrupted rollback's backup holds what the application wrote: keep it
+        attempt += 1
+        dest = ctx.backup_dir / f"{ctx.run_id}.before-rollback-{attempt}{ctx.dialect.backup_suffix}"
     info = ctx.dialect.backup(ctx.engine, dest, lambda done, total: ctx.progress("backup before rollback", done, total))
     held = ctx.dialect.backup_counts(info)
     with ctx.connect() as conn:
@@ -82,7 +146,7 @@ def _backup_now(ctx: RunContext) -> BackupInfo:
     info.verify_detail = {"method": "counts between before and after", "tables_compared": len(before)}
     info.verified = True
     write_manifest(dest, safe_url(ctx.url), ctx.run_id, held)
-    return info
+    return info, held
 
 
 def _downgrade(ctx: RunContext, record: Rollback) -> None:
