@@ -123,9 +123,10 @@ def test_apply_waits_for_a_live_writer_and_the_writer_waits_for_apply(
 def test_ctrl_c_inside_the_immediate_transaction_rolls_back_and_frees_the_writer(
     items_db: ItemsDb, items_rows: int, tmp_path: Path
 ) -> None:
-    """A real SIGINT right after the CREATE (statement 6: the reads of the version table, BEGIN
-    IMMEDIATE, the long read, the CREATE): the transaction is rolled back, the lock released,
-    and the downgrade-based rollback finishes while the writer keeps writing."""
+    """A real SIGINT right after the CREATE (statement 6 on apply's connection: the version
+    table's read with its BEGIN IMMEDIATE, the file's BEGIN IMMEDIATE, its long read, the CREATE):
+    the transaction is rolled back, the lock released, and the downgrade-based rollback
+    finishes while the writer keeps writing."""
     plan = items_plan(tmp_path / "plan", NO_RETRIES + '\n[rollback]\nstrategy = "downgrade"\nprove_contents = false\n')
     (tmp_path / "plan" / "migrations" / "0001_extra.up.sql").write_text(READ_THEN_WRITE)
     writer = Writer(items_db.url.database or "", items_rows, threading.Event())  # updates only: counts hold
