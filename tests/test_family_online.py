@@ -1,5 +1,5 @@
 """The online family example (expand → backfill → contract) under safeshift run, with the
-demo's concurrent writer on the servers: it succeeds, every check passes, writes keep going.
+demo's concurrent writer on every database: it succeeds, every check passes, writes keep going.
 """
 
 from __future__ import annotations
@@ -33,8 +33,5 @@ def test_online_family_cutover_succeeds_while_the_app_writes(db_kind: str, tmp_p
     assert {b.name for b in result.backfills} == {"families:create", "users:family_id"}
     family_ids = next(b for b in result.backfills if b.name == "users:family_id")
     assert family_ids.rows == USERS and family_ids.batches >= 1
-    data = result.to_dict()["demo"]
-    if db_kind == "sqlite":
-        assert data["writer"] is None
-    else:
-        assert data["writer"]["writes"] > 0 and data["writer"]["errors"] == 0
+    writer = result.to_dict()["demo"]["writer"]
+    assert writer["writes"] > 0 and writer["errors"] == 0, writer

@@ -166,16 +166,15 @@ def demo_family_online(
     workdir: Path | None = None,
     observer: Observer | None = None,
     seed: int = 42,
-    writer: bool | None = None,
+    writer: bool = True,
     writer_pause_s: float = 0.002,
     database: str = DEMO_ONLINE_DATABASE,
 ) -> OnlineDemoResult:
     """Build the before-database, start the writer, run examples/family-online's plan on it.
 
-    ``writer`` defaults to on for PostgreSQL and MariaDB and off for SQLite: SQLite has one
-    writer at a time, and the runner's own transactions begin deferred (read, then write),
-    which SQLite fails at once with "database is locked" when another connection is writing
-    at that moment, instead of waiting. ``writer=True`` runs it anyway.
+    The writer runs on every database, SQLite included: apply takes SQLite's one write lock
+    up front (``BEGIN IMMEDIATE``), so each side waits for the other instead of failing.
+    ``writer=False`` runs without it.
     """
     if users < 2:
         raise ConfigError(f"--users: expected at least 2, got {users}")
@@ -183,8 +182,6 @@ def demo_family_online(
     demo_dir = (workdir or Path(".safeshift") / "demo" / f"family-online-{db}").resolve()
     demo_dir.mkdir(parents=True, exist_ok=True)
     url, data = prepare_online_database(db, demo_dir, users, seed=seed, name=database)
-    if writer is None:
-        writer = db != "sqlite"
     thread = Writer(url, data.users, pause_s=writer_pause_s) if writer else None
     if thread is not None:
         thread.start()

@@ -277,6 +277,17 @@ class Dialect(ABC):
         finally:
             event.remove(Pool, "checkout", on_checkout)
 
+    @contextlib.contextmanager
+    def apply_transactions(self, conn: Connection) -> Iterator[None]:
+        """While inside, every transaction begun on ``conn`` is one that changes the database
+        (apply, the rehearsal's apply, a downgrade) and may take its write lock when it begins.
+
+        A database with one write lock for the whole file (SQLite) takes it up front, waiting
+        for a concurrent writer, instead of failing at the first write after a read. Servers
+        lock rows and tables statement by statement: nothing to do here.
+        """
+        yield
+
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether an error means 'gave up waiting for a lock' (worth a retry)."""
         return False

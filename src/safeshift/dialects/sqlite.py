@@ -20,6 +20,8 @@ from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, 
 from safeshift.errors import BackupError, ConnectError, LockError
 
 _PAGES_PER_STEP = 4096
+# an execution option on a Connection: its transactions begin IMMEDIATE (see apply_transactions)
+_IMMEDIATE = "safeshift_begin_immediate"
 
 
 def _quote(name: str) -> str:
@@ -50,9 +52,29 @@ class SQLiteDialect(Dialect):
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
 
         return engine
+
+    @contextlib.contextmanager
+    def apply_transactions(self, conn: Connection) -> Iterator[None]:
+        """Every transaction begun on ``conn`` meanwhile is ``BEGIN IMMEDIATE``.
+
+        A DEFERRED transaction that reads (a version table, the rows a statement copies) and
+        then writes cannot wait for a writer that got in between: SQLite answers "database is
+        locked" at once, as waiting could deadlock. IMMEDIATE takes the write lock first,
+        waiting up to busy_timeout; the application's writers then wait for the migration on
+        their own busy_timeout instead of failing. Reads elsewhere stay DEFERRED, so a long
+        check or snapshot never blocks writers. The option lives on this Connection only (not
+        its pooled DB-API connection), and is taken off again even when an interrupt
+        invalidated the connection.
+        """
+        before = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.execution_options(**{_IMMEDIATE: True})
+        try:
+            yield
+        finally:
+            conn.execution_options(**{_IMMEDIATE: before})
 
     def approval_name(self) -> str:
         """A SQLite database is named by its file's name."""

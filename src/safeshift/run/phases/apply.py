@@ -67,6 +67,7 @@ def apply(ctx: RunContext, conn: Connection) -> None:
             started = time.perf_counter()
             try:
                 with (
+                    ctx.dialect.apply_transactions(conn),  # SQLite: BEGIN IMMEDIATE, a live writer waits
                     ctx.dialect.settings_on_every_connection(settings.lock_timeout),
                     backfill_context(checkpoints=checkpoints, progress=lambda p: backfill_progress(ctx, p)) as bf,
                 ):

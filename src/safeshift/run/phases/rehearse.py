@@ -66,6 +66,7 @@ def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> s
     try:
         # checkpoints of its own: the copy's must never let the real run skip a batch
         with (
+            ctx.dialect.apply_transactions(conn),  # as apply begins its transactions on the target
             ctx.dialect.settings_on_every_connection(ctx.plan.apply.lock_timeout),
             backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf,
         ):

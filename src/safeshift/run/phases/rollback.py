@@ -155,7 +155,8 @@ def _downgrade(ctx: RunContext, record: Rollback) -> None:
             return  # nothing was applied: a downgrade would only add its own bookkeeping (a version table)
         output = None
         try:
-            output = ctx.migrator.downgrade(conn, ctx.result.start_revision)
+            with ctx.dialect.apply_transactions(conn):  # SQLite: a live writer waits, not fails the downgrade
+                output = ctx.migrator.downgrade(conn, ctx.result.start_revision)
             if conn.in_transaction():
                 conn.commit()
         except BaseException as exc:
