@@ -82,7 +82,6 @@ def scratch_databases(db: ItemsDb) -> set[str]:
 
 @pytest.mark.parametrize("prove", ["backup", "snapshot"])
 def test_a_cell_the_downgrade_forgot_is_found_and_named(items_db: ItemsDb, tmp_path: Path, prove: str) -> None:
-    kind = items_db.kind
     before = scratch_databases(items_db)
     result = run_plan(load_plan(write_plan(tmp_path / "plan", DOWN_FORGETFUL, prove)), workdir=tmp_path / "w")
     assert result.exit_code == ExitCode.ROLLBACK_FAILED, result.message

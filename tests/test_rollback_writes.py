@@ -8,6 +8,8 @@ off (the file hook's flag is absent) and the new release's table exists, as a re
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from helpers import ItemsDb, items_plan
 from safeshift import api
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
+from safeshift.faults import EXIT_CODE
 
 WATCHED = """
 [maintenance]
@@ -161,3 +164,41 @@ def test_stop_changes_nothing_more_and_keeps_maintenance_on(items_db: ItemsDb, t
     rows = _rows(items_db)  # as the downgrade left it: the writes are there
     assert all(i in rows for i in app.inserted) and all(rows[i] == q for i, q in app.updated.items())
     assert _writes_of(result)["inserted"] == len(app.inserted)
+
+
+def _killed_then_recovered(db: ItemsDb, tmp_path: Path, policy: str, fault: str) -> tuple[Any, App]:
+    """The run dies (like kill -9) at ``fault`` while rolling back the application's writes;
+    ``rollback RUN`` then finishes the job."""
+    flag = tmp_path / "maintenance_on"
+    plan = items_plan(tmp_path / "plan", WATCHED.format(flag=flag, policy=policy))
+    (tmp_path / "plan" / "live_checks.py").write_text(LIVE_CHECKS)
+    work = tmp_path / "w"
+    with App(db, flag) as app:
+        killed = subprocess.run(
+            [sys.executable, "-m", "safeshift.cli", "run", "--plan", str(plan), "--workdir", str(work)],
+            env={**db.env, "SAFESHIFT_FAULT": fault}, capture_output=True, text=True, timeout=180,
+        )
+    assert killed.returncode == EXIT_CODE, killed.stdout + killed.stderr
+    assert app.inserted and flag.exists()  # died with maintenance on
+    run_id = next((work / ".safeshift" / "runs").iterdir()).name
+    return api.rollback_run(plan, run_id, workdir=work), app
+
+
+def test_a_kill_during_the_backup_before_the_rollback_keeps_the_writes(items_db: ItemsDb, tmp_path: Path) -> None:
+    result, app = _killed_then_recovered(items_db, tmp_path, "keep", "rollback:backup:started")
+    assert result.exit_code == ExitCode.ROLLED_BACK and "kept" in result.message, result.message
+    assert "proven equal" not in result.message
+    rows = _rows(items_db)
+    assert all(i in rows for i in app.inserted) and all(rows[i] == q for i, q in app.updated.items())
+
+
+def test_a_kill_before_the_restore_loses_no_write_unsaved(items_db: ItemsDb, tmp_path: Path) -> None:
+    result, app = _killed_then_recovered(items_db, tmp_path, "restore-and-save", "rollback:restore:started")
+    assert result.exit_code == ExitCode.ROLLBACK_FAILED and result.outcome == "writes_saved", result.message
+    assert "proven equal" not in result.message
+    assert sorted(_rows(items_db)) == list(range(1, 201))  # the before-state
+    saved = " ".join(p.read_text() for p in Path(result.report_md or "").parent.glob("discarded-writes*.sql"))
+    for key in app.inserted + list(app.updated):
+        assert f"= {key}" in saved or f"({key}, " in saved, key
+    backups = list((tmp_path / "w" / ".safeshift" / "backups").glob("*.before-rollback*"))
+    assert len([b for b in backups if not b.name.endswith(".json")]) == 2  # the interrupted one's is kept

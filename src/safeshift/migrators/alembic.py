@@ -28,6 +28,7 @@ _DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": 
 @MIGRATORS.register
 class AlembicMigrator(Migrator):
     name = "alembic"
+    version_tables = ("alembic_version",)
 
     @property
     def config_path(self) -> Path:

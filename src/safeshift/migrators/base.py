@@ -67,6 +67,8 @@ class Migrator(ABC):
     name: ClassVar[str]
     # Whether render() gives SQL statements (linted) rather than commands.
     renders_sql: ClassVar[bool] = True
+    # Tables that only record the revision: their rows are bookkeeping, never the application's.
+    version_tables: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan

@@ -304,6 +304,7 @@ def _end_read(conn: Connection, began: bool) -> None:
 @MIGRATORS.register
 class SqlFilesMigrator(Migrator):
     name = "sql"
+    version_tables = (VERSION_TABLE,)
 
     # -- files --------------------------------------------------------------------------
     @property

@@ -64,7 +64,7 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
             # a downgrade-only rollback: the rows that differ stay, listed
             record.writes = _writes(ctx, record.proof.changed_tables, record)
         if record.writes is not None:
-            record.writes.created = {t: n for t, n in held.items() if t not in ctx.result.snapshot and n}
+            record.writes.created = _dropped_with_rows(ctx, held)
             ctx.event("rollback", "writes", **record.writes.to_dict())
     return record
 
@@ -79,6 +79,18 @@ def _writes(ctx: RunContext, tables: list[str], record: Rollback) -> Writes | No
     if not found:
         return None
     return Writes(tables=found, policy=ctx.plan.rollback.on_writes, live=ctx.application_live)
+
+
+def _dropped_with_rows(ctx: RunContext, held: dict[str, int]) -> dict[str, int]:
+    """Tables the migration made that held rows when the rollback began and are gone now
+    (their rows live on in the backup taken before the rollback)."""
+    try:
+        with ctx.connect() as conn:
+            present = set(ctx.dialect.schema_shape(conn))
+    except Exception:  # unknown: name every table that held rows and was not there before
+        present = set()
+    skip = set(ctx.result.snapshot) | present | set(ctx.migrator.version_tables)
+    return {t: n for t, n in held.items() if n and t not in skip}
 
 
 def _may_restore(ctx: RunContext, record: Rollback) -> bool:
@@ -111,7 +123,10 @@ def _may_restore(ctx: RunContext, record: Rollback) -> bool:
         writes.fate = "stopped"
         ctx.keep_maintenance = True
         return False
-    path = ctx.run_dir / "discarded-writes.sql"
+    path, attempt = ctx.run_dir / "discarded-writes.sql", 1
+    while path.exists():  # an interrupted rollback saved some already: keep that file as it is
+        attempt += 1
+        path = ctx.run_dir / f"discarded-writes-{attempt}.sql"
     with ctx.phase("rollback:save-writes") as ph, ctx.connect() as conn:
         ph.detail["statements"] = save_writes(conn, writes.tables, path)
         ph.detail["path"] = str(path)
