@@ -145,6 +145,8 @@ _OUTCOME_STYLE = {
     "planned": "cyan",
     "rehearsed": "cyan",
     "rolled_back": "bold yellow",
+    "writes_saved": "bold red",
+    "stopped": "bold red",
     "blocked": "bold yellow",
     "failed": "bold red",
 }
@@ -177,11 +179,24 @@ def run_result(result: RunResult) -> None:
     if result.rollback is not None and result.rollback.backup is not None:
         say(f"backup before the rollback: {result.rollback.backup.path}", soft_wrap=True)
     proof = result.rollback.proof if result.rollback is not None else None
+    writes = result.rollback.writes if result.rollback is not None else None
     if proof is not None:
-        verdict = "database equals the snapshot" if proof.equal else "DATABASE DIFFERS FROM THE SNAPSHOT"
+        if proof.equal:
+            verdict = "database equals the snapshot"
+        elif proof.only_rows_differ and writes is not None and writes.fate == "kept":
+            verdict = "revision, schema and pre-checks as before; only the application's writes differ"
+        else:
+            verdict = "DATABASE DIFFERS FROM THE SNAPSHOT"
         out.print(f"rollback proof: {verdict}")
         for diff in proof.differences:
             say(f"  - {diff}")
+    if writes is not None:
+        fate = {"kept": "kept", "saved": f"DISCARDED, saved to {writes.saved_to}", "stopped": "still there (stopped)"}
+        say(f"rows written since the backup ({fate.get(writes.fate, writes.fate)}):", soft_wrap=True)
+        for changed in writes.tables:
+            say(f"  - {changed.summary()}", soft_wrap=True)
+        for created, count in writes.created.items():
+            say(f"  - {created}: {count} rows in a table the migration created (in the backup before the rollback)", soft_wrap=True)
     if result.rehearsal is not None:
         r = result.rehearsal
         out.print(
