@@ -29,7 +29,7 @@ kind = "file"
 path = "{flag}"
 
 [rollback]
-strategy = "downgrade-then-restore"
+strategy = "{strategy}"
 on_writes = "{policy}"
 
 [[checks.post]]
@@ -99,9 +99,9 @@ class App:
         self.thread.join(10)
 
 
-def _run(db: ItemsDb, tmp_path: Path, policy: str) -> tuple[Any, App, Path]:
+def _run(db: ItemsDb, tmp_path: Path, policy: str, strategy: str = "downgrade-then-restore") -> tuple[Any, App, Path]:
     flag = tmp_path / "maintenance_on"
-    plan = items_plan(tmp_path / "plan", WATCHED.format(flag=flag, policy=policy))
+    plan = items_plan(tmp_path / "plan", WATCHED.format(flag=flag, policy=policy, strategy=strategy))
     (tmp_path / "plan" / "live_checks.py").write_text(LIVE_CHECKS)
     with App(db, flag) as app:
         result = api.run_plan(plan, workdir=tmp_path / "w")
@@ -157,6 +157,15 @@ def test_restore_and_save_discards_nothing_unsaved(items_db: ItemsDb, tmp_path: 
     assert all(i in rows for i in app.inserted) and all(rows[i] == q for i, q in app.updated.items())
 
 
+def test_keep_without_a_downgrade_restores_and_saves(items_db: ItemsDb, tmp_path: Path) -> None:
+    """strategy = "restore": there is no downgraded database to keep, so the writes are saved."""
+    result, app, _flag = _run(items_db, tmp_path, "keep", strategy="restore")
+    assert result.outcome == "writes_saved" and result.exit_code == ExitCode.ROLLBACK_FAILED, result.message
+    items = _writes_of(result)
+    assert items["inserted"] == len(app.inserted) and items["updated"] == len(app.updated), items
+    assert sorted(_rows(items_db)) == list(range(1, 201))
+
+
 def test_stop_changes_nothing_more_and_keeps_maintenance_on(items_db: ItemsDb, tmp_path: Path) -> None:
     result, app, flag = _run(items_db, tmp_path, "stop")
     assert result.exit_code == ExitCode.ROLLBACK_FAILED and result.outcome == "stopped", result.message
@@ -170,7 +179,7 @@ def _killed_then_recovered(db: ItemsDb, tmp_path: Path, policy: str, fault: str)
     """The run dies (like kill -9) at ``fault`` while rolling back the application's writes;
     ``rollback RUN`` then finishes the job."""
     flag = tmp_path / "maintenance_on"
-    plan = items_plan(tmp_path / "plan", WATCHED.format(flag=flag, policy=policy))
+    plan = items_plan(tmp_path / "plan", WATCHED.format(flag=flag, policy=policy, strategy="downgrade-then-restore"))
     (tmp_path / "plan" / "live_checks.py").write_text(LIVE_CHECKS)
     work = tmp_path / "w"
     with App(db, flag) as app:

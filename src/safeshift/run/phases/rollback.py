@@ -105,10 +105,12 @@ def _may_restore(ctx: RunContext, record: Rollback) -> bool:
     """
     if record.proof is not None:
         tables = record.proof.changed_tables
-    elif ctx.application_live:
+    elif ctx.application_live:  # no downgrade ran: prove first, so unchanged tables are skipped by their hashes
+        record.proof = prove(ctx)
         with ctx.connect() as conn:
-            present = set(ctx.dialect.schema_shape(conn))
-        tables = [t for t in ctx.result.snapshot if t in present]
+            shapes = ctx.dialect.schema_shape(conn)
+        reshaped = [t for t in ctx.result.snapshot if t in shapes and shapes[t] != ctx.schema.get(t)]
+        tables = sorted(set(record.proof.changed_tables) | set(reshaped))
     else:
         tables = []
     writes = _writes(ctx, tables, record)
