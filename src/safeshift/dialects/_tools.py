@@ -63,8 +63,26 @@ def spawn(
     stdout: IO[Any] | int | None = subprocess.DEVNULL,
     stderr: IO[Any] | int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a tool. Never through a shell: arguments are passed as they are."""
-    return Popen(list(argv), env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout, stderr=stderr)
+    """Start a tool. Never through a shell: arguments are passed as they are.
+
+    On Linux the tool gets SIGKILL when safeshift dies, so a loader never outlives the
+    process that decides whether its work may commit.
+    """
+    return Popen(
+        list(argv), env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout, stderr=stderr,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask the kernel for SIGKILL when the parent goes (Linux only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):  # not Linux: the tool may outlive us, as before
+        pass
 
 
 def run_tool(

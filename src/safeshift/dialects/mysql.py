@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from safeshift import faults
 from safeshift.dialects import _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.server import ServerDialect
@@ -226,22 +227,23 @@ class MySQLDialect(ServerDialect):
         return scan_dump_counts(path)
 
     def restore(self, engine: Engine, backup_path: Path) -> None:
-        """Drop and re-create the database (same character set), then load the backup.
+        """Empty the database (its tables, views, routines and events), then load the backup.
 
-        A dump without the tool's closing line is refused before anything is dropped.
-        Other sessions of the database are killed first (except this process's run lock):
-        one idle transaction holding a metadata lock would make DROP DATABASE wait.
+        The database itself is never dropped: a kill at any moment leaves a database that
+        exists (perhaps half loaded), which the next ``rollback RUN`` restores again; with
+        DROP + CREATE DATABASE a kill in between left no database at all. A dump without
+        the tool's closing line is refused before anything is dropped. Other sessions of the
+        database are killed first (except this process's run lock): one idle transaction
+        holding a metadata lock would make the DROPs wait.
         """
-        _check_complete(backup_path)  # before the database is dropped, not after
+        _check_complete(backup_path)  # before anything is dropped, not after
         engine.dispose()
         url = engine.url
         database = url.database or ""
         with _admin(url) as conn:
-            charset = _charset(conn, database)
             _kill_sessions(conn, database, keep=self._lock_ids)
-            quoted = _tools.quote_ident(conn, database)
-            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
-            conn.execute(text(f"CREATE DATABASE {quoted}{charset}"))
+            _empty_database(conn, database)
+        faults.hit("restore:emptied")
         _load(url, backup_path, what=f"restoring {backup_path.name} into {database}")
         engine.dispose()
 
@@ -359,6 +361,34 @@ def _charset(conn: Connection, database: str) -> str:
     if row is None or not all(isinstance(v, str) and _CHARSET.match(v) for v in row):
         return " CHARACTER SET utf8mb4"
     return f" CHARACTER SET {row[0]} COLLATE {row[1]}"
+
+
+def _empty_database(conn: Connection, database: str) -> None:
+    """Drop everything inside ``database`` but the database: views, tables (foreign keys
+    off, so in any order), routines and events. Names come from the catalog and are quoted."""
+    quoted_db = _tools.quote_ident(conn, database)
+
+    def names(query: str) -> list[tuple[str, str]]:
+        return [(str(a), str(b)) for a, b in conn.execute(text(query), {"db": database})]
+
+    views = names("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = :db AND TABLE_TYPE = 'VIEW'")
+    tables = names(
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = :db AND TABLE_TYPE <> 'VIEW'"
+    )
+    routines = names("SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = :db")
+    events = names("SELECT EVENT_NAME, 'EVENT' FROM information_schema.EVENTS WHERE EVENT_SCHEMA = :db")
+    conn.execute(text("SET SESSION FOREIGN_KEY_CHECKS = 0"))
+    try:
+        for name, _ in views:
+            conn.execute(text(f"DROP VIEW IF EXISTS {quoted_db}.{_tools.quote_ident(conn, name)}"))
+        for name, kind in tables:
+            what = "SEQUENCE" if kind == "SEQUENCE" else "TABLE"
+            conn.execute(text(f"DROP {what} IF EXISTS {quoted_db}.{_tools.quote_ident(conn, name)}"))
+        for name, kind in [*routines, *events]:
+            what = kind if kind in ("PROCEDURE", "FUNCTION", "EVENT") else "PROCEDURE"
+            conn.execute(text(f"DROP {what} IF EXISTS {quoted_db}.{_tools.quote_ident(conn, name)}"))
+    finally:
+        conn.execute(text("SET SESSION FOREIGN_KEY_CHECKS = 1"))
 
 
 def _kill_sessions(conn: Connection, database: str, keep: set[int]) -> None:

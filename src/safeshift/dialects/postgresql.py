@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from safeshift import faults
 from safeshift.dialects import _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.server import ServerDialect
@@ -464,8 +465,12 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
     """Play the backup into ``url``'s database in one transaction, after emptying its schemas.
 
     pg_restore writes the backup as SQL (it needs no connection for that) and Python pumps
-    it into psql. psql's input is closed, and so its transaction committed, only after
-    pg_restore succeeded; otherwise psql is killed and the server rolls everything back.
+    it into psql, inside a transaction the prelude opens. The COMMIT is written only after
+    pg_restore succeeded and psql took the whole stream: if safeshift dies (kill -9, the
+    OOM killer), psql sees the end of its input inside the open transaction and the server
+    rolls everything back (psql's ``--single-transaction`` would COMMIT at that end). A
+    truncated backup makes pg_restore fail, so it never commits either. Both tools die
+    with safeshift (they are spawned with a parent-death signal).
     """
     pg_restore = _tools.find_tool(["pg_restore"], PACKAGE)
     psql = _tools.find_tool(["psql"], PACKAGE)
@@ -486,8 +491,8 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
         )
         play = _tools.spawn(
             [
-                psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
-                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(url)}", f"--file={prelude}", "--file=-",
+                psql, "--no-psqlrc", "--quiet", "--no-password",
+                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(url)}", "--command=BEGIN", f"--file={prelude}", "--file=-",
             ],
             env=env,
             stdin=subprocess.PIPE,
@@ -505,6 +510,9 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
                 play.wait()
                 raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(render_err), 'pg_restore failed')}")
             with contextlib.suppress(BrokenPipeError):
+                if whole:
+                    faults.hit("restore:before-commit")
+                    play.stdin.write(b"\nCOMMIT;\n")
                 play.stdin.close()
             play.wait()
         except BaseException:

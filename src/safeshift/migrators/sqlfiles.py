@@ -305,7 +305,6 @@ def _end_read(conn: Connection, began: bool) -> None:
 class SqlFilesMigrator(Migrator):
     name = "sql"
     version_tables = (VERSION_TABLE,)
-
     # -- files --------------------------------------------------------------------------
     @property
     def directory(self) -> Path:
