@@ -54,8 +54,9 @@ def test_only_this_databases_complete_unchanged_backup_is_restored(
 
     torn = backup.with_name(backup.name + ".part")
     shutil.copyfile(backup, torn)
-    with pytest.raises(ConfigError, match="not a complete backup taken by safeshift"):
-        api.restore(plan, torn)
+    for forced in (False, True):  # a torn file is refused even with --force
+        with pytest.raises(ConfigError, match="partial file left by an interrupted backup"):
+            api.restore(plan, torn, force=forced)
     hand_made = backup.with_name("taken-by-hand" + backup.suffix)
     shutil.copyfile(backup, hand_made)  # no manifest: refused, unless the person says so
     with pytest.raises(ConfigError, match="not a complete backup taken by safeshift"):

@@ -234,6 +234,8 @@ def restore(
         raise ConfigError("restore declined: the database was not changed")
     if not backup_path.is_file():
         raise ConfigError(f"{backup_path}: backup file not found")
+    if backup_path.name.endswith((".part", ".tmp", "-journal", "-wal")):  # torn: not even --force restores it
+        raise ConfigError(f"{backup_path}: a partial file left by an interrupted backup, not a backup; nothing was changed")
     dialect = _open(loaded)
     if not force:
         check_backup_for(backup_path, safe_url(dialect.url))  # this database's own, complete, unchanged

@@ -87,8 +87,10 @@ def resume_run(plan: Plan, run_id: str, *, workdir: Path | None = None, observer
     record = load_run(ctx.workdir, run_id)
     machine.adopt(ctx, record)
     if not record.resumable:  # refused before touching the journal: the run stays open
-        raise ConfigError(
-            f"run {run_id} cannot be resumed: its migration did not complete (died in {record.last_phase}); "
-            f"run safeshift rollback {run_id}"
+        why = (
+            f"it had decided to roll back ({record.rollback_decided})"
+            if record.rollback_decided is not None
+            else f"its migration did not complete (died in {record.last_phase or 'its start'})"
         )
+        raise ConfigError(f"run {run_id} cannot be resumed: {why}; run safeshift rollback {run_id}")
     return machine.execute(ctx, machine.resume)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from safeshift.migrators import Migrator
     from safeshift.run.phases.approve import Approval
     from safeshift.run.recovery import RunRecord
-    from safeshift.run.state import Backup, Maintenance, Revisions, Snapshot
+    from safeshift.run.state import Backup, Decision, Maintenance, Revisions, Snapshot
 
 
 class Observer(Protocol):
@@ -152,7 +152,7 @@ class RunContext:
         if self.journal is not None:
             self.journal.event(phase, event, **data)
 
-    def write_state(self, state: Revisions | Snapshot | Backup | Maintenance) -> None:
+    def write_state(self, state: Revisions | Snapshot | Backup | Maintenance | Decision) -> None:
         if self.journal is not None:
             state.write(self.journal)
 

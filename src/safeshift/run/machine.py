@@ -129,6 +129,8 @@ def resume(ctx: RunContext) -> Verdict:
             if ctx.migrator.reached(revision, result.target_revision) is False:
                 raise PhaseFailed(f"the database is at {revision}, not {result.target_revision}")
             verify(ctx, conn)
+        switch(ctx, False)
+        cutover(ctx)  # the smoke probes and the watch window, as the run would have
     except (Exception, KeyboardInterrupt) as exc:  # any failure from here on means rollback
         return _rolled_back(ctx, error_text(exc))
     return Verdict.of(
@@ -139,9 +141,36 @@ def resume(ctx: RunContext) -> Verdict:
 def recover_by_rollback(ctx: RunContext) -> Verdict:
     """Roll back an interrupted (or unproven) run and prove the database equals its snapshot."""
     record = _adopted(ctx)
+    died = record.last_phase or "its start"
     if not ctx.result.snapshot:
-        return Verdict.of("noop", f"run {record.run_id} died in {record.last_phase} before its snapshot: nothing was changed")
-    return _rolled_back(ctx, f"rollback of interrupted run {record.run_id} (died in {record.last_phase})")
+        return Verdict.of("noop", f"run {record.run_id} died in {died} before its snapshot: nothing was changed")
+    if not record.apply_started:
+        return _nothing_changed(ctx, record.run_id, died)
+    return _rolled_back(ctx, f"rollback of interrupted run {record.run_id} (died in {died})")
+
+
+def _nothing_changed(ctx: RunContext, run_id: str, died: str) -> Verdict:
+    """A run that died before apply changed nothing: say so after looking (revision and full
+    schema as at its snapshot; rows are the application's to change), with no maintenance
+    switch, downgrade or hashing. A schema that differs anyway was changed by someone else."""
+    with ctx.phase("prove") as ph, ctx.connect() as conn:
+        revision = ctx.migrator.current(conn)
+        schema = ctx.dialect.schema_shape(conn)
+        differences = [f"revision is {revision or 'base'}, expected {ctx.result.start_revision or 'base'}"] if (
+            revision != ctx.result.start_revision
+        ) else []
+        differences += [f"table {t} differs from the snapshot" for t in sorted(set(schema) | set(ctx.schema)) if schema.get(t) != ctx.schema.get(t)]
+        ph.detail.update(equal=not differences, differences=differences)
+        if differences:
+            ph.status = "failed"
+    if not differences:
+        return Verdict.of("noop", f"run {run_id} died in {died}, before apply: nothing was changed (revision and schema as at its snapshot)")
+    return Verdict(
+        "failed",
+        f"run {run_id} died in {died}, before apply, but the database differs from its snapshot: {'; '.join(differences[:3])}; "
+        "a person must look (something else changed it)",
+        ExitCode.ROLLBACK_FAILED,
+    )
 
 
 def planned_rollback(ctx: RunContext) -> Verdict:

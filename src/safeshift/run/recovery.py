@@ -13,7 +13,7 @@ from typing import Any
 from safeshift.backfill.checkpoints import JOURNAL_PREFIX
 from safeshift.errors import ConfigError
 from safeshift.journal import Journal, read_journal
-from safeshift.run.state import STATE, Backup, Maintenance, Revisions, Snapshot
+from safeshift.run.state import STATE, Backup, Decision, Maintenance, Revisions, Snapshot
 
 
 @dataclass
@@ -35,6 +35,7 @@ class RunRecord:
     backup: Backup | None = None
     maintenance_on: bool = False
     went_live: bool = False  # maintenance went off after apply began: the application could write
+    rollback_decided: str | None = None  # why the run decided to roll back (then only a rollback may follow)
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # backfill:<name> -> event
     phases: list[dict[str, Any]] = field(default_factory=list)
 
@@ -50,6 +51,9 @@ class RunRecord:
 
     @property
     def resumable(self) -> bool:
+        """Forward only when the run never decided to roll back."""
+        if self.rollback_decided is not None:
+            return False
         return self.apply_finished or (self.apply_started and bool(self.checkpoints))
 
     @property
@@ -57,6 +61,10 @@ class RunRecord:
         """What a person should run for an interrupted run."""
         if self.unproven:
             return f"safeshift rollback {self.run_id}  (its rollback was not proven: try it again once the cause is fixed)"
+        if self.rollback_decided is not None:
+            return f"safeshift rollback {self.run_id}  (the run had decided to roll back: {self.rollback_decided})"
+        if not self.apply_started:
+            return f"safeshift rollback {self.run_id}  (died before apply: proves nothing changed and closes the run)"
         if self.apply_started and not self.apply_finished and self.checkpoints:
             return (
                 f"safeshift resume {self.run_id}  (continues the backfill from its checkpoint)  "
@@ -81,7 +89,7 @@ class RunRecord:
         }
 
 
-_STATES = {cls.kind: cls for cls in (Revisions, Snapshot, Backup, Maintenance)}
+_STATES = {cls.kind: cls for cls in (Revisions, Snapshot, Backup, Maintenance, Decision)}
 
 
 def read_run(folder: Path) -> RunRecord:
@@ -129,6 +137,8 @@ def _read_state(record: RunRecord, kind: str, event: dict[str, Any]) -> None:
         record.backup = state
     elif isinstance(state, Maintenance):
         record.maintenance_on = state.on
+    elif isinstance(state, Decision) and state.rollback:
+        record.rollback_decided = state.reason
 
 
 def runs_dir(workdir: Path) -> Path:

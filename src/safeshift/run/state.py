@@ -98,6 +98,23 @@ class Maintenance:
         return cls(bool(event.get("on")))
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The run decided to roll back, and why: journaled before the rollback acts, so a
+    recovery continues the rollback and never completes a migration the run rejected."""
+
+    kind: ClassVar[str] = "decision"
+    rollback: bool
+    reason: str
+
+    def write(self, journal: Journal) -> None:
+        journal.event(STATE, self.kind, rollback=self.rollback, reason=self.reason)
+
+    @classmethod
+    def read(cls, event: Mapping[str, Any]) -> Decision:
+        return cls(bool(event.get("rollback")), str(event.get("reason", "")))
+
+
 # -- the checks' baseline ---------------------------------------------------------------
 
 BASELINE_FILE = "baseline.json"

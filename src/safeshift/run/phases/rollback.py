@@ -19,6 +19,7 @@ from safeshift.run.manifest import write_manifest
 from safeshift.run.outcome import Rollback, RollbackStep
 from safeshift.run.phases.maintenance import switch
 from safeshift.run.phases.prove import prove
+from safeshift.run.state import Decision
 from safeshift.run.writes import Writes, diff_tables, save_writes
 from safeshift.secrets import safe_url
 
@@ -28,6 +29,7 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
     strategy = ctx.plan.rollback.strategy
     record = Rollback(reason=reason, strategy=strategy)
     ctx.result.rollback = record
+    ctx.write_state(Decision(rollback=True, reason=reason))  # a recovery must continue this, never resume
     try:
         switch(ctx, True)
     except SafeshiftError as exc:
