@@ -82,7 +82,7 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values or [])
 
 
-def _table_shape(insp: Any, table: str, conn: Connection) -> list[str]:
+def _table_shape(insp: Any, table: str, conn: Connection, check_text: Any = None) -> list[str]:
     lines = []
     for c in insp.get_columns(table):
         default = c.get("default")
@@ -110,7 +110,8 @@ def _table_shape(insp: Any, table: str, conn: Connection) -> list[str]:
     except NotImplementedError:
         checks = []
     for ck in checks:
-        parts.append(f"check {ck.get('name')}: {' '.join(str(ck.get('sqltext')).split())}")
+        text = " ".join(str(ck.get("sqltext")).split())
+        parts.append(f"check {ck.get('name')}: {check_text(text) if check_text is not None else text}")
     return lines + sorted(parts)
 
 
@@ -187,7 +188,12 @@ class Dialect(ABC):
         a column left as TEXT that was VARCHAR(5000), or a lost index, is a difference.
         """
         insp = inspect(conn)
-        return {name: _table_shape(insp, name, conn) for name in sorted(insp.get_table_names())}
+        return {name: _table_shape(insp, name, conn, self.check_text) for name in sorted(insp.get_table_names())}
+
+    def check_text(self, sqltext: str) -> str:
+        """A CHECK constraint's expression as compared by the proof: the same constraint must
+        read the same after a dump and restore (PostgreSQL re-spells its casts)."""
+        return sqltext
 
     def activity(self, conn: Connection, older_than_s: float) -> list[Session]:
         """Sessions with transactions open longer than ``older_than_s`` or blocking others."""
@@ -206,6 +212,9 @@ class Dialect(ABC):
         """Restore ``backup`` into a new scratch database named after ``run_id`` (rehearsals, the
         proof); drop it with :meth:`drop_scratch_copy`, or after a crash with :meth:`drop_leftovers`."""
         raise NotImplementedError(f"{self.name} cannot make scratch copies")
+
+    def check_scratch(self, run_id: str, why: str) -> None:
+        """Preflight: can scratch copies be made (``why`` needs them)? Files always can."""
 
     def backup_counts(self, backup: BackupInfo) -> dict[str, int]:
         """Rows per table as the backup file holds them, read from the file itself (so the file

@@ -42,6 +42,13 @@ _QUERY_CHARS = 500
 # a non-owner may not drop it, and emptied of relations, routines, types and collations.
 # Extension members are left to their extension. Statements are collected into an array
 # before any runs so a cascade never leaves a stale name behind.
+_CASTS = re.compile(
+    r"::(?:\"[^\"]+\"|character varying|bit varying|double precision|"
+    r"(?:timestamp|time) (?:with|without) time zone|[A-Za-z_][A-Za-z0-9_.]*)(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*"
+)
+_PARENS = re.compile(r"[()]")
+_PUNCT = re.compile(r"\s*([\[\],])\s*")
+
 _EMPTY_SCHEMAS = r"""
 SET lock_timeout = '60s';
 SET client_min_messages = warning;
@@ -124,6 +131,14 @@ class PostgreSQLDialect(ServerDialect):
     def driver_url(self) -> URL:
         """An engine on psycopg 3, which the error handling and tools here are written for."""
         return _psycopg_url(self.url)
+
+    def check_text(self, sqltext: str) -> str:
+        """Without casts and parentheses: pg_dump + restore turns
+        ``(ARRAY['a'::varchar, 'b'::varchar])::text[]`` into ``ARRAY[('a'::varchar)::text, ...]``,
+        the same constraint spelled otherwise. What is compared, and what is dropped, is the
+        spelling only: columns, operators and literals stay."""
+        bare = " ".join(_PARENS.sub(" ", _CASTS.sub("", sqltext)).split())
+        return _PUNCT.sub(r"\1", bare)
 
     def check_tools(self) -> None:
         for tool in ("pg_dump", "pg_restore", "psql"):

@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 from safeshift import faults
 from safeshift.dialects._tools import compare_counts, db_error, scratch_name
 from safeshift.dialects.base import BackupInfo, Dialect
-from safeshift.errors import BackupError, ConnectError
+from safeshift.errors import BackupError, ConfigError, ConnectError
 from safeshift.secrets import safe_url
 
 
@@ -58,6 +58,19 @@ class ServerDialect(Dialect):
                 self.drop_database(name)
                 removed.append(name)
         return removed
+
+    def check_scratch(self, run_id: str, why: str) -> None:
+        """Create and drop an empty run-named database: a login that cannot is found at
+        preflight (exit 2), not when a rollback's proof needs the copy (an unprovable exit 4)."""
+        name = scratch_name(self.url.database or self.default_database, "can", run_id, self.max_name_chars)
+        try:
+            self._create_empty(name)
+        except BackupError as exc:
+            raise ConfigError(
+                f"{why} needs a scratch database, and this login cannot create one ({exc.message}); "
+                "grant that, or set [rollback] prove_contents = \"snapshot\" and [backup] verify = \"scan\""
+            ) from None
+        self.drop_database(name)
 
     def backup_counts(self, backup: BackupInfo) -> dict[str, int]:
         path = Path(backup.path)

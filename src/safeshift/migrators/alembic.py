@@ -39,10 +39,10 @@ class AlembicMigrator(Migrator):
         if not path.is_file():
             raise ConfigError(f"{self.plan.source.name}: migration.config: Alembic config {path} not found")
         cfg = Config(str(path), output_buffer=output or io.StringIO(), stdout=io.StringIO())  # never our stdout
-        # script_location in the ini is relative to the ini's folder, as with the alembic CLI
         location = cfg.get_main_option("script_location")
-        if location and not Path(location).is_absolute() and "%(here)s" not in location:
-            cfg.set_main_option("script_location", str(path.parent / location))
+        found = _script_folder(location, path.parent) if location else None
+        if found is not None:
+            cfg.set_main_option("script_location", str(found))
         return cfg
 
     def _script(self) -> ScriptDirectory:
@@ -209,3 +209,24 @@ class _quiet_alembic:
 
     def __exit__(self, *exc: object) -> None:
         logging.disable(self._disabled)
+
+
+def _script_folder(location: str, ini_dir: Path) -> Path | None:
+    """Where a relative ``script_location`` points, or None to leave it to Alembic.
+
+    Alembic reads it relative to the current directory, so a project's ini works from the
+    project's root; safeshift runs from anywhere. So: the ini's folder (a project whose
+    ini sits at its root), the current directory (as Alembic would), then the ini's parent
+    folders (an ini shipped inside a package names the folder from the package root, as
+    ``mlflow/store/db_migrations`` does from site-packages). A ``package:folder`` resource
+    and an absolute or ``%(here)s`` path are Alembic's to resolve.
+    """
+    if "%(here)s" in location or Path(location).is_absolute():
+        return None
+    if ":" in location and not (ini_dir / location).exists():
+        return None  # package:resource (Alembic imports the package)
+    for base in (ini_dir, Path.cwd(), *ini_dir.parents):
+        candidate = base / location
+        if candidate.is_dir():
+            return candidate
+    return ini_dir / location  # Alembic's "path doesn't exist" names the ini-relative place

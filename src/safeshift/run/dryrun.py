@@ -31,8 +31,8 @@ def plan_statements(ctx: RunContext) -> list[PlannedStatement]:
     plan.append(PlannedStatement("backup", f"{ctx.dialect.name} backup to {dest}"))
     try:
         segments = _segments(ctx)
-    except Exception as exc:  # the dry run must still show everything else
-        plan.append(PlannedStatement("apply", f"{ctx.migrator.name} (SQL not renderable offline: {error_text(exc)})"))
+    except Exception as exc:  # the dry run must still show everything else, revision by revision
+        plan.extend(_each_revision(ctx, sql_dialect, exc))
     else:
         plan.extend(_apply_statements(ctx, segments, sql_dialect))
     for check in ctx.post_checks:
@@ -40,6 +40,24 @@ def plan_statements(ctx: RunContext) -> list[PlannedStatement]:
     start = ctx.result.start_revision or "base"
     plan.append(PlannedStatement("rollback", f"on failure: {ctx.plan.rollback.strategy} to {start}"))
     return plan
+
+
+def _each_revision(ctx: RunContext, sql_dialect: SqlDialect, whole: Exception) -> list[PlannedStatement]:
+    """The span could not be rendered at once: each revision's statements, and a line naming
+    every revision that cannot be rendered offline (it still runs; its SQL is not shown)."""
+    what = ctx.migrator.name
+    try:
+        pieces = ctx.migrator.render_each(ctx.result.start_revision, ctx.result.target_revision or "head", ctx.dialect.name)
+    except Exception:  # not even one by one
+        return [PlannedStatement("apply", f"{what} (SQL not renderable offline: {error_text(whole)})")]
+    out: list[PlannedStatement] = []
+    for piece in pieces:
+        if piece.error is not None:
+            name = f"revision {piece.revision}" if piece.revision else "the migration"
+            out.append(PlannedStatement("apply", f"{what} {name} (SQL not renderable offline: {piece.error})"))
+        else:
+            out.extend(_apply_statements(ctx, [(piece.statements, None)], sql_dialect))
+    return out
 
 
 def _segments(ctx: RunContext) -> Segments:

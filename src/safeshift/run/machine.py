@@ -146,6 +146,9 @@ def recover_by_rollback(ctx: RunContext) -> Verdict:
         return Verdict.of("noop", f"run {record.run_id} died in {died} before its snapshot: nothing was changed")
     if not record.apply_started:
         return _nothing_changed(ctx, record.run_id, died)
+    if record.finished:  # it ended, exit 4: its rollback was not proven, or it stopped for a person
+        why = "it stopped before discarding the application's writes" if record.outcome == "stopped" else "its rollback was not proven"
+        return _rolled_back(ctx, f"rollback of run {record.run_id} again ({why})")
     return _rolled_back(ctx, f"rollback of interrupted run {record.run_id} (died in {died})")
 
 

@@ -51,6 +51,7 @@ def preflight(ctx: RunContext, conn: Connection) -> None:
         if not pending:
             raise Stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK, phase_status="skipped")
         ctx.dialect.check_tools()
+        _check_scratch(ctx)
         ctx.migrator.check_target(conn)  # the migration must reach this database, no other
         # every file that would run (and undo it) is read and split now: a broken one stops here
         ctx.migrator.check_files(start, target, ctx.dialect.name, downgrade="downgrade" in plan.rollback.strategy)
@@ -137,6 +138,20 @@ def _check_disk(ctx: RunContext, ph: PhaseResult) -> None:
             f"not enough free disk for the backup at {folder}: {free} bytes free, "
             f"{need} needed ({ratio:g} × database size)",
         )
+
+
+def _check_scratch(ctx: RunContext) -> None:
+    """What will need a scratch copy of the database must be able to make one."""
+    plan = ctx.plan
+    needs = [
+        what for what, on in (
+            ('the rollback proof (prove_contents = "backup")', plan.rollback.prove_contents == "backup"),
+            ('backup verification (verify = "restore")', plan.backup.verify == "restore"),
+            ("the rehearsal", ctx.options.rehearse),
+        ) if on
+    ]
+    if needs:
+        ctx.dialect.check_scratch(ctx.run_id, " and ".join(needs))
 
 
 def rendered(ctx: RunContext) -> list[str]:

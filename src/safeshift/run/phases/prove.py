@@ -14,14 +14,16 @@ from safeshift.run.outcome import Proof
 from safeshift.run.phases.snapshot import PROOF_PREFIX, table_hash_checks
 
 
-def prove(ctx: RunContext) -> Proof:
+def prove(ctx: RunContext, *, quick: bool = False) -> Proof:
+    """``quick``: stop at the first structural difference (revision, schema, row counts)
+    without hashing rows: enough to know a restore is needed."""
     try:
-        return _prove(ctx)
+        return _prove(ctx, quick)
     except Exception as exc:
         return Proof(equal=False, differences=[f"cannot prove: {error_text(exc)}"])
 
 
-def _prove(ctx: RunContext) -> Proof:
+def _prove(ctx: RunContext, quick: bool = False) -> Proof:
     result = ctx.result
     before = result.snapshot
     with ctx.phase("prove") as ph, ctx.connect() as conn:
@@ -31,6 +33,9 @@ def _prove(ctx: RunContext) -> Proof:
         if revision != result.start_revision:
             differences.append(f"revision is {revision}, expected {result.start_revision}")
         schema = ctx.dialect.schema_shape(conn)
+        for name in [t for t in schema if t not in ctx.schema and t in ctx.migrator.version_tables]:
+            if not ctx.dialect.row_counts(conn, [name]).get(name):  # left empty by a downgrade to base
+                del schema[name]
         for name in sorted(set(schema) | set(ctx.schema)):
             if name not in schema:
                 differences.append(f"table {name} is missing")
@@ -44,6 +49,12 @@ def _prove(ctx: RunContext) -> Proof:
             if got is not None and got != want:
                 changed[name] = f"table {name} has {got} rows, expected {want}"
         conn.rollback()
+        if quick and (differences or changed):
+            proof = Proof(equal=False, differences=differences + list(changed.values()), revision=revision,
+                          tables_compared=len(before), row_counts=counts, changed_tables=sorted(changed))
+            ph.detail.update(equal=False, differences=proof.differences, quick=True)
+            ph.status = "failed"
+            return proof
         checks = ctx.run_checks(conn, ctx.pre_checks, before)
         comparable = _comparable(ctx, schema)
         missing = [c for c in comparable if c.name not in ctx.baseline]

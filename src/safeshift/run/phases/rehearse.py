@@ -20,7 +20,6 @@ from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text, failure_message
 from safeshift.run.outcome import LockClass, Rehearsal, Stop
 from safeshift.run.phases.apply import backfill_progress, migrate
-from safeshift.run.phases.preflight import rendered
 from safeshift.secrets import safe_url
 
 
@@ -100,8 +99,15 @@ def _probe_lock_classes(ctx: RunContext) -> list[LockClass]:
     from safeshift import lint
 
     found: list[LockClass] = []
+    result = ctx.result
+    pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
+    statements: list[str] = []
+    for piece in pieces:  # a revision that cannot be rendered offline is named, the others probed
+        if piece.error is not None:
+            found.append(LockClass(f"revision {piece.revision or '?'}", None, f"not rendered offline: {piece.error}"))
+        statements.extend(piece.statements)
     with ctx.scratch("probe") as (_url, engine), engine.connect() as conn:
-        for sql in rendered(ctx):
+        for sql in statements:
             text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
             if not text:
                 continue

@@ -107,14 +107,16 @@ def _may_restore(ctx: RunContext, record: Rollback) -> bool:
     """
     if record.proof is not None:
         tables = record.proof.changed_tables
-    elif ctx.application_live:  # no downgrade ran: prove first, so unchanged tables are skipped by their hashes
-        record.proof = prove(ctx)
-        with ctx.connect() as conn:
-            shapes = ctx.dialect.schema_shape(conn)
-        reshaped = [t for t in ctx.result.snapshot if t in shapes and shapes[t] != ctx.schema.get(t)]
-        tables = sorted(set(record.proof.changed_tables) | set(reshaped))
-    else:
+    else:  # no downgrade ran: prove first (a failed migration may have left nothing to undo)
+        record.proof = prove(ctx, quick=not ctx.application_live)
+        if record.proof.equal:
+            return False  # already equal to the snapshot: a restore would only end sessions and cost time
         tables = []
+        if ctx.application_live:  # the hashes skip unchanged tables; reshaped ones are compared by key
+            with ctx.connect() as conn:
+                shapes = ctx.dialect.schema_shape(conn)
+            reshaped = [t for t in ctx.result.snapshot if t in shapes and shapes[t] != ctx.schema.get(t)]
+            tables = sorted(set(record.proof.changed_tables) | set(reshaped))
     writes = _writes(ctx, tables, record)
     if writes is None:
         return True
