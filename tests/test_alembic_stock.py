@@ -228,3 +228,7 @@ def test_a_revision_that_cannot_be_rendered_is_named_and_counts_against_fail_on(
     plan.write_text(plan.read_text() + '\n[lint]\ndisable = ["SS094"]\n')
     accepted = api.run_plan(plan, workdir=tmp_path / "w")
     assert accepted.exit_code == ExitCode.OK, accepted.message
+    # accepted unlinted, and still listed as such: the report never reads as a full lint
+    listed = [f for f in accepted.lint if f["code"] == "SS094"]
+    assert listed and all(f["suppressed"] for f in listed), accepted.lint
+    assert "revision 0002 could not be rendered" in Path(accepted.report_md or "").read_text()

@@ -119,7 +119,7 @@ def test_the_plans_database_is_migrated_to_head_and_a_failing_revision_rolls_bac
     assert done.exit_code == ExitCode.OK, done.message
     assert done.message == f"migrated base → {head}"
     assert revision(target) == head and not (tmp_path / "alembic.db").exists()
-    assert done.lint == [] or all(f["code"] != "SS094" for f in done.lint)  # the others were linted
+    assert all(f["suppressed"] for f in done.lint if f["code"] == "SS094")  # listed, accepted; the others linted
 
     project = tmp_path / "project"
     shutil.copytree(INI.parent / "alembic", project / "alembic")

@@ -51,10 +51,10 @@ META_RULES = [
 
 
 def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
-    """An unlinted revision is a finding (an error: an unknown must not pass as clean), unless disabled."""
-    if settings is not None and NOT_RENDERED in settings.disable:
-        return []
+    """An unlinted revision is a finding (an error: an unknown must not pass as clean). Disabled,
+    it is still listed, suppressed: the report never looks like a full lint when it was not."""
     what = f"revision {revision}" if revision else "the migration"
+    disabled = settings is not None and NOT_RENDERED in settings.disable
     return [
         Finding(
             code=NOT_RENDERED,
@@ -62,6 +62,8 @@ def not_rendered(revision: str | None, reason: str, settings: LintSettings | Non
             severity="error",
             message=f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
             suggestion=f"make it renderable offline (alembic upgrade --sql), or accept it unlinted: [lint] disable = [\"{NOT_RENDERED}\"]",
+            suppressed=disabled,
+            reason=f"[lint] disable = [\"{NOT_RENDERED}\"]" if disabled else None,
         )
     ]
 
