@@ -274,7 +274,9 @@ def status(st: Status) -> None:
     say(f"revision: {st.current or 'base'} (target {st.target})")
     say("pending: " + (", ".join(f"{p['id']} {p['message']}" for p in st.pending) or "none"))
     for r in st.runs:
-        say(f"  {r['run_id']}  {r['outcome']:<12} {r['message']}", soft_wrap=True)
+        say(f"  {r['run_id']}  {r['outcome']:<12} {r.get('message') or ''}", soft_wrap=True)
+        if r.get("next"):  # an interrupted, unproven or stopped run: what to do about it
+            say(f"      next: {r['next']}", soft_wrap=True)
 
 
 def demo_banner(text: str, json_out: bool) -> None:
