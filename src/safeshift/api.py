@@ -278,6 +278,7 @@ def recent_runs(workdir: Path, limit: int = 10) -> list[dict[str, Any]]:
     runs = []
     for record in all_runs(workdir)[:limit]:
         data = record.to_dict()
+        data["alive"] = record.alive
         report = record.folder / "report.json"
         if report.is_file():
             saved = json.loads(report.read_text(encoding="utf-8"))
@@ -315,9 +316,15 @@ def status(plan: PlanLike, *, workdir: Path | None = None) -> Status:
     runs = recent_runs(resolve_workdir(loaded, workdir))
     for run in runs:
         # a run without a report is either still going (it holds the database's lock) or dead
-        if run["outcome"] == "interrupted" and held is not None and run["run_id"] in held:
+        if run["outcome"] != "interrupted":
+            continue
+        if held is not None and run["run_id"] in held:
             run["outcome"] = "running"
             run["message"] = held
+            run["next"] = None
+        elif run.get("alive"):  # its process lives without the lock: running, never to be recovered now
+            run["outcome"] = "running"
+            run["message"] = "its process is alive but no longer holds the run lock (lost: it will stop)"
             run["next"] = None
     return Status(database=safe_url(dialect.url), current=current, target=target, pending=pending, runs=runs)
 

@@ -213,6 +213,10 @@ class Dialect(ABC):
         proof); drop it with :meth:`drop_scratch_copy`, or after a crash with :meth:`drop_leftovers`."""
         raise NotImplementedError(f"{self.name} cannot make scratch copies")
 
+    def lock_alive(self) -> bool:
+        """Does this process still hold the run lock it took? (A file lock cannot be taken away.)"""
+        return True
+
     def check_scratch(self, run_id: str, why: str) -> None:
         """Preflight: can scratch copies be made (``why`` needs them)? Files always can."""
 

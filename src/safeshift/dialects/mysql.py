@@ -290,6 +290,9 @@ class MySQLDialect(ServerDialect):
             if got != 1:
                 raise LockError(_holder_message(conn, main, key, database))
             own_id = int(conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+            self._lock_check = lambda: conn.execute(
+                text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"), {"name": main}
+            ).scalar() == 1
             # a long run must not lose its lock to the server's idle-connection timeout
             conn.execute(text("SET SESSION wait_timeout = GREATEST(@@global.wait_timeout, 86400)"))
             self._lock_ids.add(own_id)
@@ -318,6 +321,7 @@ class MySQLDialect(ServerDialect):
                 with contextlib.suppress(SQLAlchemyError):
                     conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": main})
                 self._lock_ids.difference_update({own_id, *label_ids})
+                self._lock_check = None
         finally:
             with contextlib.suppress(SQLAlchemyError):
                 conn.close()

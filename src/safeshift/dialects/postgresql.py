@@ -374,10 +374,20 @@ class PostgreSQLDialect(ServerDialect):
                 # a long run must not lose its lock to an idle-session timeout
                 conn.execute(text("SET idle_session_timeout = 0"))
             self._lock_pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            self._lock_check = lambda: bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                        "AND pid = pg_backend_pid() AND classid::bigint = :hi AND objid::bigint = :lo"
+                    ),
+                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+                ).scalar_one()
+            )
             try:
                 yield
             finally:
                 self._lock_pid = None
+                self._lock_check = None
                 with contextlib.suppress(SQLAlchemyError):  # a dead connection has released it anyway
                     conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +28,7 @@ class ServerDialect(Dialect):
     """
 
     max_name_chars: ClassVar[int]
+    _lock_guard: ClassVar[threading.Lock] = threading.Lock()  # the lock's connection is not thread-safe
     default_database: ClassVar[str]
 
     def driver_url(self) -> URL:
@@ -58,6 +61,20 @@ class ServerDialect(Dialect):
                 self.drop_database(name)
                 removed.append(name)
         return removed
+
+    _lock_check: Callable[[], bool] | None = None  # set by run_lock: asks the lock's own session
+
+    def lock_alive(self) -> bool:
+        """The lock's session still holds it: it answers, and the server lists the lock as its.
+        A session terminated server-side (or a lost connection) is a lost lock."""
+        check = self._lock_check
+        if check is None:
+            return True  # no run lock held by this process (status, lint): nothing to lose
+        with self._lock_guard:
+            try:
+                return check()
+            except Exception:  # noqa: BLE001 - any failure to ask means we cannot be sure we hold it
+                return False
 
     def check_scratch(self, run_id: str, why: str) -> None:
         """Create and drop an empty run-named database: a login that cannot is found at

@@ -14,7 +14,7 @@ from safeshift.run import machine
 from safeshift.run.context import NullObserver, Observer, Options, RunContext, new_run_id
 from safeshift.run.outcome import Outcome, PhaseResult, RunResult
 from safeshift.run.phases.approve import Approval
-from safeshift.run.recovery import load_run
+from safeshift.run.recovery import load_run, refuse_if_alive
 
 __all__ = [
     "Approval",
@@ -74,6 +74,7 @@ def rollback_run(
     """
     ctx = RunContext.create(plan, workdir=workdir, observer=observer, options=Options(force=force))
     record = load_run(ctx.workdir, run_id)
+    refuse_if_alive(record)
     if record.finished and record.outcome == "succeeded":
         machine.adopt(ctx, record, undo=True)
         return machine.execute(ctx, machine.planned_rollback)
@@ -85,6 +86,7 @@ def resume_run(plan: Plan, run_id: str, *, workdir: Path | None = None, observer
     """Finish an interrupted run whose migration completed: verify, then succeed or roll back."""
     ctx = RunContext.create(plan, workdir=workdir, observer=observer)
     record = load_run(ctx.workdir, run_id)
+    refuse_if_alive(record)
     machine.adopt(ctx, record)
     if not record.resumable:  # refused before touching the journal: the run stays open
         why = (

@@ -27,7 +27,7 @@ from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import SchemaShape
 from safeshift.errors import ConnectError, SafeshiftError
 from safeshift.journal import Journal, now_iso
-from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop
+from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop
 from safeshift.secrets import first_line, register_url, safe_url
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class RunContext:
     keep_maintenance: bool = False  # a rollback stopped for a person: maintenance stays on at the end
     _held: contextlib.ExitStack | None = None  # while a rollback runs: one scratch copy of the before-state
     _before: Engine | None = None
+    _fenced_at: float = 0.0
     apply_started: bool = False  # from then on, a failure means rollback
     record: RunRecord | None = None  # the interrupted run this one continues
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
@@ -161,6 +162,7 @@ class RunContext:
         """Time and journal one phase; an exception marks it (blocked before any change, else failed)."""
         record = PhaseResult(name=name, started=now_iso())
         self.observer.phase_started(name)
+        self.fence()  # before every step: a run that lost its lock must not take another
         self.event(name, "started")
         faults.hit(f"{name}:started")
         started = time.perf_counter()
@@ -253,6 +255,19 @@ class RunContext:
 
     def progress(self, task: str, done: int, total: int | None) -> None:
         self.observer.progress(task, done, total)
+        if time.monotonic() - self._fenced_at > 2.0:  # long work checks its lock every few seconds
+            self.fence()
+
+    def fence(self) -> None:
+        """Stop at once if this run no longer holds the database's run lock (its session was
+        terminated, the connection lost): another process may be acting on the database."""
+        self._fenced_at = time.monotonic()
+        if self.engine is not None and not self.dialect.lock_alive():
+            self.keep_maintenance = True  # whoever acts now decides about maintenance
+            raise LockLost(
+                f"run {self.run_id} lost the database's run lock (its session ended); it stopped and changed "
+                "nothing more: check `safeshift status` for another run before recovering this one"
+            )
 
 
 def failure_message(what: str, failed: list[CheckResult]) -> str:

@@ -14,7 +14,7 @@ from safeshift.errors import ConfigError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.dryrun import plan_statements
-from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop, Verdict
+from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop, Verdict
 from safeshift.run.phases.apply import apply
 from safeshift.run.phases.approve import approve
 from safeshift.run.phases.backup import backup
@@ -24,7 +24,7 @@ from safeshift.run.phases.preflight import preflight
 from safeshift.run.phases.rehearse import rehearse
 from safeshift.run.phases.rollback import rollback
 from safeshift.run.phases.snapshot import snapshot
-from safeshift.run.recovery import RunRecord, abandon, all_runs, interrupted_runs
+from safeshift.run.recovery import RunRecord, abandon, all_runs, interrupted_runs, process_identity
 from safeshift.run.report import write_report
 from safeshift.run.state import load_baseline, save_baseline
 from safeshift.secrets import safe_url
@@ -38,7 +38,7 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
     if not ctx.options.dry_run:
         ctx.journal = Journal(ctx.run_dir / "journal.jsonl")
         result.journal = str(ctx.journal.path)
-        ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url))
+        ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url), **process_identity())
     verdict: Verdict | None = None
     try:
         ctx.dialect.check_reachable()
@@ -49,6 +49,8 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
             verdict = body(ctx)
     except Stop as stop:
         verdict = Verdict(stop.outcome, stop.message, stop.exit_code)
+    except LockLost as lost:  # fenced: nothing more is changed, the journal says where it stopped
+        verdict = Verdict("lost_lock", lost.message, ExitCode.ROLLBACK_FAILED)
     except (Exception, KeyboardInterrupt) as exc:  # never a traceback: say what happened and whether anything changed
         verdict = _failure(ctx, exc)
     finally:
@@ -287,6 +289,8 @@ def _refuse_if_interrupted(ctx: RunContext) -> None:
     for record in interrupted_runs(ctx.workdir, safe_url(ctx.url)):
         if record.run_id == ctx.run_id:
             continue
+        if record.alive:  # it lost the lock but runs on: not abandoned, not even with --force
+            raise Stop("blocked", f"run {record.run_id} is still running on this database (its process is alive); wait for it")
         if ctx.options.force:
             abandon(record, ctx.run_id)
             ctx.event("run", "forced", abandoned=record.run_id, last_phase=record.last_phase)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from safeshift.run.writes import Writes
 
 Outcome = Literal[
-    "succeeded", "rolled_back", "writes_saved", "stopped", "failed", "blocked", "noop", "planned", "rehearsed"
+    "succeeded", "rolled_back", "writes_saved", "stopped", "lost_lock", "failed", "blocked", "noop", "planned",
+    "rehearsed",
 ]
 PhaseStatus = Literal["ok", "failed", "blocked", "skipped"]
 
@@ -34,6 +35,8 @@ EXIT_FOR_OUTCOME: dict[str, ExitCode] = {
     "writes_saved": ExitCode.ROLLBACK_FAILED,
     # the rollback stopped before discarding the application's writes: maintenance stays on
     "stopped": ExitCode.ROLLBACK_FAILED,
+    # the run lock was taken from it mid-run: it stopped where it was, a person looks
+    "lost_lock": ExitCode.ROLLBACK_FAILED,
     "failed": ExitCode.ROLLBACK_FAILED,
 }
 
@@ -58,6 +61,15 @@ class Stop(Exception):
         self.message = message
         self.exit_code = exit_code
         self.phase_status: PhaseStatus = phase_status
+
+
+class LockLost(BaseException):  # noqa: N818 - a BaseException: no `except Exception` of a phase may swallow it
+    """The run lock's session is gone: another process may act on the database now, so this
+    run stops at once, changes nothing more (maintenance, rollback) and says so."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class PhaseFailed(Exception):

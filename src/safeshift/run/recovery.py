@@ -6,6 +6,8 @@ Its typed ``state`` events (:mod:`safeshift.run.state`) hold what recovery needs
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +41,17 @@ class RunRecord:
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # backfill:<name> -> event
     phases: list[dict[str, Any]] = field(default_factory=list)
 
+    process: dict[str, Any] = field(default_factory=dict)  # pid, host, boot-relative start of the run's process
+
     @property
     def interrupted(self) -> bool:
         return not self.finished
+
+    @property
+    def alive(self) -> bool:
+        """Is the process that wrote this journal still running (same host, same pid, same start)?
+        A run whose process lives is running, whatever its lock says: never recover it."""
+        return self.interrupted and bool(self.process) and self.process == _identity_of(self.process.get("pid"))
 
     @property
     def unproven(self) -> bool:
@@ -103,6 +113,7 @@ def read_run(folder: Path) -> RunRecord:
             record.started = event.get("ts")
             record.database = event.get("database")
             record.plan = event.get("plan")
+            record.process = {k: event[k] for k in ("pid", "host", "process_start") if k in event}
         elif phase == "run" and kind == "finished":
             record.finished = True
             record.outcome = event.get("outcome")
@@ -161,10 +172,11 @@ def load_run(workdir: Path, run_id: str) -> RunRecord:
 
 
 def interrupted_runs(workdir: Path, database: str) -> list[RunRecord]:
-    """Runs against ``database`` that left it changed or unknown: died after apply began, or failed to prove a rollback."""
+    """Runs against ``database`` that left it changed or unknown: died after apply began, failed to
+    prove a rollback, or still run (their process is alive, lock or not)."""
     return [
         r for r in all_runs(workdir)
-        if r.database == database and ((r.interrupted and r.apply_started) or r.unproven)
+        if r.database == database and ((r.interrupted and r.apply_started) or r.unproven or r.alive)
     ]
 
 
@@ -175,3 +187,31 @@ def abandon(record: RunRecord, by: str) -> None:
         journal.event("run", "finished", outcome="abandoned", message=f"abandoned by run {by} (--force)")
     finally:
         journal.close()
+
+
+def process_identity() -> dict[str, Any]:
+    """This process as a later reader can recognise it: pid, host and the kernel's start time
+    of the pid (so a reused pid is not mistaken for the run's process)."""
+    return _identity_of(os.getpid()) or {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _identity_of(pid: Any) -> dict[str, Any]:
+    """pid, host and start time of a live process on this host; {} when there is none."""
+    if not isinstance(pid, int):
+        return {}
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return {}
+    fields_after_name = stat.rsplit(")", 1)[-1].split()
+    start = fields_after_name[19] if len(fields_after_name) > 19 else ""  # field 22: starttime
+    return {"pid": pid, "host": socket.gethostname(), "process_start": start}
+
+
+def refuse_if_alive(record: RunRecord) -> None:
+    """Recovering a run whose process still runs would put two processes on one run."""
+    if record.alive:
+        raise ConfigError(
+            f"run {record.run_id} is still running (pid {record.process.get('pid')} on {record.process.get('host')}); "
+            "wait for it to finish, or stop it first"
+        )
