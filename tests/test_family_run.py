@@ -54,7 +54,12 @@ def reopen(url: URL) -> dict[str, Any]:
 
 
 def db_url_of(result: Any) -> URL:
-    return sa.engine.make_url(result.run.database)
+    """The run's database, reached with the test server's login (the run shows its user masked)."""
+    shown = sa.engine.make_url(result.run.database)
+    if shown.get_backend_name() == "sqlite":
+        return shown
+    kind = "postgresql" if shown.get_backend_name() == "postgresql" else "mysql"
+    return server_url(kind).set(database=shown.database)
 
 
 def test_success(db_kind: str, demo_dir: Path, demo_db: str) -> None:
