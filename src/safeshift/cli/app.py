@@ -42,7 +42,7 @@ app = typer.Typer(
     cls=SafeshiftGroup,
     help=(
         "Run a production database migration as one proven, reversible command.\n\n"
-        "Shell completion: safeshift --show-completion bash (or zsh, fish) prints the script; "
+        "Shell completion: safeshift completion bash (or zsh, fish, powershell) prints the script; "
         "--install-completion adds it to your shell's start-up file."
     ),
     no_args_is_help=True,
