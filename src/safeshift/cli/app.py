@@ -129,7 +129,8 @@ def _root(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v",
+            "--verbose",
+            "-v",
             help="Also show third-party log lines (Alembic's) on stderr; a run always keeps them in its journal.",
         ),
     ] = False,
