@@ -55,8 +55,8 @@ def downgrade():
 
 
 def _head() -> str:
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config(str(INI))
     config.set_main_option("script_location", str(MIGRATIONS))

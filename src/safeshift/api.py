@@ -379,8 +379,23 @@ class LintReport:
         return to_sarif(self.findings, self.source)
 
 
+def _lint_dialect(name: str, *, given: bool) -> str:
+    """``name`` as the lint knows it (``mariadb`` is ``mysql``); a database it has no rules for is
+    a usage error, not a crash."""
+    from safeshift.lint.statement import normalize_dialect
+
+    try:
+        return normalize_dialect(name)
+    except ValueError:
+        if given:
+            raise ConfigError(f"--dialect: expected sqlite, postgresql, mysql or mariadb, got {name!r}") from None
+        raise ConfigError(
+            f"lint: no lint rules for {name!r} databases (sqlite, postgresql, mysql, mariadb)"
+        ) from None
+
+
 def lint_plan(
-    plan: PlanLike,
+    plan: PlanLike | None,
     files: list[Path] | None = None,
     dialect_name: str | None = None,
     *,
@@ -388,15 +403,29 @@ def lint_plan(
 ) -> LintReport:
     """Lint the plan's pending migration against the live table sizes, or SQL files as given.
 
+    ``plan`` None: ``./safeshift.toml``; SQL files need no plan when ``dialect_name`` is given
+    and there is no such file (the default ``[lint]`` settings, no backup assumed).
     ``sarif``: also write the findings as SARIF 2.1.0 to this file (for CI).
     """
     from safeshift import lint
+    from safeshift.config.models import DEFAULT_PLAN
     from safeshift.migrators import get_migrator
 
-    loaded = load(plan)
-    settings = lint.LintSettings.from_section(loaded.lint)
+    planless = plan is None and bool(files) and not Path(DEFAULT_PLAN).exists()
+    if planless and dialect_name is None:
+        raise ConfigError(
+            f"lint: SQL files need --dialect (sqlite, postgresql, mysql or mariadb) or a plan (--plan PATH; no ./{DEFAULT_PLAN})"
+        )
+    if plan is None and not planless:
+        plan = DEFAULT_PLAN
+    loaded = load(plan) if plan is not None else None
+    settings = lint.LintSettings.from_section(loaded.lint) if loaded is not None else lint.LintSettings()
     if files:
-        name = dialect_name or loaded.database_url().get_backend_name()
+        if dialect_name is not None:
+            name = _lint_dialect(dialect_name, given=True)
+        else:
+            assert loaded is not None  # no dialect: the plan was loaded
+            name = _lint_dialect(loaded.database_url().get_backend_name(), given=False)
         statements: list[str] = []
         for path in files:
             try:
@@ -407,6 +436,7 @@ def lint_plan(
         unrendered: list[lint.Finding] = []
         source = ", ".join(str(p) for p in files)
     else:
+        assert loaded is not None  # no files: the plan was loaded
         dialect = _open(loaded)
         name = dialect.name
         migrator = get_migrator(loaded)
@@ -423,7 +453,7 @@ def lint_plan(
         unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
-    options: dict[str, Any] = {"destructive_ok": loaded.backup.verifies, "settings": settings}
+    options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
     infos = lint.annotate(statements, name, sizes, **options)
     findings = unrendered + lint.lint_statements(statements, name, sizes, **options)
     report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)

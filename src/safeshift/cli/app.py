@@ -3,8 +3,10 @@ renderer (:mod:`safeshift.cli.render`). Nothing else lives here.
 
 Start-up time matters (``safeshift --help`` must be quick): this module imports Typer, Rich and
 the error types only. The api, and through it SQLAlchemy, pydantic, sqlglot, the lint, httpx and
-the runner, is imported inside the command that runs. Option types stay builtins and ``Path``,
-because Typer reads these annotations at start-up.
+the runner, is imported inside the command that runs. Option types stay builtins, ``Path`` and
+the choice enums of :mod:`safeshift.cli.conventions`, because Typer reads these annotations at
+start-up. Every command's help ends with ``epilog(examples..., exits=...)``, and its ``--json``
+goes through ``render.finish``/``render.fail`` (the JSON envelope).
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from typing import Annotated, TypeVar
 import typer
 
 from safeshift.cli import render
+from safeshift.cli.conventions import (
+    RUN_EXITS,
+    DbKind,
+    FamilyBreak,
+    LintDialect,
+    Phase,
+    RelationshipsBreak,
+    SafeshiftGroup,
+    Shell,
+    epilog,
+)
 from safeshift.errors import ExitCode, SafeshiftError
 
 # Help texts are Rich markup (Typer's rich mode): a literal "[" is written "\[".
@@ -23,32 +36,59 @@ from safeshift.errors import ExitCode, SafeshiftError
 # the plan models here would cost pydantic and SQLAlchemy at every start).
 DEFAULT_PLAN = "safeshift.toml"
 
+
 app = typer.Typer(
     name="safeshift",
+    cls=SafeshiftGroup,
     help=(
         "Run a production database migration as one proven, reversible command.\n\n"
-        "Exit codes: 0 ok, 1 checks failed, 2 usage/config error, 3 rolled back cleanly, "
-        "4 rollback failed (a person must act)."
+        "Shell completion: safeshift completion bash (or zsh, fish, powershell) prints the script; "
+        "--install-completion adds it to your shell's start-up file."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    epilog=epilog(
+        "safeshift lint && safeshift run --dry-run && safeshift run",
+        "safeshift status --json",
+        "safeshift -v run                   # also Alembic's log lines, on stderr",
+        exits="0 ok, 1 checks failed, 2 usage/config error, 3 rolled back cleanly, "
+        "4 rollback failed (a person must act); each command's -h has its own.",
+    ),
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-demo_app = typer.Typer(help="Run a seed's cutover end to end on a fresh database.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="Run a seed's cutover end to end on a fresh database.",
+    no_args_is_help=True,
+    epilog=epilog(
+        "safeshift demo family",
+        "safeshift demo relationships --break",
+        exits="those of run: 0 succeeded, 1 blocked, 2 usage error, 3 rolled back, 4 a person must act.",
+    ),
+)
 app.add_typer(demo_app, name="demo")
 
 T = TypeVar("T")
 
 PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="Plan file (or a folder holding safeshift.toml).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the human view.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        callback=render.json_option,
+        is_eager=True,
+        help="Print one JSON object (version, command, outcome, exit_code, error…) instead of the human view.",
+    ),
+]
 WorkdirOpt = Annotated[
     Path | None,
     typer.Option("--workdir", help="Folder for .safeshift/ (runs, backups); default: the plan's folder."),
 ]
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN", help="The id of an interrupted run (see `safeshift status`).")]
-DbOpt = Annotated[str, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")]
-DB_KINDS = ("sqlite", "postgresql", "mysql")
+
+
+DbOpt = Annotated[DbKind, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")]
+
 
 
 def _call(fn: Callable[[], T]) -> T:
@@ -58,24 +98,18 @@ def _call(fn: Callable[[], T]) -> T:
     except (typer.Exit, typer.Abort):
         raise
     except SafeshiftError as exc:
-        render.fail(exc.message, int(exc.exit_code))
+        render.fail(exc.message, int(exc.exit_code), type(exc).__name__)
     except KeyboardInterrupt:
-        render.fail("interrupted", int(ExitCode.USAGE))
+        render.fail("interrupted", int(ExitCode.USAGE), "Interrupted")
     except OSError as exc:  # the disk or the file system said no: name the file it was about
         where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "a file"
-        render.fail(f"cannot use {where}: {exc.strerror or exc}", int(ExitCode.USAGE))
+        render.fail(f"cannot use {where}: {exc.strerror or exc}", int(ExitCode.USAGE), "OSError")
     except MemoryError:
-        render.fail("out of memory", int(ExitCode.USAGE))
+        render.fail("out of memory", int(ExitCode.USAGE), "MemoryError")
     except Exception as exc:  # a bug of ours: still one line, still no traceback
         from safeshift.secrets import first_line
 
-        render.fail(f"unexpected {first_line(exc)}", int(ExitCode.USAGE))
-
-
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        expected = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
-        render.fail(f"{option}: expected {expected}, got {value!r}", int(ExitCode.USAGE))
+        render.fail(f"unexpected {first_line(exc)}", int(ExitCode.USAGE), "InternalError")
 
 
 def _version(value: bool) -> None:
@@ -88,14 +122,35 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show third-party log lines (Alembic's) on stderr; a run always keeps them in its journal.",
+        ),
+    ] = False,
 ) -> None:
     """Run a production database migration as one proven, reversible command."""
+    if verbose:
+        from safeshift.logs import route
+
+        ctx.call_on_close(route(render.log_line))
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift run --dry-run        # the statements, their locks, the digest",
+        "safeshift run                  # the whole runbook",
+        "safeshift run --approve 3f2a9c # when \\[approval] required = true",
+        "safeshift run --plan deploy/ --json",
+        exits=RUN_EXITS,
+    )
+)
 def run(
     plan: PlanOpt = Path(DEFAULT_PLAN),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show every statement that would run and the plan digest; change nothing.")] = False,
@@ -133,7 +188,14 @@ def run(
     render.finish(result, json_out, render.run_result)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift status           # interrupted runs and what to run next",
+        "safeshift resume 20240611-101500-ab12",
+        exits="0 finished and verified; 2 usage/config error or not resumable (nothing changed); "
+        "3 verify failed and it rolled back, proven; 4 a person must act.",
+    )
+)
 def resume(run_id: RunIdArg, plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
     """Finish an interrupted run whose migration completed: verify, and roll back if that fails."""
     from safeshift import api
@@ -142,7 +204,13 @@ def resume(run_id: RunIdArg, plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonO
     render.finish(result, json_out, render.run_result)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift rollback 20240611-101500-ab12          # interrupted or succeeded",
+        "safeshift rollback 20240611-101500-ab12 --force  # the database moved on",
+        exits="3 rolled back and proven; 2 refused or usage/config error (nothing changed); 4 a person must act.",
+    )
+)
 def rollback(
     run_id: RunIdArg,
     plan: PlanOpt = Path(DEFAULT_PLAN),
@@ -167,7 +235,15 @@ def rollback(
     render.finish(result, json_out, render.run_result)
 
 
-@app.command("rehearse")
+@app.command(
+    "rehearse",
+    epilog=epilog(
+        "safeshift rehearse",
+        "safeshift rehearse --plan deploy/safeshift.toml --json",
+        exits="0 the rehearsal passed; 1 it failed or was blocked (the target database is not changed); "
+        "2 usage/config error.",
+    ),
+)
 def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
     """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
     from safeshift import api
@@ -176,35 +252,58 @@ def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, 
     render.finish(result, json_out, render.run_result)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift check                  # the post-checks, e.g. daily",
+        "safeshift check --phase pre --json",
+        exits="0 every check passed; 1 a check failed; 2 usage/config error.",
+    )
+)
 def check(
     plan: PlanOpt = Path(DEFAULT_PLAN),
-    phase: Annotated[str, typer.Option("--phase", help="Which check list: pre or post.")] = "post",
+    phase: Annotated[Phase, typer.Option("--phase", help="Which check list.")] = Phase.post,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the plan's checks now, e.g. as a daily validation. Exit 1 when one fails."""
     from safeshift import api
 
-    report = _call(lambda: api.check(plan, phase))
+    report = _call(lambda: api.check(plan, phase.value))
     render.finish(report, json_out, render.check_report)
 
 
-@app.command("lint")
+@app.command(
+    "lint",
+    epilog=epilog(
+        "safeshift lint                   # the pending migration, live table sizes",
+        "safeshift lint 0042.sql --dialect postgresql     # SQL files, no plan",
+        "safeshift lint --json --sarif lint.sarif         # for CI",
+        exits="0 no finding at or above fail_on; 1 a finding at or above fail_on; 2 usage/config error.",
+    ),
+)
 def lint_cmd(
     files: Annotated[list[Path] | None, typer.Argument(metavar="[SQL_FILE]...", help="SQL files to lint instead of the plan's pending migration.")] = None,
-    plan: PlanOpt = Path(DEFAULT_PLAN),
-    dialect: Annotated[str | None, typer.Option("--dialect", help="With files: sqlite, postgresql or mysql (default: the plan's database).")] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", "-p", help="Plan file (or a folder holding safeshift.toml); SQL files with --dialect need none."),
+    ] = None,
+    dialect: Annotated[LintDialect | None, typer.Option("--dialect", help="With files: the SQL's database (default: the plan's).")] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as SARIF 2.1.0 to this file (for CI).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     r"""Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's \[lint] fail_on."""
     from safeshift import api
 
-    report = _call(lambda: api.lint_plan(plan, files, dialect, sarif=sarif))
+    report = _call(lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif))
     render.finish(report, json_out, render.lint_report)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift backup",
+        "safeshift backup --no-verify --json",
+        exits="0 written (and verified); 2 usage/config error, or a backup that could not be written or did not verify.",
+    )
+)
 def backup(
     plan: PlanOpt = Path(DEFAULT_PLAN),
     workdir: WorkdirOpt = None,
@@ -215,13 +314,17 @@ def backup(
     from safeshift import api
 
     info = _call(lambda: api.backup(plan, workdir=workdir, verify=not no_verify))
-    if json_out:
-        render.emit_json(info.to_dict())
-    else:
-        render.backup_info(info)
+    render.finish(info, json_out, render.backup_info)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift restore .safeshift/backups/20240611-101500-ab12.sqlite3",
+        "safeshift restore dump.pgdump --yes --force    # a file taken by hand",
+        exits="0 restored; 1 declined at the prompt; 2 refused (another database's backup, a changed file) "
+        "or usage/config error.",
+    )
+)
 def restore(
     backup_file: Annotated[Path, typer.Argument(metavar="BACKUP", help="A backup file written by safeshift.")],
     plan: PlanOpt = Path(DEFAULT_PLAN),
@@ -238,49 +341,76 @@ def restore(
 
     confirm = None if yes or json_out else render.confirm_restore
     result = _call(lambda: api.restore(plan, backup_file, confirm=confirm, force=force))
-    if json_out:
-        render.emit_json(result.to_dict())
-    else:
-        render.restore_result(result)
+    render.finish(result, json_out, render.restore_result)
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "safeshift status",
+        "safeshift status --plan deploy/ --json",
+        exits="0 shown; 2 usage/config error or the database unreachable.",
+    )
+)
 def status(plan: PlanOpt = Path(DEFAULT_PLAN), workdir: WorkdirOpt = None, json_out: JsonOpt = False) -> None:
     """Current revision, pending revisions and the last runs."""
     from safeshift import api
 
     st = _call(lambda: api.status(plan, workdir=workdir))
-    if json_out:
-        render.emit_json(st.to_dict())
-    else:
-        render.status(st)
+    render.finish(st, json_out, render.status)
 
 
-@demo_app.command("family")
+@app.command(
+    epilog=epilog(
+        "safeshift completion bash > /etc/bash_completion.d/safeshift",
+        "safeshift completion zsh > \"${fpath[1]}/_safeshift\"",
+        "eval \"$(safeshift completion bash)\"   # this shell only",
+        exits="0 printed; 2 usage error (a shell it does not know).",
+    )
+)
+def completion(shell: Annotated[Shell, typer.Argument(help="The shell to complete in.")]) -> None:
+    """Print the shell completion script for SHELL; nothing is installed or written
+    (--install-completion adds it to your shell's start-up file instead)."""
+
+    def script() -> str:
+        from typer._completion_shared import get_completion_script  # Typer's own protocol
+
+        return get_completion_script(prog_name="safeshift", complete_var="_SAFESHIFT_COMPLETE", shell=shell.value)
+
+    typer.echo(_call(script))
+
+
+@demo_app.command(
+    "family",
+    epilog=epilog(
+        "safeshift demo family --users 5000",
+        "safeshift demo family --break --break-mode app",
+        "safeshift demo family --db postgresql --json",
+        exits="0 succeeded; 1 blocked before any change (--edge-cases); 2 usage error; 3 rolled back, proven (--break); "
+        "4 a person must act.",
+    ),
+)
 def demo_family(
     users: Annotated[int, typer.Option("--users", help="Users to generate (seeded, repeatable).")] = 100_000,
     break_: Annotated[bool, typer.Option("--break", help="Make the cutover fail so that it rolls back.")] = False,
     break_mode: Annotated[
-        str,
+        FamilyBreak,
         typer.Option(
             "--break-mode",
             help="With --break: 'check' (a post-check fails after the migration), 'apply' "
             "(the migration fails after its first DDL statement) or 'app' (the application "
             "fails after the cutover: the watch window's trigger rolls back).",
         ),
-    ] = "check",
+    ] = FamilyBreak.check,
     edge_cases: Annotated[bool, typer.Option("--edge-cases", help="Add circular parents, missing parents, childless parents.")] = False,
     online: Annotated[
         bool,
         typer.Option("--online", help="The online variant (examples/family-online): expand, batched backfill, contract, while a writer keeps writing."),
     ] = False,
-    db: DbOpt = "sqlite",
+    db: DbOpt = DbKind.sqlite,
     workdir: WorkdirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """The family cutover (seed: family-migration-runbook.md) on a fresh database."""
-    _choice("--break-mode", break_mode, ("check", "apply", "app"))
-    _choice("--db", db, DB_KINDS)
     if online and (break_ or edge_cases):
         render.fail("--online runs the cutover as it is: --break and --edge-cases go with the offline demo", int(ExitCode.USAGE))
     from safeshift import api
@@ -294,9 +424,9 @@ def demo_family(
     render.demo_banner(banner, json_out)
     result = _call(
         lambda: api.demo_family(
-            db=db,  # type: ignore[arg-type]  # checked by _choice
+            db=db.value,
             users=users,
-            break_mode=break_mode if break_ else None,  # type: ignore[arg-type]
+            break_mode=break_mode.value if break_ else None,
             edge_cases=edge_cases,
             online=online,
             workdir=workdir,
@@ -306,30 +436,38 @@ def demo_family(
     render.finish(result, json_out, render.family_demo)
 
 
-@demo_app.command("relationships")
+@demo_app.command(
+    "relationships",
+    epilog=epilog(
+        "safeshift demo relationships --couples 5000",
+        "safeshift demo relationships --edge-cases    # duplicates block the run",
+        "safeshift demo relationships --db mysql --json",
+        exits="0 succeeded; 1 blocked before any change (--edge-cases); 2 usage error; 3 rolled back, proven (--break); "
+        "4 a person must act.",
+    ),
+)
 def demo_relationships(
     couples: Annotated[int, typer.Option("--couples", help="Couples to generate (seeded, repeatable).")] = 50_000,
     break_: Annotated[bool, typer.Option("--break", help="Make the cutover fail so that it rolls back.")] = False,
     break_mode: Annotated[
-        str, typer.Option("--break-mode", help="With --break: 'check' (a post-check fails) or 'apply' (the migration fails midway).")
-    ] = "check",
+        RelationshipsBreak,
+        typer.Option("--break-mode", help="With --break: 'check' (a post-check fails) or 'apply' (the migration fails midway)."),
+    ] = RelationshipsBreak.check,
     edge_cases: Annotated[bool, typer.Option("--edge-cases", help="Add duplicate invite codes (they block the run).")] = False,
-    db: DbOpt = "sqlite",
+    db: DbOpt = DbKind.sqlite,
     workdir: WorkdirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """The relationships cutover (seed: relationship-migration-plan.md) on a fresh database."""
-    _choice("--break-mode", break_mode, ("check", "apply"))
-    _choice("--db", db, DB_KINDS)
     from safeshift import api
 
     banner = f"[bold]relationships cutover demo[/] on {db}: {couples} couples" + (" with edge cases" if edge_cases else "") + (f", broken ({break_mode})" if break_ else "")
     render.demo_banner(banner, json_out)
     result = _call(
         lambda: api.demo_relationships(
-            db=db,  # type: ignore[arg-type]  # checked by _choice
+            db=db.value,
             couples=couples,
-            break_mode=break_mode if break_ else None,  # type: ignore[arg-type]
+            break_mode=break_mode.value if break_ else None,
             edge_cases=edge_cases,
             workdir=workdir,
             observer=render.observer(json_out),

@@ -8,6 +8,7 @@ as it is instead of being read as Rich markup. Secrets are masked (``redact``) o
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,6 +20,8 @@ from rich.table import Table
 from safeshift.errors import ExitCode
 
 if TYPE_CHECKING:
+    import logging
+
     from rich.progress import Progress, TaskID
 
     from safeshift.api import CheckReport, LintReport, RestoreResult, Status
@@ -59,10 +62,81 @@ def say(text: str, *, soft_wrap: bool = False) -> None:
     out.print(plain(text), markup=False, soft_wrap=soft_wrap)
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """One line on stderr and the exit code: how every error leaves the CLI."""
+# -- the command being run: is stdout JSON, and which command is it (for the JSON envelope) ------
+_mode: dict[str, Any] = {"json": False, "command": None}
+
+
+def begin(argv: list[str]) -> None:
+    """A new command line: until its options are read, ``--json`` anywhere means JSON (so an
+    unknown option under ``--json`` still answers with a JSON object)."""
+    words = argv[: argv.index("--")] if "--" in argv else argv
+    _mode.update(json="--json" in words, command=None)
+
+
+def command_of(ctx: Any) -> str | None:
+    """``run``, ``demo family``: the command's words after ``safeshift`` (None for the root)."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(str(ctx.info_name))
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or None
+
+
+def json_option(ctx: typer.Context, value: bool) -> bool:
+    """The ``--json`` option's callback (eager: read before the other options, so an error in
+    them is already reported as JSON)."""
+    _mode.update(json=bool(value), command=command_of(ctx))
+    return value
+
+
+def envelope(data: dict[str, Any], *, outcome: str, exit_code: int, error: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every ``--json`` answer: ``version``, ``command``, ``outcome``, ``exit_code`` (and ``error``
+    when the command could not produce its result), then the command's own fields."""
+    from safeshift import __version__
+
+    head: dict[str, Any] = {"version": __version__, "command": _mode["command"], "outcome": outcome, "exit_code": exit_code}
+    if error is not None:
+        head["error"] = error
+    return {**head, **{k: v for k, v in data.items() if k not in head}}
+
+
+def report_error(message: str, code: int, error_type: str = "UsageError") -> None:
+    """One line on stderr; under ``--json`` also the error envelope on stdout."""
     err.print(f"[bold red]error:[/] {esc(message)}", markup=True, soft_wrap=True)
+    if _mode["json"]:
+        emit_json(envelope({}, outcome="error", exit_code=code, error={"message": message, "type": error_type}))
+
+
+def fail(message: str, code: int, error_type: str = "UsageError") -> NoReturn:
+    """One line on stderr (and the JSON error under ``--json``) and the exit code: how every
+    error leaves the CLI."""
+    report_error(message, code, error_type)
     raise typer.Exit(code)
+
+
+def usage_message(exc: Any) -> str:
+    """A usage error of the command line parser (Click's, under Typer) as one line:
+    ``--phase: expected pre or post, got 'during'``, else its message and where the help is."""
+    text = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")
+    param = getattr(exc, "param", None)
+    opts = getattr(param, "opts", None)
+    choice = re.search(r"'(?P<got>[^']*)' is not one of (?P<choices>.*?)\.?$", text)
+    if choice and opts:
+        allowed = re.findall(r"'([^']*)'", choice["choices"])
+        expected = (", ".join(allowed[:-1]) + f" or {allowed[-1]}") if len(allowed) > 1 else "".join(allowed)
+        name = opts[0] if str(opts[0]).startswith("-") else str(getattr(param, "metavar", None) or opts[0]).upper()
+        return f"{name}: expected {expected}, got {choice['got']!r}"
+    where = " ".join(filter(None, ["safeshift", command_of(getattr(exc, "ctx", None))]))
+    return f"{text} (see {where} -h)"
+
+
+def usage_error(exc: Any) -> int:
+    """Report a parser's usage error (one line; JSON under ``--json``) and return its exit code."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.parent is not None:
+        _mode["command"] = command_of(ctx)
+    report_error(usage_message(exc), int(exc.exit_code), "UsageError")
+    return int(exc.exit_code)
 
 
 def emit_json(data: dict[str, Any]) -> None:
@@ -72,12 +146,27 @@ def emit_json(data: dict[str, Any]) -> None:
 
 
 def finish(result: Any, json_out: bool, view: Any = None) -> NoReturn:
-    """Print ``result`` (JSON, or ``view(result)``) and exit with its exit code."""
+    """Print ``result`` (the JSON envelope, or ``view(result)``) and exit with its exit code.
+
+    A result without an ``outcome`` of its own (check, lint, backup, status…) is ``ok`` at
+    exit 0, else ``failed``.
+    """
+    code = int(getattr(result, "exit_code", 0))
     if json_out:
-        emit_json(result.to_dict())
+        data = result.to_dict()
+        outcome = data.get("outcome") or getattr(result, "outcome", None) or ("ok" if code == 0 else "failed")
+        emit_json(envelope(data, outcome=str(outcome), exit_code=code))
     elif view is not None:
         view(result)
-    raise typer.Exit(int(result.exit_code))
+    raise typer.Exit(code)
+
+
+def log_line(record: logging.LogRecord) -> None:
+    """``-v``: a third-party log record (Alembic's) on stderr, as text."""
+    from safeshift.logs import describe
+
+    line = describe(record)
+    err.print(plain(f"{line['logger']} {line['level']}: {line['message']}"), markup=False, style="dim", soft_wrap=True)
 
 
 class RichObserver:

@@ -7,7 +7,6 @@ The connection is handed to ``env.py`` through ``config.attributes["connection"]
 from __future__ import annotations
 
 import io
-import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from safeshift.errors import ConfigError
+from safeshift.logs import captured
 from safeshift.migrators.base import MIGRATORS, Migrator, Output, Rendered, Revision
 from safeshift.secrets import first_line
 
@@ -52,7 +52,7 @@ class AlembicMigrator(Migrator):
             raise ConfigError(f"{self.plan.source.name}: migration.config: {exc}") from None
 
     def current(self, conn: Connection) -> str | None:
-        with _quiet_alembic():
+        with captured("alembic"):
             heads = MigrationContext.configure(conn).get_current_heads()
         if conn.in_transaction():
             conn.commit()
@@ -102,7 +102,7 @@ class AlembicMigrator(Migrator):
 
         event.listen(Engine, "engine_connect", connected)
         try:
-            with _quiet_alembic():
+            with captured("alembic"):
                 command.current(self._with_connection(conn))
         except Exception as exc:
             raise ConfigError(f"{self.plan.source.name}: migration.config: env.py failed: {first_line(exc)}") from None
@@ -121,12 +121,12 @@ class AlembicMigrator(Migrator):
                 )
 
     def upgrade(self, conn: Connection, target: str) -> Output | None:
-        with _quiet_alembic():
+        with captured("alembic"):
             command.upgrade(self._with_connection(conn), target)
-        return None  # Alembic logs (kept quiet) and prints nothing of its own online
+        return None  # Alembic logs (to the journal, see safeshift.logs) and prints nothing of its own online
 
     def downgrade(self, conn: Connection, revision: str | None) -> Output | None:
-        with _quiet_alembic():
+        with captured("alembic"):
             command.downgrade(self._with_connection(conn), revision or "base")
         return None
 
@@ -162,7 +162,7 @@ class AlembicMigrator(Migrator):
         cfg = self._config(output)
         cfg.set_main_option("sqlalchemy.url", _DIALECT_URLS.get(dialect_name, "sqlite://"))
         span = f"{start}:{target}" if start else target
-        with _quiet_alembic():
+        with captured("alembic"):
             command.upgrade(cfg, span, sql=True)
         return _split_sql(output.getvalue())
 
@@ -197,18 +197,6 @@ def _split_sql(script: str) -> list[str]:
     if buf:
         statements.append("\n".join(buf).strip())
     return statements
-
-
-class _quiet_alembic:
-    """Keep Alembic's INFO lines off our output, also when env.py calls ``logging.fileConfig``
-    (``alembic init``'s does, and turns the ``alembic`` logger back to INFO with a console handler)."""
-
-    def __enter__(self) -> None:
-        self._disabled = logging.root.manager.disable
-        logging.disable(max(self._disabled, logging.INFO))
-
-    def __exit__(self, *exc: object) -> None:
-        logging.disable(self._disabled)
 
 
 def _script_folder(location: str, ini_dir: Path) -> Path | None:

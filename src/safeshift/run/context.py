@@ -27,10 +27,13 @@ from safeshift.dialects import Dialect, get_dialect
 from safeshift.dialects.base import SchemaShape
 from safeshift.errors import ConnectError, SafeshiftError
 from safeshift.journal import Journal, now_iso
+from safeshift.logs import describe
 from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop
 from safeshift.secrets import first_line, register_url, safe_url
 
 if TYPE_CHECKING:
+    import logging
+
     from safeshift.app.maintenance import MaintenanceHook
     from safeshift.app.watch import WatchSample
     from safeshift.migrators import Migrator
@@ -120,6 +123,7 @@ class RunContext:
     apply_started: bool = False  # from then on, a failure means rollback
     record: RunRecord | None = None  # the interrupted run this one continues
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
+    current_phase: str = "run"  # the phase a third-party log record is journaled under
 
     @classmethod
     def create(
@@ -153,6 +157,10 @@ class RunContext:
         if self.journal is not None:
             self.journal.event(phase, event, **data)
 
+    def log(self, record: logging.LogRecord) -> None:
+        """A third-party log record (Alembic's "Running upgrade …") as an event of the phase that caused it."""
+        self.event(self.current_phase, "log", **describe(record))
+
     def write_state(self, state: Revisions | Snapshot | Backup | Maintenance | Decision) -> None:
         if self.journal is not None:
             state.write(self.journal)
@@ -160,9 +168,10 @@ class RunContext:
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[PhaseResult]:
         """Time and journal one phase; an exception marks it (blocked before any change, else failed)."""
-        record = PhaseResult(name=name, started=now_iso())
-        self.observer.phase_started(name)
         self.fence()  # before every step: a run that lost its lock must not take another
+        record = PhaseResult(name=name, started=now_iso())
+        outer, self.current_phase = self.current_phase, name
+        self.observer.phase_started(name)
         self.event(name, "started")
         faults.hit(f"{name}:started")
         started = time.perf_counter()
@@ -179,6 +188,7 @@ class RunContext:
             record.detail.setdefault("error", error_text(exc))
             raise
         finally:
+            self.current_phase = outer
             record.seconds = time.perf_counter() - started
             self.result.phases.append(record)
             self.event(

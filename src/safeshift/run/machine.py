@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from safeshift.errors import ConfigError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
+from safeshift.logs import route
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.dryrun import plan_statements
 from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop, Verdict
@@ -40,6 +41,7 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         result.journal = str(ctx.journal.path)
         ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url), **process_identity())
     verdict: Verdict | None = None
+    unroute = route(ctx.log)  # Alembic's log lines: into the journal, not onto the terminal
     try:
         ctx.dialect.check_reachable()
         ctx.engine = ctx.dialect.create_engine()
@@ -62,6 +64,7 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         if ctx.engine is not None:
             ctx.engine.dispose()
         settle(result, verdict)
+        unroute()
         if ctx.journal is not None:
             ctx.event("run", "finished", outcome=result.outcome, message=result.message)
             ctx.journal.close()
