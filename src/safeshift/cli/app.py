@@ -48,6 +48,10 @@ WorkdirOpt = Annotated[
 ]
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN", help="The id of an interrupted run (see `safeshift status`).")]
 DbOpt = Annotated[str, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", metavar="REV", help=r"Migrate to REV instead of the plan's \[migration] target (part of the approval digest)."),
+]
 DB_KINDS = ("sqlite", "postgresql", "mysql")
 
 
@@ -110,6 +114,7 @@ def run(
     ] = False,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
+    target: TargetOpt = None,
 ) -> None:
     r"""Execute the plan: preflight, snapshot, backup, \[rehearse], \[approve], apply, verify, report; roll back on failure."""
     import sys
@@ -128,6 +133,7 @@ def run(
             approve=approve,
             confirm=confirm,
             force=force,
+            target=target,
         )
     )
     render.finish(result, json_out, render.run_result)
@@ -168,11 +174,13 @@ def rollback(
 
 
 @app.command("rehearse")
-def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
-    """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
+def rehearse_cmd(
+    plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None, target: TargetOpt = None
+) -> None:
+    """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the database is not changed."""
     from safeshift import api
 
-    result = _call(lambda: api.rehearse_plan(plan, workdir=workdir, observer=render.observer(json_out)))
+    result = _call(lambda: api.rehearse_plan(plan, workdir=workdir, observer=render.observer(json_out), target=target))
     render.finish(result, json_out, render.run_result)
 
 
@@ -196,11 +204,12 @@ def lint_cmd(
     dialect: Annotated[str | None, typer.Option("--dialect", help="With files: sqlite, postgresql or mysql (default: the plan's database).")] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as SARIF 2.1.0 to this file (for CI).")] = None,
     json_out: JsonOpt = False,
+    target: TargetOpt = None,
 ) -> None:
     r"""Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's \[lint] fail_on."""
     from safeshift import api
 
-    report = _call(lambda: api.lint_plan(plan, files, dialect, sarif=sarif))
+    report = _call(lambda: api.lint_plan(plan, files, dialect, sarif=sarif, target=target))
     render.finish(report, json_out, render.lint_report)
 
 
@@ -254,6 +263,71 @@ def status(plan: PlanOpt = Path(DEFAULT_PLAN), workdir: WorkdirOpt = None, json_
         render.emit_json(st.to_dict())
     else:
         render.status(st)
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Option("--dir", help="The project's folder (default: the current one); the plan is written there.")] = Path("."),
+    url_env: Annotated[
+        str, typer.Option("--url-env", metavar="NAME", help="The environment variable holding the database URL.")
+    ] = "DATABASE_URL",
+    show: Annotated[bool, typer.Option("--print", "--dry-run", help="Show the plan; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a first safeshift.toml for the project here; never overwrites a file (exit 2).
+
+    The migrator is found from the files (Alembic, a folder of SQL files) or, for Prisma, Django,
+    Flyway, dbmate and golang-migrate, from their version table in the database. With
+    $DATABASE_URL set, checks are inferred from the live schema.
+
+    Example: DATABASE_URL=sqlite:///app.db safeshift init
+    """
+    from safeshift import api
+
+    result = _call(lambda: api.init(folder, url_env=url_env, write=not show))
+    render.finish(result, json_out, render.init_result)
+
+
+@app.command()
+def baseline(
+    revision: Annotated[str, typer.Argument(metavar="REV", help="The revision the database's schema is at (e.g. 0001, or head).")],
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    force: Annotated[bool, typer.Option("--force", help="Record REV even when the database is at REV or beyond.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record REV and every revision before it as applied, running none of them.
+
+    For a database whose schema was built before safeshift (a run refuses to create tables that
+    exist). SQL files: rows with their checksums; Alembic: stamp; command: its stamp command.
+    Refused (exit 2) when the database is at REV or beyond, unless --force.
+
+    Example: safeshift baseline 0001 && safeshift run --target 0002
+    """
+    from safeshift import api
+
+    result = _call(lambda: api.baseline(plan, revision, force=force))
+    render.finish(result, json_out, render.baseline_result)
+
+
+@app.command()
+def revisions(
+    tool: Annotated[str, typer.Argument(metavar="TOOL", help="prisma, django, flyway, dbmate or golang-migrate.")],
+    folder: Annotated[Path, typer.Option("--dir", help="The tool's migrations folder.")] = Path("."),
+    pending: Annotated[bool, typer.Option("--pending", help="List the migrations not applied yet, one per line.")] = False,
+    url_env: Annotated[str, typer.Option("--url-env", metavar="NAME", help="The environment variable holding the database URL.")] = "DATABASE_URL",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print an external migration tool's current revision (or --pending migrations), from its version table.
+
+    The current/pending commands of the plans `safeshift init` writes for an external tool.
+
+    Example: DATABASE_URL=postgresql://app@db/app safeshift revisions prisma --dir prisma/migrations --pending
+    """
+    _choice("TOOL", tool, ("prisma", "django", "flyway", "dbmate", "golang-migrate"))
+    from safeshift import api
+
+    result = _call(lambda: api.tool_revisions(tool, folder, pending=pending, url_env=url_env))
+    render.finish(result, json_out, render.tool_revisions)
 
 
 @demo_app.command("family")
