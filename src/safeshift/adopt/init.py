@@ -116,9 +116,7 @@ def init_project(folder: Path, *, url_env: str = "DATABASE_URL", write: bool = T
         project = detect(folder, conn, set(tables))
         ignore = version_tables() | {t for _, cls in MIGRATORS.items() for t in cls.version_tables}
         inferred: Inferred | None = infer_checks(conn, ignore) if conn is not None else None
-        text = render_plan(
-            project, url_env=url_env, inferred=inferred, database=db[0] if db is not None else None, version=__version__
-        )
+        text = render_plan(project, url_env=url_env, inferred=inferred, version=__version__)
         plan = parse_plan(tomllib.loads(text), path)  # what init writes, loads
         result = InitResult(
             path=str(path),

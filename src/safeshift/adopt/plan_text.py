@@ -7,6 +7,7 @@ or a path never breaks the file; the text is validated by loading it before it i
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 from safeshift.adopt.project import Project
@@ -27,8 +28,18 @@ def value(item: Any) -> str:
 
 
 def line(key: str, item: Any, comment: str | None = None) -> str:
+    """``key = value``, its comment at the end of the line, or above it when the line is long."""
     text = f"{key} = {value(item)}"
-    return f"{text:<{COMMENT_AT - 1}} # {comment}" if comment else text
+    if not comment:
+        return text
+    if len(text) < COMMENT_AT - 1:
+        return f"{text:<{COMMENT_AT - 1}} # {comment}"
+    return f"# {comment}\n{text}"
+
+
+def comment(text: str) -> list[str]:
+    """``text`` as comment lines of at most 100 characters."""
+    return ["# " + part for part in textwrap.wrap(text, 98)]
 
 
 def render_plan(
@@ -36,7 +47,6 @@ def render_plan(
     *,
     url_env: str,
     inferred: Inferred | None,
-    database: str | None,
     version: str,
 ) -> str:
     out: list[str] = [
@@ -64,7 +74,7 @@ def render_plan(
         "# The revision a run goes to; `--target REV` on run, rehearse and lint overrides it.",
         line("target", "head"),
     ]
-    out += [f"# NOTE: {note}" for note in project.notes]
+    out += [part for note in project.notes for part in comment(f"NOTE: {note}")]
     out += [
         "",
         "[backup]",
@@ -95,11 +105,11 @@ def render_plan(
         line("required", False),
         "",
     ]
-    out += _checks(inferred, database, url_env)
+    out += _checks(inferred, url_env)
     return "\n".join(out) + "\n"
 
 
-def _checks(inferred: Inferred | None, database: str | None, url_env: str) -> list[str]:
+def _checks(inferred: Inferred | None, url_env: str) -> list[str]:
     if inferred is None:
         return [
             "# --- checks ---------------------------------------------------------------------------------",
@@ -111,7 +121,7 @@ def _checks(inferred: Inferred | None, database: str | None, url_env: str) -> li
             '# expect = "== snapshot"',
         ]
     out = [
-        f"# --- checks inferred from {database} ({len(inferred.tables)} tables, {inferred.count} checks) ---",
+        f"# --- checks inferred from the live schema of ${url_env} (tables: {len(inferred.tables)}, checks: {inferred.count}) ---",
         "# Post-checks run after apply; a failed one rolls the migration back. They are a starting point:",
         "# remove the row counts of tables the migration empties, drops or renames, and add the rules only",
         "# you know (kind = \"sql\" with a query; pre-checks under [[checks.pre]] must hold before anything runs).",

@@ -127,7 +127,7 @@ def _tool_project(folder: Path, tool: Tool) -> Project:
         "pending": f"{reader} --pending",
     }
     comments = {
-        "up": f"{tool.label}'s own CLI: applies every pending migration",
+        "up": tool.up_comment,
         "current": f"reads {tool.table}: the latest migration applied",
         "pending": f"the migrations in {migrations} not in {tool.table} yet, one per line",
     }

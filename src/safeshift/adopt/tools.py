@@ -41,6 +41,7 @@ class Tool:
     pending: Callable[[Connection, Path], Pending]
     files: Callable[[Path], bool]  # does this folder hold the tool's migrations?
     notes: tuple[str, ...] = field(default=())
+    up_comment: str = "the tool's own CLI: applies every pending migration"
 
     def has_files(self, project: Path) -> Path | None:
         """The first of the tool's usual folders under ``project`` that holds its migrations."""
@@ -194,7 +195,8 @@ def _golang_pending(conn: Connection, folder: Path) -> Pending:
     current = _golang_current(conn)
     floor = int(current) if current is not None else -1
     found = [m for p in folder.iterdir() if (m := _GOLANG_FILE.match(p.name))]
-    return sorted(((m["version"], _words(m["name"])) for m in found if int(m["version"]) > floor), key=lambda i: int(i[0]))
+    # ids as `current` prints them (the version number, without the file name's zero padding)
+    return sorted(((str(int(m["version"])), _words(m["name"])) for m in found if int(m["version"]) > floor), key=lambda i: int(i[0]))
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[Path], bool]:
@@ -244,6 +246,7 @@ TOOLS: dict[str, Tool] = {
             up="./migrate-up",
             stamp=None,
             current=_golang_current, pending=_golang_pending, files=_matches(_GOLANG_FILE),
+            up_comment="a script of yours that runs golang-migrate's up (see the note below)",
             notes=(
                 "golang-migrate takes the database URL only on its command line (-database), where `ps` shows "
                 "the password, and safeshift never puts it there: write ./migrate-up, a script that runs "
