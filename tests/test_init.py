@@ -10,7 +10,6 @@ overwrite, ``--print`` writes nothing, the URL stays ``${DATABASE_URL}``.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 import safeshift
+from helpers import ALEMBIC_ITEMS, alembic_project
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
@@ -33,77 +33,9 @@ from safeshift.migrators import get_migrator
 
 PLACEHOLDER = "driver://user:pass@localhost/dbname"
 
-FIRST = '''"""owners and items
-
-Revision ID: 0001
-Revises:
-"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table(
-        "owners",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("email", sa.String(50), nullable=False, unique=True),
-    )
-    op.create_table(
-        "items",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("name", sa.String(50), nullable=False),
-        sa.Column("owner_id", sa.Integer, sa.ForeignKey("owners.id")),
-    )
-
-
-def downgrade():
-    op.drop_table("items")
-    op.drop_table("owners")
-'''
-
-SECOND = '''"""a note on items
-
-Revision ID: 0002
-Revises: 0001
-"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.add_column("items", sa.Column("note", sa.String(50)))
-
-
-def downgrade():
-    with op.batch_alter_table("items") as batch:
-        batch.drop_column("note")
-'''
-
-ITEMS = [(1, "one", 1), (2, "two", 2), (3, "three", None)]
-
 
 def raw(url: URL) -> str:
     return url.render_as_string(hide_password=False)
-
-
-def alembic_project(folder: Path) -> Path:
-    """What `alembic init migrations` writes (the real CLI, generic template), plus two revisions."""
-    folder.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=folder, check=True, capture_output=True)
-    versions = folder / "migrations" / "versions"
-    (versions / "0001_owners_items.py").write_text(FIRST)
-    (versions / "0002_note.py").write_text(SECOND)
-    return folder
 
 
 def at_first_revision(project: Path, url: URL) -> None:
@@ -117,7 +49,7 @@ def at_first_revision(project: Path, url: URL) -> None:
             conn.execute(sa.text("INSERT INTO owners (id, email) VALUES (1, 'a@example.org'), (2, 'b@example.org')"))
             conn.execute(
                 sa.text("INSERT INTO items (id, name, owner_id) VALUES (:id, :name, :owner)"),
-                [{"id": i, "name": n, "owner": o} for i, n, o in ITEMS],
+                [{"id": i, "name": n, "owner": o} for i, n, o in ALEMBIC_ITEMS],
             )
     finally:
         engine.dispose()
@@ -163,7 +95,7 @@ def test_from_nothing_alembic_init_then_safeshift_init_and_run(
     run = runner.invoke(app, ["run", "--plan", str(plan)])
     assert run.exit_code == 0, run.output
     assert "migrated 0001 → 0002" in run.stdout
-    assert query(db_url, "SELECT id, name, owner_id FROM items ORDER BY id") == ITEMS
+    assert query(db_url, "SELECT id, name, owner_id FROM items ORDER BY id") == ALEMBIC_ITEMS
     assert query(db_url, "SELECT COUNT(*) FROM owners") == [(2,)]
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
     assert "note" in {c["name"] for c in sa.inspect(get_dialect(db_url).create_engine()).get_columns("items")}

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
@@ -73,7 +74,7 @@ class AlembicMigrator(Migrator):
         current = self.current(conn)
         try:
             revs = list(script.iterate_revisions(target, current or "base"))
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:  # also a target behind the database's revision
             raise ConfigError(f"{self.plan.source.name}: migration.target: {exc}") from None
         revs.reverse()
         return [Revision(id=r.revision, message=(r.doc or "").strip()) for r in revs]
