@@ -166,3 +166,17 @@ def test_deferred_values_keep_their_own_rules(tmp_path: Path, monkeypatch: pytes
     loaded = load_plan(plan)
     assert loaded.smoke[0].url == "${APP_URL}/health"
     assert loaded.migration.up == ("tool", "up", "${DATABASE_URL}")
+
+
+def test_a_resumed_run_keeps_the_target_it_was_started_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``resume RUN`` reloads the plan; a run started with --target 0001 must not go on to head."""
+    from safeshift.run import machine
+    from safeshift.run.context import RunContext
+
+    url = sa.make_url(f"sqlite:///{tmp_path / 'app.db'}")
+    plan = load_plan(project(tmp_path, url, monkeypatch))
+    ctx = RunContext.create(plan)
+    machine._keep_target(ctx, "0002")  # the plan's own target (head): nothing changes
+    assert ctx.plan is plan
+    machine._keep_target(ctx, "0001")
+    assert ctx.plan.migration.target == "0001" and ctx.migrator.plan is ctx.plan
