@@ -55,6 +55,14 @@ def at_first_revision(project: Path, url: URL) -> None:
         engine.dispose()
 
 
+def columns(url: URL, table: str) -> set[str]:
+    engine = get_dialect(url).create_engine()
+    try:
+        return {str(c["name"]) for c in sa.inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
 def query(url: URL, sql: str) -> list[Any]:
     engine = get_dialect(url).create_engine()
     try:
@@ -98,7 +106,7 @@ def test_from_nothing_alembic_init_then_safeshift_init_and_run(
     assert query(db_url, "SELECT id, name, owner_id FROM items ORDER BY id") == ALEMBIC_ITEMS
     assert query(db_url, "SELECT COUNT(*) FROM owners") == [(2,)]
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
-    assert "note" in {c["name"] for c in sa.inspect(get_dialect(db_url).create_engine()).get_columns("items")}
+    assert "note" in columns(db_url, "items")
     assert PLACEHOLDER in (project / "alembic.ini").read_text()  # safeshift never needed the ini's URL
 
 
