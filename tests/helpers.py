@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,3 +179,75 @@ def items_plan(folder: Path, extra: str = "", *, verify: str = "scan") -> Path:
         f'[database]\nurl = "${{{ITEMS_URL_ENV}}}"\n\n[migration]\nengine = "sql"\n\n[backup]\nverify = "{verify}"\n{extra}'
     )
     return plan
+
+
+# -- an Alembic project as `alembic init` writes it (tests/test_init.py, tests/test_baseline.py) --
+
+ALEMBIC_FIRST = '''"""owners and items
+
+Revision ID: 0001
+Revises:
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "owners",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(50), nullable=False, unique=True),
+    )
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50), nullable=False),
+        sa.Column("owner_id", sa.Integer, sa.ForeignKey("owners.id")),
+    )
+
+
+def downgrade():
+    op.drop_table("items")
+    op.drop_table("owners")
+'''
+
+ALEMBIC_SECOND = '''"""a note on items
+
+Revision ID: 0002
+Revises: 0001
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("items", sa.Column("note", sa.String(50)))
+
+
+def downgrade():
+    with op.batch_alter_table("items") as batch:
+        batch.drop_column("note")
+'''
+
+# the rows of items at 0001 (owners 1 and 2 exist)
+ALEMBIC_ITEMS = [(1, "one", 1), (2, "two", 2), (3, "three", None)]
+
+
+def alembic_project(folder: Path) -> Path:
+    """What `alembic init migrations` writes (the real CLI, generic template), plus two revisions."""
+    folder.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=folder, check=True, capture_output=True)
+    versions = folder / "migrations" / "versions"
+    (versions / "0001_owners_items.py").write_text(ALEMBIC_FIRST)
+    (versions / "0002_note.py").write_text(ALEMBIC_SECOND)
+    return folder

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from safeshift import lint
+    from safeshift.adopt import InitResult, ToolRevisions
     from safeshift.checks import CheckResult
     from safeshift.config.models import Plan
     from safeshift.demo import BreakMode, DbKind, DemoResult
@@ -42,12 +43,16 @@ if TYPE_CHECKING:
     PlanLike: TypeAlias = Plan | str | os.PathLike[str]
 
 
-def load(plan: PlanLike) -> Plan:
-    """A loaded plan as it is, or the plan file (or folder holding ``safeshift.toml``) at ``plan``, loaded."""
+def load(plan: PlanLike, *, target: str | None = None) -> Plan:
+    """A loaded plan as it is, or the plan file (or folder holding ``safeshift.toml``) at ``plan``, loaded.
+
+    ``target`` (``--target``) replaces the plan's ``[migration] target``.
+    """
+    from safeshift.config.load import with_target
     from safeshift.config.models import Plan
     from safeshift.loading import load_plan
 
-    return plan if isinstance(plan, Plan) else load_plan(Path(plan))
+    return with_target(plan if isinstance(plan, Plan) else load_plan(Path(plan)), target)
 
 
 # -- the run family (the state machine lives in safeshift.run) -------------------------------
@@ -64,17 +69,19 @@ def run_plan(
     approve: str | None = None,
     confirm: Confirm | None = None,
     force: bool = False,
+    target: str | None = None,
 ) -> RunResult:
     """Execute the plan: preflight, snapshot, backup, [rehearse], [approve], apply, verify, report.
 
     Approval, when the plan requires it: ``approval``, or one built from ``approve`` (the digest
     printed by a dry run) and ``confirm`` (asked the digest and the database name, returns what
-    the person typed).
+    the person typed). ``target`` replaces the plan's ``[migration] target`` (and is part of
+    the approval digest).
     """
     from safeshift.run import Approval
     from safeshift.run import run_plan as _run_plan
 
-    loaded = load(plan)
+    loaded = load(plan, target=target)
     if approval is None:
         approval = Approval(digest=approve, confirm=confirm)
     return _run_plan(
@@ -82,11 +89,14 @@ def run_plan(
     )
 
 
-def rehearse_plan(plan: PlanLike, *, workdir: Path | None = None, observer: Observer | None = None) -> RunResult:
-    """Back up, restore into a scratch copy, apply + verify there, time every statement; the target is not changed."""
+def rehearse_plan(
+    plan: PlanLike, *, workdir: Path | None = None, observer: Observer | None = None, target: str | None = None
+) -> RunResult:
+    """Back up, restore into a scratch copy, apply + verify there, time every statement; the database is
+    not changed. ``target`` replaces the plan's ``[migration] target``."""
     from safeshift.run import rehearse_plan as _rehearse_plan
 
-    return _rehearse_plan(load(plan), workdir=workdir, observer=observer)
+    return _rehearse_plan(load(plan, target=target), workdir=workdir, observer=observer)
 
 
 def resume_run(
@@ -340,6 +350,93 @@ def lock_holder(dialect: Dialect, engine: Any) -> str | None:
         return exc.message
 
 
+# -- init, revisions (adopting safeshift on an existing project) ----------------------------------
+
+
+def init(folder: str | os.PathLike[str] = ".", *, url_env: str = "DATABASE_URL", write: bool = True) -> InitResult:
+    """Write ``safeshift.toml`` in ``folder`` for the project there: its migrator (Alembic, SQL
+    files, or an external tool found by its version table), and, when ``$url_env`` is set,
+    checks inferred from the live schema. Never overwrites a file; ``write=False`` only shows it."""
+    from safeshift.adopt import init_project
+
+    return init_project(Path(folder), url_env=url_env, write=write)
+
+
+def tool_revisions(
+    tool: str, folder: str | os.PathLike[str] = ".", *, pending: bool = False, url_env: str = "DATABASE_URL"
+) -> ToolRevisions:
+    """An external tool's current revision (or its pending migrations in ``folder``), read from its
+    version table: the ``current``/``pending`` commands of the plans ``init`` writes for it."""
+    from safeshift.adopt import read_revisions
+
+    return read_revisions(tool, Path(folder), pending=pending, url_env=url_env)
+
+
+# -- baseline ------------------------------------------------------------------------------------
+
+
+@dataclass
+class BaselineResult:
+    """What ``safeshift baseline REV`` recorded: revisions marked applied, none of them run."""
+
+    database: str
+    engine: str
+    revision: str
+    previous: str | None
+    current: str | None
+    recorded: list[dict[str, Any]]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "engine": self.engine,
+            "revision": self.revision,
+            "previous": self.previous,
+            "current": self.current,
+            "recorded": self.recorded,
+        }
+
+
+def baseline(plan: PlanLike, revision: str, *, force: bool = False) -> BaselineResult:
+    """Record ``revision`` and everything before it as applied without running it, for a database
+    whose schema was built another way (SQL files: rows with their checksums; Alembic: stamp;
+    command: the plan's ``stamp`` command). Refused when the database is already at ``revision``
+    or beyond, unless ``force``. Holds the database's run lock: never beside a run."""
+    from safeshift.journal import now_iso
+    from safeshift.migrators import get_migrator
+    from safeshift.run.context import new_run_id
+    from safeshift.secrets import safe_url
+
+    loaded = load(plan)
+    if not revision.strip():
+        raise ConfigError("baseline: expected a revision such as 0001 or head")
+    dialect = _open(loaded)
+    migrator = get_migrator(loaded)
+    engine = dialect.create_engine()
+    try:
+        with dialect.run_lock(engine, f"baseline-{new_run_id()}", now_iso()), engine.connect() as conn:
+            previous = migrator.current(conn)
+            recorded = migrator.stamp(conn, revision, force=force)
+            current = migrator.current(conn)
+    except SafeshiftError:
+        raise
+    except Exception as exc:
+        from safeshift.secrets import first_line
+
+        raise ConnectError(f"baseline on {safe_url(dialect.url)} failed: {first_line(exc)}") from None
+    finally:
+        engine.dispose()
+    return BaselineResult(
+        database=safe_url(dialect.url),
+        engine=migrator.name,
+        revision=revision,
+        previous=previous,
+        current=current,
+        recorded=[r.to_dict() for r in recorded],
+    )
+
+
 # -- lint ----------------------------------------------------------------------------------------
 
 
@@ -400,17 +497,21 @@ def lint_plan(
     dialect_name: str | None = None,
     *,
     sarif: Path | None = None,
+    target: str | None = None,
 ) -> LintReport:
     """Lint the plan's pending migration against the live table sizes, or SQL files as given.
 
     ``plan`` None: ``./safeshift.toml``; SQL files need no plan when ``dialect_name`` is given
     and there is no such file (the default ``[lint]`` settings, no backup assumed).
-    ``sarif``: also write the findings as SARIF 2.1.0 to this file (for CI).
+    ``sarif``: also write the findings as SARIF 2.1.0 to this file (for CI). ``target``
+    replaces the plan's ``[migration] target`` (not with files: they are linted as given).
     """
     from safeshift import lint
     from safeshift.config.models import DEFAULT_PLAN
     from safeshift.migrators import get_migrator
 
+    if files and target is not None:
+        raise ConfigError("--target: lints the plan's pending migration; SQL files are linted as given")
     planless = plan is None and bool(files) and not Path(DEFAULT_PLAN).exists()
     if planless and dialect_name is None:
         raise ConfigError(
@@ -418,7 +519,7 @@ def lint_plan(
         )
     if plan is None and not planless:
         plan = DEFAULT_PLAN
-    loaded = load(plan) if plan is not None else None
+    loaded = load(plan, target=target) if plan is not None else None
     settings = lint.LintSettings.from_section(loaded.lint) if loaded is not None else lint.LintSettings()
     if files:
         if dialect_name is not None:
@@ -514,14 +615,17 @@ def demo_relationships(
 
 
 __all__ = [
+    "BaselineResult",
     "CheckReport",
     "LintReport",
     "RestoreResult",
     "Status",
     "backup",
+    "baseline",
     "check",
     "demo_family",
     "demo_relationships",
+    "init",
     "lint_plan",
     "load",
     "lock_holder",
@@ -533,4 +637,5 @@ __all__ = [
     "require_demo_extra",
     "run_plan",
     "status",
+    "tool_revisions",
 ]

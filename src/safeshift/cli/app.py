@@ -12,6 +12,7 @@ goes through ``render.finish``/``render.fail`` (the JSON envelope).
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -85,6 +86,10 @@ WorkdirOpt = Annotated[
     typer.Option("--workdir", help="Folder for .safeshift/ (runs, backups); default: the plan's folder."),
 ]
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN", help="The id of an interrupted run (see `safeshift status`).")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", metavar="REV", help=r"Migrate to REV instead of the plan's \[migration] target (part of the approval digest)."),
+]
 
 
 DbOpt = Annotated[DbKind, typer.Option("--db", help="sqlite (embedded), postgresql or mysql (local servers).")]
@@ -165,6 +170,7 @@ def run(
     ] = False,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
+    target: TargetOpt = None,
 ) -> None:
     r"""Execute the plan: preflight, snapshot, backup, \[rehearse], \[approve], apply, verify, report; roll back on failure."""
     import sys
@@ -183,6 +189,7 @@ def run(
             approve=approve,
             confirm=confirm,
             force=force,
+            target=target,
         )
     )
     render.finish(result, json_out, render.run_result)
@@ -239,16 +246,18 @@ def rollback(
     "rehearse",
     epilog=epilog(
         "safeshift rehearse",
-        "safeshift rehearse --plan deploy/safeshift.toml --json",
+        "safeshift rehearse --target 0002 --plan deploy/safeshift.toml --json",
         exits="0 the rehearsal passed; 1 it failed or was blocked (the target database is not changed); "
         "2 usage/config error.",
     ),
 )
-def rehearse_cmd(plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None) -> None:
-    """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the target is not changed."""
+def rehearse_cmd(
+    plan: PlanOpt = Path(DEFAULT_PLAN), json_out: JsonOpt = False, workdir: WorkdirOpt = None, target: TargetOpt = None
+) -> None:
+    """Back up, restore the backup into a scratch copy, apply + verify there, time every statement; the database is not changed."""
     from safeshift import api
 
-    result = _call(lambda: api.rehearse_plan(plan, workdir=workdir, observer=render.observer(json_out)))
+    result = _call(lambda: api.rehearse_plan(plan, workdir=workdir, observer=render.observer(json_out), target=target))
     render.finish(result, json_out, render.run_result)
 
 
@@ -289,11 +298,12 @@ def lint_cmd(
     dialect: Annotated[LintDialect | None, typer.Option("--dialect", help="With files: the SQL's database (default: the plan's).")] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as SARIF 2.1.0 to this file (for CI).")] = None,
     json_out: JsonOpt = False,
+    target: TargetOpt = None,
 ) -> None:
     r"""Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's \[lint] fail_on."""
     from safeshift import api
 
-    report = _call(lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif))
+    report = _call(lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif, target=target))
     render.finish(report, json_out, render.lint_report)
 
 
@@ -377,6 +387,97 @@ def completion(shell: Annotated[Shell, typer.Argument(help="The shell to complet
         return get_completion_script(prog_name="safeshift", complete_var="_SAFESHIFT_COMPLETE", shell=shell.value)
 
     typer.echo(_call(script))
+
+
+@app.command(
+    epilog=epilog(
+        "DATABASE_URL=sqlite:///app.db safeshift init",
+        "safeshift init --dir services/api --url-env API_DATABASE_URL --print",
+        exits="0 written (or printed); 2 usage error, a plan already there, no migrator found.",
+    )
+)
+def init(
+    folder: Annotated[Path, typer.Option("--dir", help="The project's folder (default: the current one); the plan is written there.")] = Path("."),
+    url_env: Annotated[
+        str, typer.Option("--url-env", metavar="NAME", help="The environment variable holding the database URL.")
+    ] = "DATABASE_URL",
+    show: Annotated[bool, typer.Option("--print", "--dry-run", help="Show the plan; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a first safeshift.toml for the project here; never overwrites a file (exit 2).
+
+    The migrator is found from the files (Alembic, a folder of SQL files) or, for Prisma, Django,
+    Flyway, dbmate and golang-migrate, from their version table in the database. With
+    $DATABASE_URL set, checks are inferred from the live schema.
+
+    Example: DATABASE_URL=sqlite:///app.db safeshift init
+    """
+    from safeshift import api
+
+    result = _call(lambda: api.init(folder, url_env=url_env, write=not show))
+    render.finish(result, json_out, render.init_result)
+
+
+@app.command(
+    epilog=epilog(
+        "safeshift baseline 0001 && safeshift run --target 0002",
+        "safeshift baseline head --force --json",
+        exits="0 recorded; 2 usage/config error, the database already at REV or beyond (without --force).",
+    )
+)
+def baseline(
+    revision: Annotated[str, typer.Argument(metavar="REV", help="The revision the database's schema is at (e.g. 0001, or head).")],
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    force: Annotated[bool, typer.Option("--force", help="Record REV even when the database is at REV or beyond.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record REV and every revision before it as applied, running none of them.
+
+    For a database whose schema was built before safeshift (a run refuses to create tables that
+    exist). SQL files: rows with their checksums; Alembic: stamp; command: its stamp command.
+    Refused (exit 2) when the database is at REV or beyond, unless --force.
+
+    Example: safeshift baseline 0001 && safeshift run --target 0002
+    """
+    from safeshift import api
+
+    result = _call(lambda: api.baseline(plan, revision, force=force))
+    render.finish(result, json_out, render.baseline_result)
+
+
+class Tool(StrEnum):
+    """The external migration tools whose version table safeshift reads."""
+
+    prisma = "prisma"
+    django = "django"
+    flyway = "flyway"
+    dbmate = "dbmate"
+    golang_migrate = "golang-migrate"
+
+
+@app.command(
+    epilog=epilog(
+        "DATABASE_URL=postgresql://app@db/app safeshift revisions prisma --dir prisma/migrations --pending",
+        exits="0 printed; 2 usage/config error or an unreachable database.",
+    )
+)
+def revisions(
+    tool: Annotated[Tool, typer.Argument(metavar="TOOL", help="prisma, django, flyway, dbmate or golang-migrate.")],
+    folder: Annotated[Path, typer.Option("--dir", help="The tool's migrations folder.")] = Path("."),
+    pending: Annotated[bool, typer.Option("--pending", help="List the migrations not applied yet, one per line.")] = False,
+    url_env: Annotated[str, typer.Option("--url-env", metavar="NAME", help="The environment variable holding the database URL.")] = "DATABASE_URL",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print an external migration tool's current revision (or --pending migrations), from its version table.
+
+    The current/pending commands of the plans `safeshift init` writes for an external tool.
+
+    Example: DATABASE_URL=postgresql://app@db/app safeshift revisions prisma --dir prisma/migrations --pending
+    """
+    from safeshift import api
+
+    result = _call(lambda: api.tool_revisions(tool.value, folder, pending=pending, url_env=url_env))
+    render.finish(result, json_out, render.tool_revisions)
 
 
 @demo_app.command(

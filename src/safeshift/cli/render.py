@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from rich.progress import Progress, TaskID
 
-    from safeshift.api import CheckReport, LintReport, RestoreResult, Status
+    from safeshift.adopt import InitResult, ToolRevisions
+    from safeshift.api import BaselineResult, CheckReport, LintReport, RestoreResult, Status
     from safeshift.demo import DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
@@ -247,6 +248,10 @@ def run_result(result: RunResult) -> None:
         # stopped by an error before anything changed: one line, like any usage error
         where = f" (report: {result.report_md})" if result.report_md else ""
         fail(result.message + where, int(ExitCode.USAGE))
+    if result.outcome == "planned":  # a dry run says where it goes before how
+        say(f"target: {result.target_revision} (the database is at {result.start_revision or 'base'})", soft_wrap=True)
+        pending = [f"{p['id']} {p['message']}".strip() for p in result.pending]
+        say(f"pending ({len(pending)}): " + (", ".join(pending) or "none"), soft_wrap=True)
     failed = [c for c in result.checks if not c.passed]
     if failed:
         table = Table(title="failed checks", show_lines=False)
@@ -366,6 +371,42 @@ def status(st: Status) -> None:
         say(f"  {r['run_id']}  {r['outcome']:<12} {r.get('message') or ''}", soft_wrap=True)
         if r.get("next"):  # an interrupted, unproven or stopped run: what to do about it
             say(f"      next: {r['next']}", soft_wrap=True)
+
+
+def init_result(result: InitResult) -> None:
+    """The plan (when only shown), or where it went; then what to add to env.py and what to do next."""
+    if not result.written:
+        say(result.plan.rstrip("\n"), soft_wrap=True)
+        out.print()
+    say(f"found: {result.found}", soft_wrap=True)
+    if result.database is not None:
+        say(f"database: {result.database}: {len(result.tables)} tables, {result.checks} checks inferred", soft_wrap=True)
+        say(f"revision: {result.current or 'base'}; pending: {', '.join(result.pending) or 'none'}", soft_wrap=True)
+    if result.env_py:
+        say(f"env.py: {result.env_py[0]}", soft_wrap=True)
+        for text in result.env_py[1:]:
+            say(text, soft_wrap=True)
+    for note in result.notes:
+        say(f"note: {note}", soft_wrap=True)
+    if result.written:
+        out.print(f"[green]wrote {esc(result.path)}[/]: review it, then `safeshift run --dry-run`", soft_wrap=True)
+    else:
+        out.print("[cyan]nothing written[/] (--print)")
+
+
+def baseline_result(result: BaselineResult) -> None:
+    ids = ", ".join(r["id"] for r in result.recorded) or "nothing new"
+    say(
+        f"recorded {result.revision} on {result.database} ({result.engine}): {ids} marked applied, none run; "
+        f"revision {result.previous or 'base'} → {result.current or 'base'}",
+        soft_wrap=True,
+    )
+
+
+def tool_revisions(result: ToolRevisions) -> None:
+    """Plain lines, never wrapped: the command engine reads them."""
+    for text in result.lines():
+        sys.stdout.write(plain(text) + "\n")
 
 
 def demo_banner(text: str, json_out: bool) -> None:

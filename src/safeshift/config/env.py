@@ -41,6 +41,48 @@ def interpolate(text: str, where: str) -> str:
     return ENV_REF.sub(sub, text)
 
 
+# Values filled in later, by the code that uses them, never at load time: the database URL
+# (interpolate_url refuses an inline password first), the application side ([maintenance],
+# [[smoke]], watch.log_file: ``{var}`` captures and ``${ENV}`` resolved in one pass, secrets
+# registered as read, unset variables reported at preflight), and the command engine's argv
+# (no shell runs it, and the URL must never land on a command line).
+DEFERRED: tuple[tuple[str, ...], ...] = (
+    ("database", "url"),
+    ("maintenance",),
+    ("smoke",),
+    ("watch", "log_file"),
+    ("migration", "up"),
+    ("migration", "down"),
+    ("migration", "current"),
+    ("migration", "pending"),
+    ("migration", "stamp"),
+)
+
+
+def interpolate_values(data: Any, filename: str, path: tuple[str | int, ...] = ()) -> Any:
+    """``data`` (a plan as read from TOML) with ``${VAR}`` / ``${VAR:-default}`` filled in every
+    string value, except the :data:`DEFERRED` ones; an unset variable without a default is a
+    ConfigError naming the key (``safeshift.toml: migration.target: ...``)."""
+    named = tuple(p for p in path if isinstance(p, str))
+    if any(named[: len(prefix)] == prefix for prefix in DEFERRED):
+        return data
+    if isinstance(data, str):
+        return interpolate(data, f"{filename}: {_key(path)}") if "${" in data else data
+    if isinstance(data, Mapping):
+        return {k: interpolate_values(v, filename, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate_values(v, filename, (*path, i)) for i, v in enumerate(data)]
+    return data
+
+
+def _key(path: tuple[str | int, ...]) -> str:
+    """``("checks", "post", 0, "table")`` as ``checks.post[0].table``, as validation errors name keys."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
 def interpolate_url(raw: str, filename: str, allow_inline_secrets: bool = False) -> URL:
     where = f"{filename}: database.url"
     if not allow_inline_secrets:

@@ -13,15 +13,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from safeshift.config.env import interpolate_values
 from safeshift.config.messages import validation_message
-from safeshift.config.models import DEFAULT_PLAN, Plan
+from safeshift.config.models import DEFAULT_PLAN, MigrationSection, Plan
 from safeshift.errors import ConfigError
 
 MAX_PLAN_BYTES = 1024 * 1024
 
 
 def parse_plan(data: dict[str, Any], source: Path) -> Plan:
-    """Validate a plan given as a dict (as read from TOML) against the models."""
+    """Validate a plan given as a dict (as read from TOML) against the models.
+
+    ``${VAR}`` / ``${VAR:-default}`` are filled in every string value first (see
+    :func:`~safeshift.config.env.interpolate_values` for the values filled in later).
+    """
+    data = interpolate_values(data, source.name)
     try:
         return Plan.model_validate({**data, "source": source})
     except ValidationError as exc:
@@ -68,3 +74,19 @@ def backup_dir(plan: Plan, workdir: Path | None) -> Path:
     """The folder backups go to: ``[backup] directory``, ``~`` expanded, relative to :func:`resolve_workdir`."""
     path = Path(plan.backup.directory).expanduser()
     return path if path.is_absolute() else resolve_workdir(plan, workdir) / path
+
+
+def with_target(plan: Plan, target: str | None) -> Plan:
+    """``plan`` migrating to ``target`` instead of its ``[migration] target`` (``--target``);
+    the plan itself when ``target`` is None. Validated like the plan's own key."""
+    if target is None:
+        return plan
+    if not target.strip():
+        raise ConfigError("--target: expected a revision such as 0002 or head")
+    data = plan.migration.model_dump(by_alias=True, exclude_unset=True)
+    data["target"] = target
+    try:
+        migration = MigrationSection.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(f"{plan.source.name}: --target", exc)) from None
+    return plan.model_copy(update={"migration": migration})

@@ -268,7 +268,7 @@ class DatabaseSection(Strict):
 ENGINE_KEYS: dict[str, tuple[str, ...]] = {
     "alembic": ("config",),
     "sql": ("directory",),
-    "command": ("up", "down", "current", "pending", "target_name", "url_env", "timeout"),
+    "command": ("up", "down", "current", "pending", "stamp", "target_name", "url_env", "timeout"),
 }
 _COMMON_KEYS = ("engine", "target")
 
@@ -291,13 +291,14 @@ class MigrationSection(Strict):
     down: tuple[str, ...] | None = None
     current: tuple[str, ...] | None = None
     pending: tuple[str, ...] | None = None
+    stamp: tuple[str, ...] | None = None  # records {revision} as applied without running it (baseline)
     target_name: str | None = None
     url_env: str = "DATABASE_URL"
     timeout: float = Field(default=3600.0, gt=0, description="seconds a command may run")
     # [[migration.backfill]]: online backfills run between revisions, in plan order (run/phases/apply.py)
     backfill: tuple[BackfillStep, ...] = ()
 
-    @field_validator("up", "down", "current", "pending", mode="before")
+    @field_validator("up", "down", "current", "pending", "stamp", mode="before")
     @classmethod
     def _argv(cls, value: Any) -> Any:
         if isinstance(value, str):

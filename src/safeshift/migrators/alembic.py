@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
@@ -73,7 +74,7 @@ class AlembicMigrator(Migrator):
         current = self.current(conn)
         try:
             revs = list(script.iterate_revisions(target, current or "base"))
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:  # also a target behind the database's revision
             raise ConfigError(f"{self.plan.source.name}: migration.target: {exc}") from None
         revs.reverse()
         return [Revision(id=r.revision, message=(r.doc or "").strip()) for r in revs]
@@ -119,6 +120,38 @@ class AlembicMigrator(Migrator):
                     f"{conn.engine.url.render_as_string(hide_password=True)}: make env.py use "
                     "config.attributes['connection'] (or sqlalchemy.url, which safeshift sets)"
                 )
+
+    def stamp(self, conn: Connection, revision: str, *, force: bool = False) -> list[Revision]:
+        """``alembic stamp`` on the plan's database (through env.py, as an upgrade would run):
+        the version table says ``revision``, nothing else runs. ``force`` replaces whatever is
+        recorded (``purge``), also a later revision."""
+        self.resolve_target(revision)  # an unknown revision is a one-line error
+        current = self.current(conn)
+        try:
+            todo = self.pending(conn, revision)
+        except ConfigError:  # Alembic will not walk "up" to an ancestor: the database is beyond it
+            todo = []
+        if current is not None and not todo and not force:
+            raise ConfigError(
+                f"alembic_version: the database is already at {current}, at or beyond {revision}; "
+                f"nothing was recorded (--force records {revision} anyway)"
+            )
+        if force and current is not None and not todo:
+            todo = self._history(revision)
+        with captured("alembic"):
+            try:
+                command.stamp(self._with_connection(conn), revision, purge=force)
+            except CommandError as exc:
+                raise ConfigError(f"{self.plan.source.name}: baseline {revision}: {exc}") from None
+        if conn.in_transaction():
+            conn.commit()
+        return todo
+
+    def _history(self, revision: str) -> list[Revision]:
+        """``revision`` and its ancestors, oldest first."""
+        revs = [r for r in self._script().iterate_revisions(revision, "base") if r is not None]
+        revs.reverse()
+        return [Revision(id=r.revision, message=(r.doc or "").strip()) for r in revs]
 
     def upgrade(self, conn: Connection, target: str) -> Output | None:
         with captured("alembic"):

@@ -9,13 +9,16 @@ see the driver's error type (lock-timeout detection depends on it).
 from __future__ import annotations
 
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from safeshift.errors import ConfigError
 from safeshift.registry import Registry
 from safeshift.secrets import first_line
 
@@ -103,6 +106,48 @@ class Migrator(ABC):
     def check_target(self, conn: Connection) -> None:
         """Refuse (ConfigError) a migration set-up that would apply to another database than ``conn``'s."""
 
+    def check_untracked(self, conn: Connection, start: str | None, pending: list[Revision], dialect_name: str) -> None:
+        """Refuse (ConfigError, exit 2) to apply onto a schema this migrator never recorded.
+
+        A database at no revision that already holds a table the first pending revision
+        creates was built another way (by hand, another tool, a restored dump): applying
+        would fail on "already exists" after the backup, or half-apply. ``safeshift baseline
+        REV`` records the revision its schema is at. Tables the migration does not create are
+        fine (a migration that only adds to a database), and so is a first revision that
+        cannot be rendered offline (apply will say). Engines without a version table of their
+        own (``command``: the tool keeps its history) are not checked.
+        """
+        if start is not None or not pending or not self.version_tables:
+            return
+        try:
+            creates = created_tables(self.render(None, pending[0].id, dialect_name))
+        except Exception:
+            return
+        ours = {t.casefold() for t in self.version_tables}
+        began = not conn.in_transaction()
+        try:
+            existing = {t.casefold(): t for t in sa.inspect(conn).get_table_names()}
+            has_versions = any(t in existing for t in ours)
+        finally:
+            if began and conn.in_transaction():
+                conn.rollback()
+        clash = sorted({existing[t.casefold()] for t in creates if t.casefold() in existing and t.casefold() not in ours})
+        if clash:
+            table = self.version_tables[0]
+            where = f"{table} is empty" if has_versions else f"there is no {table} table"
+            shown = ", ".join(clash[:5]) + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+            raise ConfigError(
+                f"the database already has {shown} but no revision is recorded ({where}): revision "
+                f"{pending[0].id} would create {'it' if len(clash) == 1 else 'them'} again; nothing was changed. "
+                "If the schema is already at a revision, record it without running anything: safeshift baseline <rev>"
+            )
+
+    def stamp(self, conn: Connection, revision: str, *, force: bool = False) -> list[Revision]:
+        """Record ``revision`` and every revision before it as applied without running any of them
+        (``safeshift baseline``); returns the revisions recorded. Refused (ConfigError) when the
+        database is already at ``revision`` or beyond, unless ``force``."""
+        raise ConfigError(f"{self.plan.source.name}: migration.engine: engine {self.name!r} cannot record a baseline")
+
     def reached(self, current: str | None, target: str | None) -> bool | None:
         """Whether the database's revision ``current`` is the resolved ``target`` (None: cannot tell).
 
@@ -129,3 +174,27 @@ class Migrator(ABC):
 
 
 MIGRATORS: Registry[type[Migrator]] = Registry("engine")
+
+
+_CREATE_TABLE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<temp>(?:(?:GLOBAL|LOCAL)\s+)?TEMP(?:ORARY)?\s+)?(?:UNLOGGED\s+)?TABLE\s+"
+    r"(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>[^\s(]+)",
+    re.IGNORECASE,
+)
+
+
+def created_tables(statements: list[str]) -> list[str]:
+    """The tables ``statements`` create unconditionally (no ``IF NOT EXISTS``, no temporary
+    tables), by their bare names: ``"app"."users"`` and `` `users` `` are ``users``."""
+    names: list[str] = []
+    for text in statements:
+        lines = text.strip().splitlines()
+        while lines and lines[0].lstrip().startswith("--"):  # a file's header, a suppression note
+            lines.pop(0)
+        match = _CREATE_TABLE.match("\n".join(lines).strip())
+        if match is None or match["temp"] or match["exists"]:
+            continue
+        name = match["name"].rsplit(".", 1)[-1].strip('"`[]')
+        if name:
+            names.append(name)
+    return names

@@ -7,7 +7,8 @@ stdin is closed, so a tool that prompts fails instead of hanging a production ru
 Output is captured and redacted; ``upgrade``/``downgrade`` return it (or attach it to their error) for the journal.
 
 What the migrator cannot know it asks: ``current`` prints the revision; ``pending`` (optional)
-prints one pending revision per line ("ID description"). Without ``pending``, ``target_name``
+prints one pending revision per line ("ID description"); ``stamp`` (optional) records
+``{revision}`` as applied without running it (``safeshift baseline``). Without ``pending``, ``target_name``
 says which revision ``up`` leads to (checked after ``up``); without either, one step is always
 pending and the tool decides. ``{target}`` in ``up`` and ``{revision}`` in ``down`` (``base``
 for an empty database) are filled in. The tool runs in the plan's folder.
@@ -236,6 +237,29 @@ class CommandMigrator(Migrator):
             conn.commit()
         return self._run("down", conn, revision=revision or "base").to_dict()
 
+    def stamp(self, conn: Connection, revision: str, *, force: bool = False) -> list[Revision]:
+        """The plan's ``stamp`` command with ``{revision}`` filled in: the tool records the baseline."""
+        if self.section.stamp is None:
+            raise ConfigError(
+                f"{self._where('stamp')}: not set, so engine 'command' cannot record a baseline: record it with "
+                "the tool itself (prisma migrate resolve --applied NAME, flyway baseline, manage.py migrate --fake, "
+                "dbmate/migrate force) or set stamp = \"tool ... {revision}\""
+            )
+        current = self.current(conn)
+        if current is not None and not force:
+            beyond = current == revision
+            if not beyond and self.section.pending is not None:
+                beyond = revision not in [r.id for r in self.pending(conn, revision)]
+            if beyond:
+                raise ConfigError(
+                    f"the database is already at {current}, at or beyond {revision}; nothing was recorded "
+                    f"(--force runs the stamp command anyway)"
+                )
+        if conn.in_transaction():
+            conn.commit()
+        self._run("stamp", conn, revision=revision)
+        return [Revision(id=revision, message="stamp command")]
+
     def reached(self, current: str | None, target: str | None) -> bool | None:
         if target == "head" and not self.section.target_name:
             return None  # the tool names its head only by its own word "head"
@@ -244,7 +268,7 @@ class CommandMigrator(Migrator):
     def files(self) -> list[Path]:
         """Scripts named in the commands that live in the plan's folder (part of what is reviewed)."""
         found: set[Path] = set()
-        for key in ("up", "down", "current", "pending"):
+        for key in ("up", "down", "current", "pending", "stamp"):
             for arg in getattr(self.section, key) or ():
                 if arg.startswith("-") or "{" in arg:
                     continue

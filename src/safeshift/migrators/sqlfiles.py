@@ -85,6 +85,11 @@ _DELIMITER = re.compile(r"DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
 
+def is_migration_file(name: str) -> bool:
+    """Whether a file name is one this engine reads (``NNNN_name.up.sql`` / ``.down.sql``)."""
+    return _FILE.match(name) is not None
+
+
 def split_statements(sql: str, dialect: str = "") -> list[str]:
     """Statements of a SQL script, without their delimiters; comment-only parts are dropped."""
     return [s.text for s in split_script(sql, dialect)]
@@ -505,18 +510,14 @@ class SqlFilesMigrator(Migrator):
             for mig, row in undo:
                 self._run_file(conn, mig, "down", output["files"], recorded=row.version)
             if revision is None:
-                self._drop_empty_table(conn)
+                _drop_empty_table(conn)
         except BaseException as exc:
             attach_output(exc, output)
             raise
         return output
 
-    def _drop_empty_table(self, conn: Connection) -> None:
-        """Back at base, the bookkeeping table goes too: the schema is as before the first upgrade."""
-        with _transaction(conn):
-            if sa.inspect(conn).has_table(VERSION_TABLE):
-                if not conn.execute(sa.select(sa.func.count()).select_from(versions_table)).scalar():
-                    versions_table.drop(conn)
+    def stamp(self, conn: Connection, revision: str, *, force: bool = False) -> list[Revision]:
+        return stamp_versions(self, conn, revision, force=force)
 
     def _run_file(
         self,
@@ -602,3 +603,46 @@ class SqlFilesMigrator(Migrator):
             texts[0] = f"-- {self._rel(path)}\n{texts[0]}"
             out.extend(texts)
         return out
+
+
+def _drop_empty_table(conn: Connection) -> None:
+    """Back at base, the bookkeeping table goes too: the schema is as before the first upgrade."""
+    with _transaction(conn):
+        if sa.inspect(conn).has_table(VERSION_TABLE):
+            if not conn.execute(sa.select(sa.func.count()).select_from(versions_table)).scalar():
+                versions_table.drop(conn)
+
+
+def stamp_versions(migrator: SqlFilesMigrator, conn: Connection, revision: str, *, force: bool = False) -> list[Revision]:
+    """Rows in the version table for ``revision`` and every version before it, each with the
+    checksum of the file that would have run here, as :meth:`upgrade` writes them; with
+    ``force``, rows of later versions go."""
+    if conn.in_transaction():
+        conn.commit()
+    migrations = migrator.migrations()
+    goal = migrator._find(migrations, revision)
+    applied = migrator._applied(conn)
+    dialect = conn.dialect.name
+    if applied and not force:
+        latest = applied[max(applied)].version
+        if max(applied) >= goal.number:
+            raise ConfigError(
+                f"{VERSION_TABLE}: the database is already at {latest}, at or beyond {goal.version}; "
+                f"nothing was recorded (--force records {goal.version} as the latest version anyway)"
+            )
+        migrator._validate(migrations, applied, dialect)
+    todo = [m for m in migrations if m.number <= goal.number and m.number not in applied]
+    later = [applied[n].version for n in applied if n > goal.number]
+    sums = {m.number: checksum(migrator._file(m, "up", dialect)) for m in todo}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with _transaction(conn):
+        versions_table.create(conn, checkfirst=True)
+        if later:
+            conn.execute(versions_table.delete().where(versions_table.c.version.in_(later)))
+        for mig in todo:
+            conn.execute(
+                versions_table.insert().values(version=mig.version, name=mig.name, checksum=sums[mig.number], applied_at=now)
+            )
+    if conn.in_transaction():
+        conn.commit()
+    return [Revision(id=m.version, message=m.name.replace("_", " ")) for m in todo]

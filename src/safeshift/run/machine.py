@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from safeshift.config.load import with_target
 from safeshift.errors import ConfigError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.logs import route
+from safeshift.migrators import get_migrator
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.dryrun import plan_statements
 from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop, Verdict
@@ -324,6 +326,19 @@ def _adopted(ctx: RunContext) -> RunRecord:
     return ctx.record
 
 
+def _keep_target(ctx: RunContext, recorded: str | None) -> None:
+    """A run started with ``--target`` goes on to that target, not the plan's, when resumed."""
+    if recorded is None:
+        return
+    try:
+        same = ctx.migrator.resolve_target(ctx.plan.migration.target) == recorded
+    except SafeshiftError:
+        same = False
+    if not same:
+        ctx.plan = with_target(ctx.plan, recorded)
+        ctx.migrator = get_migrator(ctx.plan)
+
+
 def adopt(ctx: RunContext, record: RunRecord, *, undo: bool = False) -> None:
     """Continue an interrupted run: same id, folder and journal; state read back from it.
 
@@ -350,6 +365,8 @@ def adopt(ctx: RunContext, record: RunRecord, *, undo: bool = False) -> None:
         result.start_revision = record.revisions.start_revision
         result.target_revision = record.revisions.target_revision
         result.digest = record.revisions.digest
+        if not undo:
+            _keep_target(ctx, record.revisions.target_revision)
     if record.snapshot is not None:
         result.snapshot = dict(record.snapshot.counts)
         ctx.schema = dict(record.snapshot.schema)

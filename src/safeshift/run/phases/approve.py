@@ -1,7 +1,8 @@
 """Approve: a person approves a digest of exactly what they reviewed.
 
-The digest covers the plan file, every file of the migration and the resolved target, so
-an edit after review (a stale approval) is refused instead of silently run.
+The digest covers the plan file, its values as loaded (``${VAR}`` filled in), every file of
+the migration and the resolved target (``--target`` included), so an edit after review (a
+stale approval), another environment or another target is refused instead of silently run.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ Confirm = Callable[[str, str], str | None]
 
 
 def plan_digest(plan: Plan, migrator: Migrator, target: str) -> str:
-    """A short, stable hash of what would run: plan, migration files, Python checks, target."""
+    """A short, stable hash of what would run: plan, its loaded values, migration files, Python checks, target."""
     digest = hashlib.sha256()
     digest.update(b"plan\0" + plan.source.read_bytes())
+    # the values as loaded: ${VAR} filled in from this environment (the URL stays as written)
+    digest.update(b"\0values\0" + plan.model_dump_json(by_alias=True).encode())
     # Python checks next to the plan change what "verified" means: they count too.
     for path in [*migrator.files(), *sorted(plan.base_dir.glob("*.py"))]:
         try:

@@ -50,6 +50,8 @@ def preflight(ctx: RunContext, conn: Connection) -> None:
             ]
         if not pending:
             raise Stop("noop", f"nothing to do: database is at {start or 'base'}", ExitCode.OK, phase_status="skipped")
+        # tables the first revision would create, and no revision recorded: `safeshift baseline`
+        ctx.migrator.check_untracked(conn, start, pending, ctx.dialect.name)
         ctx.dialect.check_tools()
         _check_scratch(ctx)
         ctx.migrator.check_target(conn)  # the migration must reach this database, no other
