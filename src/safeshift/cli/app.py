@@ -391,7 +391,7 @@ def completion(shell: Annotated[Shell, typer.Argument(help="The shell to complet
 
 @app.command(
     epilog=epilog(
-        "DATABASE_URL=sqlite:///app.db safeshift init",
+        "safeshift init                      # with DATABASE_URL=sqlite:///app.db set",
         "safeshift init --dir services/api --url-env API_DATABASE_URL --print",
         exits="0 written (or printed); 2 usage error, a plan already there, no migrator found.",
     )
@@ -457,7 +457,8 @@ class Tool(StrEnum):
 
 @app.command(
     epilog=epilog(
-        "DATABASE_URL=postgresql://app@db/app safeshift revisions prisma --dir prisma/migrations --pending",
+        "safeshift revisions prisma --dir prisma/migrations            # the current revision",
+        "safeshift revisions prisma --dir prisma/migrations --pending  # reads $DATABASE_URL",
         exits="0 printed; 2 usage/config error or an unreachable database.",
     )
 )
