@@ -8,6 +8,7 @@ each phase does not write its own lifecycle.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets as _random
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ from safeshift.secrets import first_line, register_url, safe_url
 
 if TYPE_CHECKING:
     from safeshift.app.maintenance import MaintenanceHook
+    from safeshift.app.notify import Notifier
     from safeshift.app.watch import WatchSample
     from safeshift.migrators import Migrator
     from safeshift.run.phases.approve import Approval
@@ -119,6 +121,7 @@ class RunContext:
     apply_started: bool = False  # from then on, a failure means rollback
     record: RunRecord | None = None  # the interrupted run this one continues
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
+    notifier: Notifier | None = None  # the plan's [[notify]] webhooks (run/notices.py says what they hear)
 
     @classmethod
     def create(
@@ -144,7 +147,10 @@ class RunContext:
             maintenance=build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir),
             observer=observer or NullObserver(),
             options=options or Options(),
-            result=RunResult(run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso()),
+            result=RunResult(
+                run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso(),
+                environment=environment(),
+            ),
         )
 
     # -- journal ------------------------------------------------------------------------
@@ -175,6 +181,10 @@ class RunContext:
                 else:
                     record.status = "failed"
             record.detail.setdefault("error", error_text(exc))
+            if self.notifier is not None and record.status in ("failed", "blocked"):
+                from safeshift.run import notices
+
+                notices.phase_failed(self, record)
             raise
         finally:
             record.seconds = time.perf_counter() - started
@@ -253,6 +263,26 @@ class RunContext:
 
     def progress(self, task: str, done: int, total: int | None) -> None:
         self.observer.progress(task, done, total)
+
+
+def environment() -> dict[str, str]:
+    """Who runs safeshift where, for the report: a reviewer asks "which version, from which box, by whom?"."""
+    import getpass
+    import platform
+    import socket
+
+    from safeshift import __version__
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return {
+        "safeshift": __version__,
+        "host": socket.gethostname(),
+        "user": user,
+        "python": platform.python_version(),
+    }
 
 
 def failure_message(what: str, failed: list[CheckResult]) -> str:

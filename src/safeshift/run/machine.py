@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from safeshift.errors import ConfigError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
+from safeshift.run import notices
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.dryrun import plan_statements
 from safeshift.run.outcome import PhaseFailed, PhaseResult, RunResult, Stop, Verdict
@@ -39,6 +40,7 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         ctx.journal = Journal(ctx.run_dir / "journal.jsonl")
         result.journal = str(ctx.journal.path)
         ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url))
+        notices.open_notifier(ctx)
     verdict: Verdict | None = None
     try:
         ctx.dialect.check_reachable()
@@ -62,8 +64,10 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         settle(result, verdict)
         if ctx.journal is not None:
             ctx.event("run", "finished", outcome=result.outcome, message=result.message)
-            ctx.journal.close()
+            result.schema_before = ctx.schema  # the report's "before" shape
             write_report(result, ctx.run_dir)
+            notices.finished(ctx)  # waits at most the webhooks' timeout; their fate is journaled
+            ctx.journal.close()
     return result
 
 
@@ -204,6 +208,7 @@ def _rolled_back(ctx: RunContext, reason: str) -> Verdict:
     Nothing that discarded rows says "proven equal"; rows kept or saved are named.
     """
     record = rollback(ctx, reason)
+    notices.rolled_back(ctx, record)
     writes = record.writes
     backup = f" (backup of the state before the rollback: {record.backup.path})" if record.backup is not None else ""
     if writes is not None and writes.fate == "stopped":

@@ -179,15 +179,27 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def write_report(result: RunResult, folder: Path) -> None:
-    """Write both report files and record their paths on the result."""
+    """Write the report files (report.json, report.md, report.html, junit.xml) and record their paths."""
+    from safeshift.run.executed import annotate_locks
+    from safeshift.run.junit import render_junit
+    from safeshift.run.report_html import render_html
+
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / "report.json"
     md_path = folder / "report.md"
+    html_path = folder / "report.html"
+    junit_path = folder / "junit.xml"
     result.report = str(json_path)
     result.report_md = str(md_path)
+    result.report_html = str(html_path)
+    result.junit = str(junit_path)
+    if result.facts is not None:  # in place, on the result: report.json and --json show the same locks
+        annotate_locks({"facts": result.facts.to_dict(), "phases": [{"name": p.name, "detail": p.detail} for p in result.phases]})
     data = redact_data(result.to_dict())
     json_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(data), encoding="utf-8")
+    html_path.write_text(render_html(data), encoding="utf-8")
+    junit_path.write_text(render_junit(data), encoding="utf-8")
 
 
 _FATE = {
