@@ -91,7 +91,7 @@ class Notifier:
     def _record(self, kind: str, target: NotifyTarget, event: str, url: str, **data: Any) -> None:
         if "seconds" in data:
             data["seconds"] = round(float(data["seconds"]), 3)
-        entry = {"event": event, "url": redact(url or target.url), **({"name": target.name} if target.name else {}), **data}
+        entry = {"notice": event, "url": redact(url or target.url), **({"name": target.name} if target.name else {}), **data}
         try:
             self.record(kind, entry)
         except Exception:  # noqa: BLE001  (the journal closed under a post that outlived the run)
