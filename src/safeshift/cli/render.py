@@ -21,7 +21,7 @@ from safeshift.errors import ExitCode
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from safeshift.api import CheckReport, LintReport, RestoreResult, Status
+    from safeshift.api import CheckReport, History, LintReport, RestoreResult, RunReport, Status
     from safeshift.demo import DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
@@ -292,3 +292,31 @@ def family_demo(result: DemoResult) -> None:
 
 def relationships_demo(result: RelationshipsDemoResult) -> None:
     run_result(result.run)
+
+
+def history(h: History) -> None:
+    """The runs of a plan's database, newest first: one line each (logs and narrow terminals keep them whole)."""
+    if not h.runs:
+        say(f"no runs of {h.database or 'this plan'} yet")
+        return
+    say(f"runs of {h.database or 'this plan'}, newest first:")
+    for r in h.runs:
+        style = _OUTCOME_STYLE.get(str(r["outcome"]), "bold")
+        took = "" if r["seconds"] is None else f"{r['seconds']:.1f} s"
+        downtime = f"{r['downtime_seconds']:.1f} s" if r["downtime_seconds"] else "–"
+        started = str(r["started"] or "").replace("T", " ")[:19]
+        out.print(
+            f"  {esc(r['run_id'])}  {esc(started)}  [{style}]{esc(r['outcome']):<12}[/] {esc(r['revision'])}  "
+            f"took {took}, downtime {downtime}  [dim]{esc(r['message'] or '')}[/]",
+            soft_wrap=True,
+        )
+
+
+def report_text(report: RunReport) -> None:
+    """A report rendered again, as it is (HTML, Markdown or XML: no markup, no wrapping)."""
+    sys.stdout.write(plain_document(report.text))
+
+
+def plain_document(text: str) -> str:
+    """Masked; a document keeps its newlines and tabs, other control characters are shown escaped."""
+    return redact(text).translate({k: v for k, v in _CONTROL.items() if k not in (0x09, 0x0A, 0x0D)})
