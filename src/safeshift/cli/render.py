@@ -19,9 +19,8 @@ from rich.table import Table
 from safeshift.errors import ExitCode
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from safeshift.api import CheckReport, History, LintReport, RestoreResult, RunReport, Status
+    from safeshift.cli.progress import ProgressView
     from safeshift.demo import DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
@@ -87,8 +86,7 @@ class RichObserver:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
+        self._bars: ProgressView | None = None
 
     def phase_started(self, name: str) -> None:
         self._stop_progress()
@@ -109,29 +107,15 @@ class RichObserver:
         self.console.print(f"   watch tick {sample.tick}: error rate {rate}, p95 {p95}{problems}", soft_wrap=True)
 
     def progress(self, task: str, done: int, total: int | None) -> None:
-        if not self.console.is_terminal:
-            return  # a log file wants the checklist, not bar redraws
-        if self._progress is None:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        if self._bars is None:
+            from safeshift.cli.progress import ProgressView
 
-            self._progress = Progress(
-                TextColumn("   {task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(escape(task), total=total)
-        assert self._task is not None
-        self._progress.update(self._task, completed=done, total=total)
+            self._bars = ProgressView(self.console)
+        self._bars.update(task, done, total)  # a live bar at a terminal, a line per step or 10 % in a log
 
     def _stop_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+        if self._bars is not None:
+            self._bars.stop()
 
 
 def observer(json_out: bool) -> RichObserver | None:
@@ -215,6 +199,8 @@ def run_result(result: RunResult) -> None:
     out.print(f"[{style}]{esc(result.outcome)}[/]: {esc(result.message)}", soft_wrap=True)
     if result.report:
         out.print(f"report: {esc(result.report_md)}", soft_wrap=True)
+    if result.report_html:
+        out.print(f"html report: {esc(result.report_html)} (junit.xml beside it)", soft_wrap=True)
 
 
 def confirm_approval(digest: str, database: str) -> str | None:

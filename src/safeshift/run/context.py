@@ -11,7 +11,7 @@ import contextlib
 import os
 import secrets as _random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,12 +257,19 @@ class RunContext:
 
     def run_checks(self, conn: Connection, checks: Sequence[Check[Any]], snapshot: dict[str, int] | None) -> list[CheckResult]:
         """Run checks and keep their results on the run's record."""
-        results = run_checks(list(checks), self.check_context(conn, snapshot))
+        results = run_checks(list(checks), self.check_context(conn, snapshot), self.steps(checks))
         self.result.checks.extend(results)
         return results
 
     def progress(self, task: str, done: int, total: int | None) -> None:
         self.observer.progress(task, done, total)
+
+    def steps(self, checks: Sequence[Check[Any]], label: str | None = None) -> Callable[[int, int], None]:
+        """Progress after each of ``checks``, labelled by what they are (pre-checks, table hashes, ...)."""
+        if label is None:
+            phase = checks[0].phase if checks else ""
+            label = {"pre": "pre-checks", "post": "post-checks", "proof": "hashing tables"}.get(phase, f"{phase} checks")
+        return lambda done, total: self.progress(label, done, total)
 
 
 def environment() -> dict[str, str]:
