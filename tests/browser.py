@@ -38,6 +38,7 @@ class PageLoad:
     dom: str = ""
     screenshot: bytes = b""
     thumbnail: bytes = b""  # the same screenshot at 1/8 scale
+    top: bytes = b""  # the first screen or so (what a README shows)
     console: list[str] = field(default_factory=list)  # console API calls and log entries
     errors: list[str] = field(default_factory=list)  # uncaught exceptions, errors in the log
     requests: list[str] = field(default_factory=list)  # every URL the page asked for
@@ -137,6 +138,10 @@ class Browser:
         clip = {"x": 0, "y": 0, "width": self.width, "height": min(int(content["height"]), 16000), "scale": 1}
         shot = self.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}, session=session)
         page.screenshot = base64.b64decode(shot["data"])
+        top = {**clip, "height": min(clip["height"], 1500)}
+        page.top = base64.b64decode(
+            self.call("Page.captureScreenshot", {"format": "png", "clip": top, "captureBeyondViewport": True}, session=session)["data"]
+        )
         small = self.call("Page.captureScreenshot", {"format": "png", "clip": {**clip, "scale": 0.125}, "captureBeyondViewport": True}, session=session)
         page.thumbnail = base64.b64decode(small["data"])  # small enough to read pixel by pixel in Python
         for ev in self.events:
@@ -220,5 +225,6 @@ def save(page: PageLoad, folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
     png.write_bytes(page.screenshot)
+    (folder / f"{name}.top.png").write_bytes(page.top)
     (folder / f"{name}.dom.html").write_text(page.dom, encoding="utf-8")
     return png

@@ -236,7 +236,7 @@ def _watch(data: dict[str, Any]) -> str:
                                  count, fired))
     fired_text = watch.get("triggered")
     head = (
-        f"<p>{e(watch.get('ticks'))} ticks in {e(secs(watch.get('seconds')))} (planned {e(secs(watch.get('planned_seconds')))}); "
+        f"<p>{e(watch.get('ticks'))} tick{'' if watch.get('ticks') == 1 else 's'} in {e(secs(watch.get('seconds')))} (planned {e(secs(watch.get('planned_seconds')))}); "
         f"{e(watch.get('requests'))} requests, {e(watch.get('failures'))} failed (error rate {e(pct(watch.get('error_rate')))}). "
         f"Triggers: {', '.join(f'<code>{e(t)}</code>' for t in watch.get('triggers') or []) or 'none'}.</p>"
         + (f'<p class="failx">Fired: {e(fired_text)}</p>' if fired_text else '<p class="pass">No trigger fired.</p>')
