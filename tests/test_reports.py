@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from helpers import ItemsDb, items_plan
 from safeshift.loading import load_plan
 from safeshift.run import run_plan
@@ -159,3 +161,15 @@ def test_the_watch_chart_draws_thresholds_and_marks_the_ticks_that_fired() -> No
     assert watch.count(">fired<") == 2  # both charts mark it
     assert "2.0%" in watch and "600.0 ms" in watch  # formatted as the plan writes them
     assert 'fill="#ffcecb"' in watch
+
+
+@pytest.mark.slow
+def test_the_family_demo_leaves_html_and_junit_in_its_run_folder(tmp_path: Path) -> None:
+    from safeshift.api import demo_family
+
+    result = demo_family(users=300, workdir=tmp_path)
+    assert result.run.outcome == "succeeded", result.run.message
+    folder = Path(result.run.journal or "").parent
+    assert {"report.html", "junit.xml", "report.json", "report.md"} <= {p.name for p in folder.iterdir()}
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert "## SQL that ran (apply)" in md and "| families | – | " in md and "**Ran by:**" in md

@@ -385,13 +385,12 @@ def report(plan: PlanLike, run_id: str, *, workdir: Path | None = None, fmt: str
     """Render run ``run_id``'s report again: ``html``, ``md``, ``json`` or ``junit``."""
     from safeshift.config.load import resolve_workdir
     from safeshift.run.history import render
-    from safeshift.secrets import redact, redact_data
 
     if fmt not in ("html", "md", "json", "junit"):
         raise ConfigError(f"report format: expected html, md, json or junit, got {fmt!r}")
     loaded = load(plan)
     data, text = render(resolve_workdir(loaded, workdir), run_id, fmt)  # type: ignore[arg-type]
-    return RunReport(run_id=run_id, format=fmt, text=redact(text), data=redact_data(data))
+    return RunReport(run_id=run_id, format=fmt, text=text, data=data)
 
 
 # -- lint ----------------------------------------------------------------------------------------

@@ -299,10 +299,6 @@ def history(h: History) -> None:
 
 
 def report_text(report: RunReport) -> None:
-    """A report rendered again, as it is (HTML, Markdown or XML: no markup, no wrapping)."""
-    sys.stdout.write(plain_document(report.text))
-
-
-def plain_document(text: str) -> str:
-    """Masked; a document keeps its newlines and tabs, other control characters are shown escaped."""
-    return redact(text).translate({k: v for k, v in _CONTROL.items() if k not in (0x09, 0x0A, 0x0D)})
+    """A report rendered again, as it is (HTML, Markdown or XML, its values masked by the renderers:
+    no markup, no wrapping; control characters other than newlines and tabs shown escaped)."""
+    sys.stdout.write(report.text.translate({k: v for k, v in _CONTROL.items() if k not in (0x09, 0x0A, 0x0D)}))

@@ -15,6 +15,7 @@ from safeshift.errors import ConfigError
 from safeshift.run.recovery import RunRecord, all_runs, load_run
 from safeshift.run.report import maintenance_window, render_markdown
 from safeshift.run.report_svg import parse_time
+from safeshift.secrets import redact_data
 
 Format = Literal["html", "md", "json", "junit"]
 
@@ -99,7 +100,7 @@ def render(workdir: Path, run_id: str, fmt: Format) -> tuple[dict[str, Any], str
     from safeshift.run.junit import render_junit
     from safeshift.run.report_html import render_html
 
-    data = report_data(load_run(workdir, run_id))
+    data = redact_data(report_data(load_run(workdir, run_id)))  # masked values; the renderers mask again
     annotate_locks(data)  # a report written before the locks were read gets them now
     if fmt == "html":
         return data, render_html(data)

@@ -58,6 +58,9 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"- **Revision:** {data['start_revision'] or 'base'} → {data['target_revision']}",
         f"- **Started / finished:** {data['started']} / {data['finished']}",
     ]
+    env = data.get("environment") or {}
+    if env:
+        lines.append(f"- **Ran by:** {env.get('user', '?')} on {env.get('host', '?')}, safeshift {env.get('safeshift', '?')}")
     facts = data.get("facts")
     if facts:
         lines.append(f"- **Server:** {facts['version']}, database size {_size(facts['database_bytes'])}")
@@ -94,8 +97,22 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"- Verified: {'yes' if backup['verified'] else 'no'} {json.dumps(backup['verify_detail']) if backup['verify_detail'] else ''}",
         ]
     if data["snapshot"]:
-        lines += ["", "## Snapshot (row counts)", "", "| table | rows |", "|---|---:|"]
-        lines += [f"| {t} | {n} |" for t, n in data["snapshot"].items()]
+        after = data.get("rows_after") or {}
+        if after:
+            lines += ["", "## Row counts (before → after the migration)", "", "| table | before | after |", "|---|---:|---:|"]
+            lines += [f"| {t} | {data['snapshot'].get(t, '–')} | {after.get(t, '–')} |" for t in sorted(set(data["snapshot"]) | set(after))]
+        else:
+            lines += ["", "## Snapshot (row counts)", "", "| table | rows |", "|---|---:|"]
+            lines += [f"| {t} | {n} |" for t, n in data["snapshot"].items()]
+    ran = [st for p in data["phases"] if p["name"] == "apply" for st in p.get("detail", {}).get("statements", [])]
+    if ran:
+        lines += ["", "## SQL that ran (apply)", "", "| runs | seconds | lock | statement |", "|---:|---:|---|---|"]
+        for st in ran[:50]:
+            sql = st["sql"].replace("|", "\\|")
+            failed = f" **failed: {st['error']}**" if st.get("error") else ""
+            lines.append(f"| {st['count']} | {st['seconds']:.4f} | {st.get('lock') or ''} | `{sql[:160]}`{failed} |")
+        if len(ran) > 50:
+            lines.append(f"| | | | and {len(ran) - 50} more (report.html lists them all) |")
     rollback = data.get("rollback")
     if rollback:
         proof = rollback.get("proof", {})
