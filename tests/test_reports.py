@@ -173,3 +173,19 @@ def test_the_family_demo_leaves_html_and_junit_in_its_run_folder(tmp_path: Path)
     assert {"report.html", "junit.xml", "report.json", "report.md"} <= {p.name for p in folder.iterdir()}
     md = (folder / "report.md").read_text(encoding="utf-8")
     assert "## SQL that ran (apply)" in md and "| families | – | " in md and "**Ran by:**" in md
+
+
+def test_writes_kept_or_saved_by_a_rollback_are_listed() -> None:
+    from safeshift.run.writes import TableWrites, Writes
+
+    writes = Writes(tables=[TableWrites(table="items", inserted=[(201,), (202,)], updated=[(7,)], deleted=[])],
+                    policy="restore-and-save", fate="saved", saved_to="/runs/x/discarded-writes.sql", created={"extra": 3})
+    data = {"run_id": "w", "outcome": "writes_saved", "rollback": {
+        "reason": "post-check failed", "strategy": "restore", "steps": [{"step": "restore", "ok": True}],
+        "proof": {"equal": True, "revision": None, "tables_compared": 1}, "writes": writes.to_dict(),
+    }}
+    rollback = render_html(data).split('id="rollback"')[1].split("</section>")[0]
+    assert "DISCARDED by the restore and saved to /runs/x/discarded-writes.sql" in rollback
+    assert "inserted: 201, 202; updated: 7" in rollback and "extra (3)" in rollback
+    assert "proven equal" not in rollback
+    assert "DISCARDED the application's writes" in rollback

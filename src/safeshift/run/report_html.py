@@ -425,10 +425,15 @@ def _rollback(data: dict[str, Any]) -> str:
     proof = rollback.get("proof") or {}
     steps = ", ".join(f"{s.get('step')} {'ok' if s.get('ok') else 'FAILED'}" + (f" ({s['error']})" if s.get("error") else "") for s in rollback.get("steps", []))
     before = rollback.get("backup")
-    verdict = (
-        '<span class="pill ok">proven equal to the snapshot</span>' if proof.get("equal")
-        else '<span class="pill bad">NOT proven equal</span>'
-    )
+    fate = (rollback.get("writes") or {}).get("fate")
+    if proof.get("equal") and fate == "saved":  # a run that discarded rows never says "proven equal" alone
+        verdict = '<span class="pill warn">equal to the snapshot by a restore that DISCARDED the application\'s writes (saved)</span>'
+    elif proof.get("equal"):
+        verdict = '<span class="pill ok">proven equal to the snapshot</span>'
+    elif fate == "kept" and data.get("outcome") == "rolled_back":
+        verdict = '<span class="pill warn">revision, schema and pre-checks proven as before; the application\'s writes kept</span>'
+    else:
+        verdict = '<span class="pill bad">NOT proven equal</span>'
     rows = [
         ["reason", e(rollback.get("reason"))],
         ["backup before the rollback", f"<code>{e(before['path'])}</code> ({e(size(before.get('bytes')))}, verified)" if before else e("none (no rollback step ran)")],
