@@ -24,6 +24,19 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _pct(rate: float | None) -> str:
+    """A rate as a plan writes its trigger: 0.75 is 75.0%."""
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} ms"
+
+
+def _count(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
 def _time(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -149,8 +162,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             "",
             "## Watch window",
             "",
-            f"- {watch['ticks']} ticks in {watch['seconds']} s; {watch['requests']} requests, "
-            f"{watch['failures']} failed (error rate {watch['error_rate']})",
+            f"- {watch['ticks']} ticks in {watch['seconds']:.1f} s; {watch['requests']} requests, "
+            f"{watch['failures']} failed (error rate {_pct(watch['error_rate'])})",
             f"- Triggers: {', '.join(watch['triggers'])}",
             f"- Fired: {watch['triggered'] or 'none'}",
             "",
@@ -159,7 +172,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         ]
         for t in watch["samples"]:
             lines.append(
-                f"| {t['tick']} | {t['error_rate']} | {t['p50_ms']} | {t['p95_ms']} | {t['log_errors']} | {t['checks_failed']} |"
+                f"| {t['tick']} | {_pct(t['error_rate'])} | {_ms(t['p50_ms'])} | {_ms(t['p95_ms'])} "
+                f"| {_count(t['log_errors'])} | {_count(t['checks_failed'])} |"
             )
     if data.get("digest"):
         lines += ["", "## Approval", "", f"- Plan digest: `{data['digest']}`"]
