@@ -189,7 +189,7 @@ def test_broken_release_trips_the_error_rate_trigger(
         section = WatchSection(duration=5, interval=0.05, log_file=str(log))  # the runbook's default triggers
         result = Watcher(section, probes, client, variables).run()
     assert result.triggered is not None
-    assert result.triggered.startswith("error_rate > 1%: error_rate was 0.75 on tick 1")
+    assert result.triggered.startswith("error_rate > 1%: error_rate was 75% on tick 1")
     assert len(result.samples) == 1
     sample = result.samples[0]
     assert (sample.requests, sample.failures) == (4, 3)  # health still answers: only the API is broken

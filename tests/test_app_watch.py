@@ -68,7 +68,7 @@ def test_for_n_ticks_needs_consecutive_ticks() -> None:
     assert trigger.fired([{"p95_ms": None}] * 3) is None  # unmeasured never fires
     rate = Trigger("error_rate > 1%", "error_rate", ">", 0.01)
     assert first_fired([trigger, rate], [{"error_rate": 0.25, "p95_ms": 10}]) == (
-        "error_rate > 1%: error_rate was 0.25 on tick 1"
+        "error_rate > 1%: error_rate was 25% on tick 1"
     )
 
 

@@ -435,6 +435,66 @@ def baseline(plan: PlanLike, revision: str, *, force: bool = False) -> BaselineR
         current=current,
         recorded=[r.to_dict() for r in recorded],
     )
+# -- history, report -----------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """The runs of this plan's database, newest first: outcome, revision change, duration, downtime."""
+
+    database: str | None
+    runs: list[dict[str, Any]]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "runs": self.runs}
+
+
+def history(plan: PlanLike, *, workdir: Path | None = None, limit: int | None = None) -> History:
+    """The runs under the workdir against the plan's database (read from their folders: no connection).
+
+    When the database URL cannot be resolved (its ``${ENV}`` is unset), the runs of this plan file.
+    """
+    from safeshift.config.load import resolve_workdir
+    from safeshift.run.history import run_history
+    from safeshift.secrets import register_url, safe_url
+
+    loaded = load(plan)
+    database: str | None
+    try:
+        url = loaded.database_url()
+        register_url(url)
+        database = safe_url(url)
+    except ConfigError:
+        database = None
+    runs = run_history(resolve_workdir(loaded, workdir), database=database, plan=str(loaded.source), limit=limit)
+    return History(database=database, runs=runs)
+
+
+@dataclass
+class RunReport:
+    """One run's report rendered anew (``text``) from its report.json or its journal (``data``)."""
+
+    run_id: str
+    format: str
+    text: str
+    data: dict[str, Any]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def report(plan: PlanLike, run_id: str, *, workdir: Path | None = None, fmt: str = "md") -> RunReport:
+    """Render run ``run_id``'s report again: ``html``, ``md``, ``json`` or ``junit``."""
+    from safeshift.config.load import resolve_workdir
+    from safeshift.run.history import render
+
+    if fmt not in ("html", "md", "json", "junit"):
+        raise ConfigError(f"report format: expected html, md, json or junit, got {fmt!r}")
+    loaded = load(plan)
+    data, text = render(resolve_workdir(loaded, workdir), run_id, fmt)  # type: ignore[arg-type]
+    return RunReport(run_id=run_id, format=fmt, text=text, data=data)
 
 
 # -- lint ----------------------------------------------------------------------------------------
@@ -617,8 +677,10 @@ def demo_relationships(
 __all__ = [
     "BaselineResult",
     "CheckReport",
+    "History",
     "LintReport",
     "RestoreResult",
+    "RunReport",
     "Status",
     "backup",
     "baseline",
@@ -626,11 +688,13 @@ __all__ = [
     "demo_family",
     "demo_relationships",
     "init",
+    "history",
     "lint_plan",
     "load",
     "lock_holder",
     "recent_runs",
     "rehearse_plan",
+    "report",
     "restore",
     "resume_run",
     "rollback_run",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,20 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+        self._lock = threading.Lock()  # a notification's thread journals its fate while the run goes on
 
     def event(self, phase: str, event: str, **data: Any) -> None:
         record = {"ts": now_iso(), "phase": phase, "event": event, **data}
-        self._fh.write(json.dumps(redact_data(record), default=str, sort_keys=False) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        line = json.dumps(redact_data(record), default=str, sort_keys=False) + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from safeshift.secrets import redact, redact_data, register_secret, register_url
 
 _MISSING = object()
 _BODY_SHOWN = 160
+_BODY_KEPT = 2000
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ProbeResult:
     latency_ms: float | None = None
     message: str = ""
     request: str = ""
+    body: str = ""  # a failed probe's answer (masked, the first _BODY_KEPT characters): what the app said
 
     def to_dict(self) -> dict[str, Any]:
         # Redacted again here: a secret registered after this result was made is masked too.
@@ -48,6 +50,8 @@ class ProbeResult:
             "message": self.message,
             "request": self.request,
         }
+        if self.body:
+            data["body"] = self.body
         return dict(redact_data(data))
 
 
@@ -107,6 +111,15 @@ def _one_line(text: str) -> str:
     """A body shortened for a message: masked first, so a cut can never leave half a secret."""
     flat = " ".join(redact(text).split())
     return flat if len(flat) <= _BODY_SHOWN else flat[:_BODY_SHOWN] + "…"
+
+
+def _kept_body(response: httpx.Response) -> str:
+    """The answer of a failed probe for the report: masked first, then cut."""
+    try:
+        text = redact(response.text)
+    except Exception:  # noqa: BLE001  (an undecodable body is not worth a failure of its own)
+        return ""
+    return text if len(text) <= _BODY_KEPT else text[:_BODY_KEPT] + "…"
 
 
 class _ProbeFailed(Exception):
@@ -188,7 +201,7 @@ def run_probe(probe: SmokeProbe, client: httpx.Client, variables: MutableMapping
     try:
         message = _judge(probe, response, latency, variables)
     except _ProbeFailed as exc:
-        return ProbeResult(probe.name, False, response.status_code, latency, redact(str(exc)), shown)
+        return ProbeResult(probe.name, False, response.status_code, latency, redact(str(exc)), shown, _kept_body(response))
     return ProbeResult(probe.name, True, response.status_code, latency, redact(message), shown)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from safeshift.app.maintenance import HttpConfig, build_maintenance
+from safeshift.app.notify import register_notify_secrets
 from safeshift.app.probes import check_probe_environment, register_probe_secrets, unset_env
 from safeshift.config.env import env_names, strings
 from safeshift.errors import ConfigError
@@ -35,6 +36,7 @@ def validate_app_sections(plan: Plan, post_checks: Sequence[str]) -> None:
                 for env in env_names(text):
                     register_secret(os.environ.get(env))
     register_probe_secrets(plan.smoke)
+    register_notify_secrets(plan.notify)
     watch = plan.watch
     if watch is None:
         return

@@ -5,6 +5,7 @@ Importing this package registers the built-in kinds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +93,11 @@ def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
     return checks
 
 
-def run_checks(checks: list[Check[Any]], ctx: CheckContext) -> list[CheckResult]:
+# progress(done, total) after each check: checks over large tables take long enough to show
+Steps = Callable[[int, int], None]
+
+
+def run_checks(checks: list[Check[Any]], ctx: CheckContext, progress: Steps | None = None) -> list[CheckResult]:
     """Run checks in order, read-only; each in its own transaction so one failure cannot poison the next."""
     results = []
     with read_only(ctx.conn):
@@ -100,6 +105,8 @@ def run_checks(checks: list[Check[Any]], ctx: CheckContext) -> list[CheckResult]
             results.append(check.run(ctx))
             if ctx.conn.in_transaction():
                 ctx.conn.rollback()
+            if progress is not None:
+                progress(len(results), len(checks))
     return results
 
 
@@ -108,7 +115,7 @@ def read_only(conn: Connection) -> AbstractContextManager[None]:
     return DIALECTS.get(conn.dialect.name).read_only(conn)
 
 
-def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, Any]:
+def capture_baseline(checks: list[Check[Any]], ctx: CheckContext, progress: Steps | None = None) -> dict[str, Any]:
     """Call each check's :meth:`Check.capture` (snapshot phase); name -> state for ``ctx.baseline``.
 
     A capture that raises is stored as :class:`CaptureFailed`, so the check fails later
@@ -116,7 +123,7 @@ def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, A
     """
     baseline: dict[str, Any] = {}
     with read_only(ctx.conn):
-        for check in checks:
+        for done, check in enumerate(checks, 1):
             try:
                 state = check.capture(ctx)
             except BaseException as exc:  # user code included: the check reports it when measured
@@ -126,4 +133,6 @@ def capture_baseline(checks: list[Check[Any]], ctx: CheckContext) -> dict[str, A
                     ctx.conn.rollback()
             if state is not None:
                 baseline[check.name] = state
+            if progress is not None:
+                progress(done, len(checks))
     return baseline

@@ -491,6 +491,46 @@ def revisions(
         "4 a person must act.",
     ),
 )
+@app.command("history")
+def history_cmd(
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    workdir: WorkdirOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most this many runs (newest first).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The runs of this plan's database, newest first: outcome, revision change, duration, downtime."""
+    from safeshift import api
+
+    result = _call(lambda: api.history(plan, workdir=workdir, limit=limit))
+    render.finish(result, json_out, render.history)
+
+
+@app.command("report")
+def report_cmd(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (see `safeshift history`).")],
+    plan: PlanOpt = Path(DEFAULT_PLAN),
+    workdir: WorkdirOpt = None,
+    html: Annotated[bool, typer.Option("--html", help="The self-contained HTML report.")] = False,
+    md: Annotated[bool, typer.Option("--md", help="Markdown (the default).")] = False,
+    junit: Annotated[bool, typer.Option("--junit", help="JUnit XML: a test case per phase and per check.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The report's data (report.json) as one JSON object.")] = False,
+) -> None:
+    """Render a run's report again from its folder: report.json, or the journal of a run that died."""
+    chosen = [name for name, on in (("html", html), ("md", md), ("junit", junit), ("json", json_out)) if on]
+    if len(chosen) > 1:
+        render.fail(f"choose one format, not --{' and --'.join(chosen)}", int(ExitCode.USAGE))
+    from safeshift import api
+
+    result = _call(lambda: api.report(plan, run_id, workdir=workdir, fmt=chosen[0] if chosen else "md"))
+    if output is not None:
+        _call(lambda: output.write_text(result.text, encoding="utf-8"))
+        render.say(f"wrote {output}")
+        raise typer.Exit(0)
+    render.finish(result, json_out, render.report_text)
+
+
+@demo_app.command("family")
 def demo_family(
     users: Annotated[int, typer.Option("--users", help="Users to generate (seeded, repeatable).")] = 100_000,
     break_: Annotated[bool, typer.Option("--break", help="Make the cutover fail so that it rolls back.")] = False,

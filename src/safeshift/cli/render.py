@@ -22,10 +22,17 @@ from safeshift.errors import ExitCode
 if TYPE_CHECKING:
     import logging
 
-    from rich.progress import Progress, TaskID
-
     from safeshift.adopt import InitResult, ToolRevisions
-    from safeshift.api import BaselineResult, CheckReport, LintReport, RestoreResult, Status
+    from safeshift.api import (
+        BaselineResult,
+        CheckReport,
+        History,
+        LintReport,
+        RestoreResult,
+        RunReport,
+        Status,
+    )
+    from safeshift.cli.progress import ProgressView
     from safeshift.demo import DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
@@ -177,8 +184,7 @@ class RichObserver:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
+        self._bars: ProgressView | None = None
 
     def phase_started(self, name: str) -> None:
         self._stop_progress()
@@ -199,29 +205,15 @@ class RichObserver:
         self.console.print(f"   watch tick {sample.tick}: error rate {rate}, p95 {p95}{problems}", soft_wrap=True)
 
     def progress(self, task: str, done: int, total: int | None) -> None:
-        if not self.console.is_terminal:
-            return  # a log file wants the checklist, not bar redraws
-        if self._progress is None:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        if self._bars is None:
+            from safeshift.cli.progress import ProgressView
 
-            self._progress = Progress(
-                TextColumn("   {task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(escape(task), total=total)
-        assert self._task is not None
-        self._progress.update(self._task, completed=done, total=total)
+            self._bars = ProgressView(self.console)
+        self._bars.update(task, done, total)  # a live bar at a terminal, a line per step or 10 % in a log
 
     def _stop_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+        if self._bars is not None:
+            self._bars.stop()
 
 
 def observer(json_out: bool) -> RichObserver | None:
@@ -309,6 +301,8 @@ def run_result(result: RunResult) -> None:
     out.print(f"[{style}]{esc(result.outcome)}[/]: {esc(result.message)}", soft_wrap=True)
     if result.report:
         out.print(f"report: {esc(result.report_md)}", soft_wrap=True)
+    if result.report_html:
+        out.print(f"html report: {esc(result.report_html)} (junit.xml beside it)", soft_wrap=True)
 
 
 def confirm_approval(digest: str, database: str) -> str | None:
@@ -424,3 +418,27 @@ def family_demo(result: DemoResult) -> None:
 
 def relationships_demo(result: RelationshipsDemoResult) -> None:
     run_result(result.run)
+
+
+def history(h: History) -> None:
+    """The runs of a plan's database, newest first: one line each (logs and narrow terminals keep them whole)."""
+    if not h.runs:
+        say(f"no runs of {h.database or 'this plan'} yet")
+        return
+    say(f"runs of {h.database or 'this plan'}, newest first:")
+    for r in h.runs:
+        style = _OUTCOME_STYLE.get(str(r["outcome"]), "bold")
+        took = "" if r["seconds"] is None else f"{r['seconds']:.1f} s"
+        downtime = f"{r['downtime_seconds']:.1f} s" if r["downtime_seconds"] else "–"
+        started = str(r["started"] or "").replace("T", " ")[:19]
+        out.print(
+            f"  {esc(r['run_id'])}  {esc(started)}  [{style}]{esc(r['outcome']):<12}[/] {esc(r['revision'])}  "
+            f"took {took}, downtime {downtime}  [dim]{esc(r['message'] or '')}[/]",
+            soft_wrap=True,
+        )
+
+
+def report_text(report: RunReport) -> None:
+    """A report rendered again, as it is (HTML, Markdown or XML, its values masked by the renderers:
+    no markup, no wrapping; control characters other than newlines and tabs shown escaped)."""
+    sys.stdout.write(report.text.translate({k: v for k, v in _CONTROL.items() if k not in (0x09, 0x0A, 0x0D)}))

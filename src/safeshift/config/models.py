@@ -250,6 +250,27 @@ class WatchSection(_Section):
         return [parse_trigger(text) for text in self.trigger_texts()]
 
 
+# -- [[notify]]: who hears about a run (safeshift.app.notify posts) ---------------------------
+NotifyEvent = Literal["started", "phase_failed", "rolled_back", "finished"]
+NOTIFY_EVENTS: tuple[str, ...] = ("started", "phase_failed", "rolled_back", "finished")
+
+
+class NotifyTarget(_Section):
+    """A webhook told about the run: a Slack-compatible ``text`` plus the whole event as JSON.
+
+    A notification that fails or hangs never fails the run: it is journaled, and the run waits
+    for it at most ``timeout`` seconds.
+    """
+
+    url: Url
+    events: list[NotifyEvent] | None = Field(default=None, min_length=1, description="default: all four")
+    timeout: float = Field(default=5.0, gt=0, le=60, description="seconds a post may take")
+    name: str | None = None
+
+    def wants(self, event: str) -> bool:
+        return self.events is None or event in self.events
+
+
 # -- the plan -------------------------------------------------------------------------------
 
 
@@ -491,6 +512,7 @@ class Plan(Strict):
     maintenance: MaintenanceSpec | None = None
     smoke: SmokeProbes = Field(default_factory=list)
     watch: WatchSection | None = None
+    notify: list[NotifyTarget] = Field(default_factory=list)
 
     # Where the plan came from; relative paths in it resolve against this folder.
     source: Path = Field(default=Path(DEFAULT_PLAN), exclude=True)

@@ -71,10 +71,17 @@ class Trigger:
         values = [tick.get(self.metric) for tick in recent]
         if not all(self.holds(v) for v in values):
             return None
-        shown = ", ".join(_number(v) for v in values)
+        shown = ", ".join(_percent(v) if self.metric in RATE_METRICS else _number(v) for v in values)
         last = len(history)
         where = f"tick {last}" if self.ticks == 1 else f"ticks {last - self.ticks + 1}-{last}"
         return f"{self.text}: {self.metric} was {shown} on {where}"
+
+
+def _percent(value: float | None) -> str:
+    """A rate as the plan writes its threshold: 0.75 is "75%" (next to "error_rate > 1%")."""
+    if value is None:
+        return "n/a"
+    return f"{value * 100:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _number(value: float | None) -> str:

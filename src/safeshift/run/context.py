@@ -8,9 +8,10 @@ each phase does not write its own lifecycle.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets as _random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import logging
 
     from safeshift.app.maintenance import MaintenanceHook
+    from safeshift.app.notify import Notifier
     from safeshift.app.watch import WatchSample
     from safeshift.migrators import Migrator
     from safeshift.run.phases.approve import Approval
@@ -124,6 +126,7 @@ class RunContext:
     record: RunRecord | None = None  # the interrupted run this one continues
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
     current_phase: str = "run"  # the phase a third-party log record is journaled under
+    notifier: Notifier | None = None  # the plan's [[notify]] webhooks (run/notices.py says what they hear)
 
     @classmethod
     def create(
@@ -149,7 +152,10 @@ class RunContext:
             maintenance=build_maintenance(plan.maintenance, source=plan.source.name, base_dir=plan.base_dir),
             observer=observer or NullObserver(),
             options=options or Options(),
-            result=RunResult(run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso()),
+            result=RunResult(
+                run_id=run_id, plan=str(plan.source), database=safe_url(url), started=now_iso(),
+                environment=environment(),
+            ),
         )
 
     # -- journal ------------------------------------------------------------------------
@@ -186,6 +192,10 @@ class RunContext:
                 else:
                     record.status = "failed"
             record.detail.setdefault("error", error_text(exc))
+            if self.notifier is not None and record.status in ("failed", "blocked"):
+                from safeshift.run import notices
+
+                notices.phase_failed(self, record)
             raise
         finally:
             self.current_phase = outer
@@ -259,7 +269,7 @@ class RunContext:
 
     def run_checks(self, conn: Connection, checks: Sequence[Check[Any]], snapshot: dict[str, int] | None) -> list[CheckResult]:
         """Run checks and keep their results on the run's record."""
-        results = run_checks(list(checks), self.check_context(conn, snapshot))
+        results = run_checks(list(checks), self.check_context(conn, snapshot), self.steps(checks))
         self.result.checks.extend(results)
         return results
 
@@ -278,6 +288,33 @@ class RunContext:
                 f"run {self.run_id} lost the database's run lock (its session ended); it stopped and changed "
                 "nothing more: check `safeshift status` for another run before recovering this one"
             )
+
+    def steps(self, checks: Sequence[Check[Any]], label: str | None = None) -> Callable[[int, int], None]:
+        """Progress after each of ``checks``, labelled by what they are (pre-checks, table hashes, ...)."""
+        if label is None:
+            phase = checks[0].phase if checks else ""
+            label = {"pre": "pre-checks", "post": "post-checks", "proof": "hashing tables"}.get(phase, f"{phase} checks")
+        return lambda done, total: self.progress(label, done, total)
+
+
+def environment() -> dict[str, str]:
+    """Who runs safeshift where, for the report: a reviewer asks "which version, from which box, by whom?"."""
+    import getpass
+    import platform
+    import socket
+
+    from safeshift import __version__
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return {
+        "safeshift": __version__,
+        "host": socket.gethostname(),
+        "user": user,
+        "python": platform.python_version(),
+    }
 
 
 def failure_message(what: str, failed: list[CheckResult]) -> str:

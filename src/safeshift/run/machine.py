@@ -15,6 +15,7 @@ from safeshift.errors import ConfigError, ExitCode, SafeshiftError
 from safeshift.journal import Journal, now_iso
 from safeshift.logs import route
 from safeshift.migrators import get_migrator
+from safeshift.run import notices
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.dryrun import plan_statements
 from safeshift.run.outcome import LockLost, PhaseFailed, PhaseResult, RunResult, Stop, Verdict
@@ -42,6 +43,7 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         ctx.journal = Journal(ctx.run_dir / "journal.jsonl")
         result.journal = str(ctx.journal.path)
         ctx.event("run", "started", plan=str(ctx.plan.source), database=safe_url(ctx.url), **process_identity())
+        notices.open_notifier(ctx)
     verdict: Verdict | None = None
     unroute = route(ctx.log)  # Alembic's log lines: into the journal, not onto the terminal
     try:
@@ -69,8 +71,10 @@ def execute(ctx: RunContext, body: Body) -> RunResult:
         unroute()
         if ctx.journal is not None:
             ctx.event("run", "finished", outcome=result.outcome, message=result.message)
-            ctx.journal.close()
+            result.schema_before = ctx.schema  # the report's "before" shape
             write_report(result, ctx.run_dir)
+            notices.finished(ctx)  # waits at most the webhooks' timeout; their fate is journaled
+            ctx.journal.close()
     return result
 
 
@@ -243,6 +247,7 @@ def _rolled_back(ctx: RunContext, reason: str) -> Verdict:
     Nothing that discarded rows says "proven equal"; rows kept or saved are named.
     """
     record = rollback(ctx, reason)
+    notices.rolled_back(ctx, record)
     writes = record.writes
     backup = f" (backup of the state before the rollback: {record.backup.path})" if record.backup is not None else ""
     if writes is not None and writes.fate == "stopped":

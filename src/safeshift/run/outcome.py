@@ -290,6 +290,15 @@ class RunResult:
     report: str | None = None
     report_md: str | None = None
     journal: str | None = None
+    report_html: str | None = None
+    junit: str | None = None
+    # who ran it where: safeshift version, host, user (the report's footer)
+    environment: dict[str, str] = field(default_factory=dict)
+    # every table's shape before (the snapshot's) and after the migration (end of verify),
+    # and the row counts after: the report's "before → after"
+    schema_before: dict[str, list[str]] = field(default_factory=dict)
+    schema_after: dict[str, list[str]] = field(default_factory=dict)
+    rows_after: dict[str, int] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -325,4 +334,10 @@ class RunResult:
             "report": self.report,
             "report_md": self.report_md,
             "journal": self.journal,
+            "report_html": self.report_html,
+            "junit": self.junit,
+            "environment": self.environment,
+            "schema_before": self.schema_before,
+            "schema_after": self.schema_after,
+            "rows_after": self.rows_after,
         }

@@ -24,6 +24,19 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _pct(rate: float | None) -> str:
+    """A rate as a plan writes its trigger: 0.75 is 75.0%."""
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} ms"
+
+
+def _count(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
 def _time(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -58,6 +71,9 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"- **Revision:** {data['start_revision'] or 'base'} → {data['target_revision']}",
         f"- **Started / finished:** {data['started']} / {data['finished']}",
     ]
+    env = data.get("environment") or {}
+    if env:
+        lines.append(f"- **Ran by:** {env.get('user', '?')} on {env.get('host', '?')}, safeshift {env.get('safeshift', '?')}")
     facts = data.get("facts")
     if facts:
         lines.append(f"- **Server:** {facts['version']}, database size {_size(facts['database_bytes'])}")
@@ -94,8 +110,22 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"- Verified: {'yes' if backup['verified'] else 'no'} {json.dumps(backup['verify_detail']) if backup['verify_detail'] else ''}",
         ]
     if data["snapshot"]:
-        lines += ["", "## Snapshot (row counts)", "", "| table | rows |", "|---|---:|"]
-        lines += [f"| {t} | {n} |" for t, n in data["snapshot"].items()]
+        after = data.get("rows_after") or {}
+        if after:
+            lines += ["", "## Row counts (before → after the migration)", "", "| table | before | after |", "|---|---:|---:|"]
+            lines += [f"| {t} | {data['snapshot'].get(t, '–')} | {after.get(t, '–')} |" for t in sorted(set(data["snapshot"]) | set(after))]
+        else:
+            lines += ["", "## Snapshot (row counts)", "", "| table | rows |", "|---|---:|"]
+            lines += [f"| {t} | {n} |" for t, n in data["snapshot"].items()]
+    ran = [st for p in data["phases"] if p["name"] == "apply" for st in p.get("detail", {}).get("statements", [])]
+    if ran:
+        lines += ["", "## SQL that ran (apply)", "", "| runs | seconds | lock | statement |", "|---:|---:|---|---|"]
+        for st in ran[:50]:
+            sql = st["sql"].replace("|", "\\|")
+            failed = f" **failed: {st['error']}**" if st.get("error") else ""
+            lines.append(f"| {st['count']} | {st['seconds']:.4f} | {st.get('lock') or ''} | `{sql[:160]}`{failed} |")
+        if len(ran) > 50:
+            lines.append(f"| | | | and {len(ran) - 50} more (report.html lists them all) |")
     rollback = data.get("rollback")
     if rollback:
         proof = rollback.get("proof", {})
@@ -132,8 +162,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             "",
             "## Watch window",
             "",
-            f"- {watch['ticks']} ticks in {watch['seconds']} s; {watch['requests']} requests, "
-            f"{watch['failures']} failed (error rate {watch['error_rate']})",
+            f"- {watch['ticks']} ticks in {watch['seconds']:.1f} s; {watch['requests']} requests, "
+            f"{watch['failures']} failed (error rate {_pct(watch['error_rate'])})",
             f"- Triggers: {', '.join(watch['triggers'])}",
             f"- Fired: {watch['triggered'] or 'none'}",
             "",
@@ -142,7 +172,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         ]
         for t in watch["samples"]:
             lines.append(
-                f"| {t['tick']} | {t['error_rate']} | {t['p50_ms']} | {t['p95_ms']} | {t['log_errors']} | {t['checks_failed']} |"
+                f"| {t['tick']} | {_pct(t['error_rate'])} | {_ms(t['p50_ms'])} | {_ms(t['p95_ms'])} "
+                f"| {_count(t['log_errors'])} | {_count(t['checks_failed'])} |"
             )
     if data.get("digest"):
         lines += ["", "## Approval", "", f"- Plan digest: `{data['digest']}`"]
@@ -179,15 +210,27 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def write_report(result: RunResult, folder: Path) -> None:
-    """Write both report files and record their paths on the result."""
+    """Write the report files (report.json, report.md, report.html, junit.xml) and record their paths."""
+    from safeshift.run.executed import annotate_locks
+    from safeshift.run.junit import render_junit
+    from safeshift.run.report_html import render_html
+
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / "report.json"
     md_path = folder / "report.md"
+    html_path = folder / "report.html"
+    junit_path = folder / "junit.xml"
     result.report = str(json_path)
     result.report_md = str(md_path)
+    result.report_html = str(html_path)
+    result.junit = str(junit_path)
+    if result.facts is not None:  # in place, on the result: report.json and --json show the same locks
+        annotate_locks({"facts": result.facts.to_dict(), "phases": [{"name": p.name, "detail": p.detail} for p in result.phases]})
     data = redact_data(result.to_dict())
     json_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(data), encoding="utf-8")
+    html_path.write_text(render_html(data), encoding="utf-8")
+    junit_path.write_text(render_junit(data), encoding="utf-8")
 
 
 _FATE = {

@@ -25,6 +25,7 @@ from safeshift.backfill import (
 from safeshift.dialects.base import SchemaShape
 from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text
+from safeshift.run.executed import recording, unrecorded
 from safeshift.run.outcome import PhaseFailed
 from safeshift.secrets import safe_url
 
@@ -53,6 +54,7 @@ def apply(ctx: RunContext, conn: Connection) -> None:
         if ctx.plan.migration.backfill:
             base[0] = _state(ctx, conn)  # a resumed run starts part-way
         attempt = 0
+        ran: dict[str, Any] = {}  # the last attempt's statements (an attempt that failed keeps its own)
 
         def record(output: Output | None) -> None:
             if output is not None:
@@ -70,6 +72,7 @@ def apply(ctx: RunContext, conn: Connection) -> None:
                     ctx.dialect.apply_transactions(conn),  # SQLite: BEGIN IMMEDIATE, a live writer waits
                     ctx.dialect.settings_on_every_connection(settings.lock_timeout),
                     backfill_context(checkpoints=checkpoints, progress=lambda p: backfill_progress(ctx, p)) as bf,
+                    recording(conn, ran),  # what ran, folded by text, with durations (the report's SQL)
                 ):
                     try:
                         migrate(ctx, conn, record, segment_done)
@@ -79,8 +82,10 @@ def apply(ctx: RunContext, conn: Connection) -> None:
                             ph.detail["backfills"] = backfills
                 if conn.in_transaction():
                     conn.commit()
+                ph.detail.update(ran)
                 break
             except BaseException as exc:
+                ph.detail.update(ran)
                 record(output_of(exc))
                 _abort(conn, raw)
                 waited = round(time.perf_counter() - started, 3)
@@ -158,7 +163,8 @@ def backfill_progress(ctx: RunContext, p: BackfillProgress) -> None:
 
 def _state(ctx: RunContext, conn: Connection) -> State:
     try:
-        return ctx.dialect.schema_shape(conn), ctx.migrator.current(conn)
+        with unrecorded(conn):
+            return ctx.dialect.schema_shape(conn), ctx.migrator.current(conn)
     finally:
         if conn.in_transaction():
             conn.rollback()

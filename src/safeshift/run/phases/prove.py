@@ -122,7 +122,7 @@ def _baseline_from_backup(ctx: RunContext, checks: list[Check[Any]]) -> dict[str
     that cost off every run that succeeds. Failing here makes the proof fail (exit 4).
     """
     with ctx.before_copy() as engine, engine.connect() as conn:
-        return capture_baseline(checks, ctx.check_context(conn, None))
+        return capture_baseline(checks, ctx.check_context(conn, None), ctx.steps(checks, "hashing the backup's tables"))
 
 
 

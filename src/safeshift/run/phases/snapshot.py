@@ -28,7 +28,8 @@ def snapshot(ctx: RunContext, conn: Connection) -> None:
         ctx.proof_checks = table_hash_checks(ctx, conn)
         hashed_now = ctx.proof_checks if ctx.plan.rollback.prove_contents == "snapshot" else []
         ctx.baseline = capture_baseline(
-            ctx.pre_checks + ctx.post_checks + hashed_now, ctx.check_context(conn, None)
+            ctx.pre_checks + ctx.post_checks + hashed_now, ctx.check_context(conn, None),
+            ctx.steps([], "before-states"),
         )
         failed = {name: state.message for name, state in ctx.baseline.items() if isinstance(state, CaptureFailed)}
         if failed:  # a check that cannot see "before" cannot prove "after": stop while nothing changed
