@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo, Dialect
     from safeshift.run import Approval, Observer, RunResult
+    from safeshift.run.history import History, RunReport
     from safeshift.run.phases.approve import Confirm
 
     PlanLike: TypeAlias = Plan | str | os.PathLike[str]
@@ -435,19 +436,7 @@ def baseline(plan: PlanLike, revision: str, *, force: bool = False) -> BaselineR
         current=current,
         recorded=[r.to_dict() for r in recorded],
     )
-# -- history, report -----------------------------------------------------------------------------
-
-
-@dataclass
-class History:
-    """The runs of this plan's database, newest first: outcome, revision change, duration, downtime."""
-
-    database: str | None
-    runs: list[dict[str, Any]]
-    exit_code: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"database": self.database, "runs": self.runs}
+# -- history, report (their result types live in safeshift.run.history) -------------------------
 
 
 def history(plan: PlanLike, *, workdir: Path | None = None, limit: int | None = None) -> History:
@@ -456,7 +445,7 @@ def history(plan: PlanLike, *, workdir: Path | None = None, limit: int | None = 
     When the database URL cannot be resolved (its ``${ENV}`` is unset), the runs of this plan file.
     """
     from safeshift.config.load import resolve_workdir
-    from safeshift.run.history import run_history
+    from safeshift.run.history import History, run_history
     from safeshift.secrets import register_url, safe_url
 
     loaded = load(plan)
@@ -471,24 +460,10 @@ def history(plan: PlanLike, *, workdir: Path | None = None, limit: int | None = 
     return History(database=database, runs=runs)
 
 
-@dataclass
-class RunReport:
-    """One run's report rendered anew (``text``) from its report.json or its journal (``data``)."""
-
-    run_id: str
-    format: str
-    text: str
-    data: dict[str, Any]
-    exit_code: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-
 def report(plan: PlanLike, run_id: str, *, workdir: Path | None = None, fmt: str = "md") -> RunReport:
     """Render run ``run_id``'s report again: ``html``, ``md``, ``json`` or ``junit``."""
     from safeshift.config.load import resolve_workdir
-    from safeshift.run.history import render
+    from safeshift.run.history import RunReport, render
 
     if fmt not in ("html", "md", "json", "junit"):
         raise ConfigError(f"report format: expected html, md, json or junit, got {fmt!r}")
@@ -703,3 +678,12 @@ __all__ = [
     "status",
     "tool_revisions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``History`` and ``RunReport`` on first use (their module loads the run machinery)."""
+    if name in ("History", "RunReport"):
+        from safeshift.run import history
+
+        return getattr(history, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -481,17 +481,14 @@ def revisions(
     render.finish(result, json_out, render.tool_revisions)
 
 
-@demo_app.command(
-    "family",
+@app.command(
+    "history",
     epilog=epilog(
-        "safeshift demo family --users 5000",
-        "safeshift demo family --break --break-mode app",
-        "safeshift demo family --db postgresql --json",
-        exits="0 succeeded; 1 blocked before any change (--edge-cases); 2 usage error; 3 rolled back, proven (--break); "
-        "4 a person must act.",
+        "safeshift history",
+        "safeshift history -n 5 --json",
+        exits="0 listed; 2 usage/config error.",
     ),
 )
-@app.command("history")
 def history_cmd(
     plan: PlanOpt = Path(DEFAULT_PLAN),
     workdir: WorkdirOpt = None,
@@ -505,7 +502,14 @@ def history_cmd(
     render.finish(result, json_out, render.history)
 
 
-@app.command("report")
+@app.command(
+    "report",
+    epilog=epilog(
+        "safeshift report 20261202T101500000Z-3f2a1b --html -o report.html",
+        "safeshift report 20261202T101500000Z-3f2a1b --junit > junit.xml",
+        exits="0 rendered; 2 usage/config error or no such run.",
+    ),
+)
 def report_cmd(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (see `safeshift history`).")],
     plan: PlanOpt = Path(DEFAULT_PLAN),
@@ -514,7 +518,7 @@ def report_cmd(
     md: Annotated[bool, typer.Option("--md", help="Markdown (the default).")] = False,
     junit: Annotated[bool, typer.Option("--junit", help="JUnit XML: a test case per phase and per check.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="The report's data (report.json) as one JSON object.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Render a run's report again from its folder: report.json, or the journal of a run that died."""
     chosen = [name for name, on in (("html", html), ("md", md), ("junit", junit), ("json", json_out)) if on]
@@ -530,7 +534,16 @@ def report_cmd(
     render.finish(result, json_out, render.report_text)
 
 
-@demo_app.command("family")
+@demo_app.command(
+    "family",
+    epilog=epilog(
+        "safeshift demo family --users 5000",
+        "safeshift demo family --break --break-mode app",
+        "safeshift demo family --db postgresql --json",
+        exits="0 succeeded; 1 blocked before any change (--edge-cases); 2 usage error; 3 rolled back, proven (--break); "
+        "4 a person must act.",
+    ),
+)
 def demo_family(
     users: Annotated[int, typer.Option("--users", help="Users to generate (seeded, repeatable).")] = 100_000,
     break_: Annotated[bool, typer.Option("--break", help="Make the cutover fail so that it rolls back.")] = False,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
     from safeshift.run import PhaseResult, RunResult
+    from safeshift.run.history import History, RunReport
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

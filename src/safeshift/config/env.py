@@ -43,7 +43,7 @@ def interpolate(text: str, where: str) -> str:
 
 # Values filled in later, by the code that uses them, never at load time: the database URL
 # (interpolate_url refuses an inline password first), the application side ([maintenance],
-# [[smoke]], watch.log_file: ``{var}`` captures and ``${ENV}`` resolved in one pass, secrets
+# [[smoke]], watch.log_file, [[notify]]: ``{var}`` captures and ``${ENV}`` resolved in one pass, secrets
 # registered as read, unset variables reported at preflight), and the command engine's argv
 # (no shell runs it, and the URL must never land on a command line).
 DEFERRED: tuple[tuple[str, ...], ...] = (
@@ -51,6 +51,7 @@ DEFERRED: tuple[tuple[str, ...], ...] = (
     ("maintenance",),
     ("smoke",),
     ("watch", "log_file"),
+    ("notify",),  # webhook URLs: a value from the environment is a secret, registered as read
     ("migration", "up"),
     ("migration", "down"),
     ("migration", "current"),

@@ -8,6 +8,7 @@ revisions, snapshot, backup), so any run can be rendered again in any format.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,32 @@ from safeshift.run.report_svg import parse_time
 from safeshift.secrets import redact_data
 
 Format = Literal["html", "md", "json", "junit"]
+
+
+@dataclass
+class History:
+    """The runs of this plan's database, newest first: outcome, revision change, duration, downtime."""
+
+    database: str | None
+    runs: list[dict[str, Any]]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "runs": self.runs}
+
+
+@dataclass
+class RunReport:
+    """One run's report rendered anew (``text``) from its report.json or its journal (``data``)."""
+
+    run_id: str
+    format: str
+    text: str
+    data: dict[str, Any]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
 
 
 def report_data(record: RunRecord) -> dict[str, Any]:
