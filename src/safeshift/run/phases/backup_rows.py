@@ -29,7 +29,6 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -69,7 +68,7 @@ def _equal(sides: tuple[Sums, Sums], tables: list[str]) -> set[str]:
 
 
 def _uri(path: Path) -> str:
-    return f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    return path.resolve().as_uri() + "?mode=ro"
 
 
 def _sqlite_same(ctx: RunContext, backup: Path, tables: list[str]) -> set[str]:
