@@ -91,6 +91,8 @@ def test_a_cell_the_downgrade_forgot_is_found_and_named(items_db: ItemsDb, tmp_p
     assert "table items has changed rows (first keys: 77)" in proof.differences
     prove_phase = [p for p in result.phases if p.name == "prove"][-1]
     assert prove_phase.detail.get("row_hashes_from") == ("backup" if prove == "backup" else None)
+    if prove == "backup":  # the direct comparison did not call it equal: the leaf hashes named the key
+        assert "items" not in prove_phase.detail["compared_with_backup"]["same_rows"]
     assert scratch_databases(items_db) == before  # the proof's scratch copy is gone again
 
 
@@ -101,6 +103,11 @@ def test_a_careful_downgrade_is_proven_equal(items_db: ItemsDb, tmp_path: Path, 
     assert result.rollback is not None
     proof = result.rollback.proof
     assert proof.equal is True and proof.tables_hashed >= 1, proof
+    if prove == "backup":  # every row compared with the backup directly: no scratch copy, no leaf hashes
+        prove_phase = [p for p in result.phases if p.name == "prove"][-1]
+        assert "items" in prove_phase.detail["compared_with_backup"]["same_rows"], prove_phase.detail
+        checked = [c for c in result.checks if c.name.endswith("table unchanged: items")]
+        assert [c.passed for c in checked] == [True] and checked[0].phase == "proof"
     backup_phase = [p for p in result.phases if p.name == "backup"][-1]
     assert result.backup is not None and result.backup.verify_detail is not None
     if kind_is_server(items_db.kind):
@@ -182,3 +189,27 @@ def test_a_column_type_the_downgrade_left_changed_is_a_difference(
     if strategy == "downgrade-then-restore":  # proven by the restore: what it put back is still said
         assert "by a restore; before it the database differed: table items differs" in result.message
         assert "An earlier proof (before the restore) found:" in Path(result.report_md or "").read_text()
+
+
+def test_when_the_direct_comparison_cannot_run_the_leaf_hashes_decide(
+    items_db: ItemsDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown is not equal: a failing fast path falls back to the scratch copy, never to "equal"."""
+    from safeshift.run.phases import backup_rows
+
+    def broken(*_args: object) -> set[str]:
+        raise RuntimeError("no tool")
+
+    monkeypatch.setattr(backup_rows, "same_as_backup", broken)
+    for down, code in ((DOWN_CAREFUL, ExitCode.ROLLED_BACK), (DOWN_FORGETFUL, ExitCode.ROLLBACK_FAILED)):
+        folder = tmp_path / str(code)
+        result = run_plan(load_plan(write_plan(folder / "plan", down, "backup")), workdir=folder / "w")
+        assert result.exit_code == code, result.message
+        prove_phase = [p for p in result.phases if p.name == "prove"][-1]
+        assert prove_phase.detail["compared_with_backup"] == "could not compare directly: RuntimeError: no tool"
+        assert result.rollback is not None and result.rollback.proof is not None
+        assert result.rollback.proof.tables_hashed >= 1
+        if code == ExitCode.ROLLBACK_FAILED:
+            assert "table items has changed rows (first keys: 77)" in result.rollback.proof.differences
+        with get_dialect(items_db.url).create_engine().begin() as conn:  # back to the start
+            conn.execute(sa.text("UPDATE items SET qty = 77 % 97 WHERE id = 77"))

@@ -26,10 +26,8 @@ if TYPE_CHECKING:
     from safeshift.api import (
         BaselineResult,
         CheckReport,
-        History,
         LintReport,
         RestoreResult,
-        RunReport,
         Status,
     )
     from safeshift.cli.progress import ProgressView

@@ -5,9 +5,10 @@ Unknown (unreachable, a hash that cannot be computed) counts as not equal.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from safeshift.checks import Check, capture_baseline
+from safeshift.checks import Check, CheckResult, capture_baseline
 from safeshift.dialects.base import SchemaShape
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import Proof
@@ -58,14 +59,21 @@ def _prove(ctx: RunContext, quick: bool = False) -> Proof:
         checks = ctx.run_checks(conn, ctx.pre_checks, before)
         comparable = _comparable(ctx, schema)
         missing = [c for c in comparable if c.name not in ctx.baseline]
+        direct: list[CheckResult] = []
         if missing and ctx.plan.rollback.prove_contents == "backup":
             if result.backup is not None:
-                ctx.baseline.update(_baseline_from_backup(ctx, missing))
+                direct = _compared_with_backup(ctx, missing, counts, ph.detail)
+                proven = {r.name for r in direct}
+                rest = [c for c in missing if c.name not in proven]
+                if rest:
+                    ctx.baseline.update(_baseline_from_backup(ctx, rest))
                 ph.detail["row_hashes_from"] = "backup"
             else:  # the run stopped before its backup, so before anything was applied
                 ph.detail["row_hashes_from"] = "none: no backup was taken, nothing was applied"
         hashed = [c for c in comparable if c.name in ctx.baseline]
         checks += ctx.run_checks(conn, hashed, before)
+        ctx.result.checks.extend(direct)
+        checks += direct
         for check_result in checks:
             check_result.phase = "proof"
         for failed in (r for r in checks if not r.passed):
@@ -84,7 +92,7 @@ def _prove(ctx: RunContext, quick: bool = False) -> Proof:
             changed_tables=sorted(changed),
             revision=revision,
             tables_compared=len(before),
-            tables_hashed=len(hashed),
+            tables_hashed=len(hashed) + len(direct),
             row_counts=counts,
         )
         ph.detail.update(equal=proof.equal, differences=proof.differences)
@@ -111,6 +119,33 @@ def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check[Any]]:
     return [
         c for c in ctx.proof_checks
         if (table := c.name[len(PROOF_PREFIX):]) in schema and schema[table] == ctx.schema.get(table)
+    ]
+
+
+def _compared_with_backup(
+    ctx: RunContext, checks: list[Check[Any]], counts: dict[str, int], detail: dict[str, Any]
+) -> list[CheckResult]:
+    """Passing results for the tables whose every row is shown equal to the backup's without
+    loading it (run/phases/backup_rows.py); the others, and all of them if that comparison
+    cannot run, go through :func:`_baseline_from_backup` and their hashes."""
+    from safeshift.run.phases.backup_rows import same_as_backup
+
+    started = time.perf_counter()
+    tables = {c.name[len(PROOF_PREFIX):]: c for c in checks}
+    try:
+        same = same_as_backup(ctx, list(tables))
+    except Exception as exc:  # unknown is not equal: the slow path decides
+        detail["compared_with_backup"] = f"could not compare directly: {error_text(exc)}"
+        return []
+    seconds = time.perf_counter() - started
+    detail["compared_with_backup"] = {"same_rows": sorted(same), "seconds": round(seconds, 3)}
+    return [
+        tables[t].result(
+            True, value=0, expected="== 0 differing rows", seconds=seconds / max(len(same), 1),
+            message="every row equal to the backup's (compared directly)",
+            details={"rows": counts.get(t), "compared": "directly with the backup"},
+        )
+        for t in sorted(same)
     ]
 
 
