@@ -69,3 +69,19 @@ def test_a_kill_inside_a_decided_rollback_is_never_resumed(items_db: ItemsDb, tm
     finally:
         engine.dispose()
     assert not flag.exists()
+
+
+def test_a_run_killed_after_its_verdict_but_before_its_report_is_not_called_interrupted(
+    items_db: ItemsDb, tmp_path: Path
+) -> None:
+    from safeshift import api
+
+    plan, work = items_plan(tmp_path / "plan"), tmp_path / "w"
+    done = api.run_plan(plan, workdir=work)
+    assert done.exit_code == ExitCode.OK, done.message
+    folder = Path(done.journal or "").parent
+    for name in ("report.json", "report.md", "report.html", "junit.xml"):  # as if killed right after "run finished"
+        (folder / name).unlink(missing_ok=True)
+    run = next(r for r in api.status(plan, workdir=work).runs if r["run_id"] == done.run_id)
+    assert run["outcome"] == "succeeded" and run["next"] is None, run
+    assert "no report was written" in run["message"] and "interrupted" not in run["message"]

@@ -295,8 +295,11 @@ def recent_runs(workdir: Path, limit: int = 10) -> list[dict[str, Any]]:
             saved = json.loads(report.read_text(encoding="utf-8"))
             data["message"] = saved.get("message")
             data["report"] = str(report)
+        elif record.finished:  # it ended, but died before writing its report
+            data["message"] = f"{record.message or ''} (no report was written: safeshift report {record.run_id} renders it)"
+            data["report"] = None
         else:
-            data["message"] = f"interrupted in {record.last_phase}; next: {record.next_step}"
+            data["message"] = f"interrupted in {record.last_phase or 'its start'}; next: {record.next_step}"
             data["report"] = None
         runs.append(data)
     return runs

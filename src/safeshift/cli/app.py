@@ -632,6 +632,11 @@ def demo_relationships(
 
 
 def main() -> None:
+    # a driver's own complaints (a pool reset after a server-side KILL) go nowhere rather than
+    # to stderr as a traceback: what matters reaches the user through the run's verdict
+    import logging
+
+    logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
     app()
 
 

@@ -29,6 +29,7 @@ class RunRecord:
     started: str | None = None
     finished: bool = False
     outcome: str | None = None
+    message: str | None = None  # the verdict, as the journal's "run finished" holds it
     last_phase: str | None = None
     apply_started: bool = False
     apply_finished: bool = False
@@ -117,6 +118,7 @@ def read_run(folder: Path) -> RunRecord:
         elif phase == "run" and kind == "finished":
             record.finished = True
             record.outcome = event.get("outcome")
+            record.message = event.get("message")
         elif phase == STATE:
             _read_state(record, kind, event)
         elif kind == "started":
