@@ -86,3 +86,15 @@ def test_a_kill_inside_the_restore_leaves_a_whole_database_and_rollback_run_fini
     assert rolled.returncode == ExitCode.ROLLED_BACK, rolled.stdout + rolled.stderr
     assert json.loads(rolled.stdout)["rollback"]["proof"]["equal"] is True
     assert "extra" not in _tables(items_db)
+
+
+def test_a_restore_reports_its_progress(items_db: ItemsDb, tmp_path: Path) -> None:
+    """Long work shows progress (issue 18): the restore says how far it got, on each database."""
+    from safeshift import api
+
+    plan = items_plan(tmp_path / "plan")
+    info = api.backup(plan, workdir=tmp_path / "w")
+    heard: list[tuple[int, int | None]] = []
+    result = api.restore(plan, Path(info.path), progress=lambda done, total: heard.append((done, total)))
+    assert result.row_counts["items"] == 200
+    assert heard and heard[-1][0] > 0, heard

@@ -230,7 +230,12 @@ class RestoreResult:
 
 
 def restore(
-    plan: PlanLike, backup_path: Path, *, confirm: Callable[[], bool] | None = None, force: bool = False
+    plan: PlanLike,
+    backup_path: Path,
+    *,
+    confirm: Callable[[], bool] | None = None,
+    force: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> RestoreResult:
     """Replace the database's content with a backup file: this database's own, complete and
     unchanged (its manifest says so), unless ``force`` (a file from elsewhere, taken by hand).
@@ -252,7 +257,7 @@ def restore(
         check_backup_for(backup_path, safe_url(dialect.url))  # this database's own, complete, unchanged
     engine = dialect.create_engine()
     try:
-        dialect.restore(engine, backup_path.resolve())
+        dialect.restore(engine, backup_path.resolve(), progress)
         with engine.connect() as conn:
             counts = dialect.row_counts(conn)
         return RestoreResult(backup=str(backup_path), database=safe_url(dialect.url), row_counts=counts)

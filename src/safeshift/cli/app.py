@@ -350,7 +350,9 @@ def restore(
     from safeshift import api
 
     confirm = None if yes or json_out else render.confirm_restore
-    result = _call(lambda: api.restore(plan, backup_file, confirm=confirm, force=force))
+    shown = render.observer(json_out)
+    progress = None if shown is None else (lambda done, total: shown.progress("restoring the backup", done, total))
+    result = _call(lambda: api.restore(plan, backup_file, confirm=confirm, force=force, progress=progress))
     render.finish(result, json_out, render.restore_result)
 
 

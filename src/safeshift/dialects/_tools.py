@@ -94,10 +94,12 @@ def run_tool(
     stdout: IO[Any] | int | None = subprocess.DEVNULL,
     watch: Path | None = None,
     progress: Progress | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> None:
     """Run a tool to completion; raise BackupError with one line when it fails.
 
     ``watch`` is a file the tool grows (a dump); its size is reported through ``progress``.
+    ``tick`` is called while the tool runs (a loader's progress through its input).
     """
     with tempfile.TemporaryFile() as err:
         try:
@@ -111,13 +113,30 @@ def run_tool(
                     break
                 except subprocess.TimeoutExpired:
                     report_size(watch, progress)
+                    if tick is not None:
+                        tick()
         except BaseException:
             proc.kill()
             proc.wait()
             raise
         report_size(watch, progress)
+        if tick is not None:
+            tick()
         if proc.returncode != 0:
             raise BackupError(f"{what} failed: {one_line(read_back(err), f'exit status {proc.returncode}')}")
+
+
+def input_read(handle: IO[bytes], progress: Progress | None) -> Callable[[], None] | None:
+    """A tick reporting how far a child process has read ``handle`` (they share its offset)."""
+    if progress is None:
+        return None
+    total = os.fstat(handle.fileno()).st_size
+
+    def tick() -> None:
+        with contextlib.suppress(OSError):
+            progress(os.lseek(handle.fileno(), 0, os.SEEK_CUR), total)
+
+    return tick
 
 
 def read_back(handle: IO[bytes]) -> str:

@@ -321,7 +321,7 @@ class Dialect(ABC):
         """
 
     @abstractmethod
-    def restore(self, engine: Engine, backup_path: Path) -> None:
+    def restore(self, engine: Engine, backup_path: Path, progress: Progress | None = None) -> None:
         """Replace the database's content with the backup's."""
 
     # -- one run per database ---------------------------------------------------------

@@ -226,7 +226,7 @@ class MySQLDialect(ServerDialect):
     def _scan_counts(self, path: Path) -> dict[str, int]:
         return scan_dump_counts(path)
 
-    def restore(self, engine: Engine, backup_path: Path) -> None:
+    def restore(self, engine: Engine, backup_path: Path, progress: Progress | None = None) -> None:
         """Empty the database (its tables, views, routines and events), then load the backup.
 
         The database itself is never dropped: a kill at any moment leaves a database that
@@ -244,7 +244,7 @@ class MySQLDialect(ServerDialect):
             _kill_sessions(conn, database, keep=self._lock_ids)
             _empty_database(conn, database)
         faults.hit("restore:emptied")
-        _load(url, backup_path, what=f"restoring {backup_path.name} into {database}")
+        _load(url, backup_path, what=f"restoring {backup_path.name} into {database}", progress=progress)
         engine.dispose()
 
     def _create_like(self, source: URL, name: str) -> URL:
@@ -473,14 +473,16 @@ def scan_dump_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def _load(url: URL, backup_path: Path, what: str) -> None:
-    """Play a dump into ``url``'s (existing, empty) database with the command-line client."""
+def _load(url: URL, backup_path: Path, what: str, progress: Progress | None = None) -> None:
+    """Play a dump into ``url``'s (existing, empty) database with the command-line client
+    (``progress``: how much of the dump it has read)."""
     client = _tools.find_tool(CLIENT_TOOLS, PACKAGE)
     with _defaults_file(url) as defaults, open(backup_path, "rb") as dump:
         _tools.run_tool(
             [client, f"--defaults-extra-file={defaults}", "--batch", f"--database={url.database}"],
             what=what,
             stdin=dump,
+            tick=_tools.input_read(dump, progress),
         )
 
 

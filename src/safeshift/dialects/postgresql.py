@@ -299,7 +299,7 @@ class PostgreSQLDialect(ServerDialect):
             engine.dispose()
         return scan_archive_counts(path).get(schema, {})
 
-    def restore(self, engine: Engine, backup_path: Path) -> None:
+    def restore(self, engine: Engine, backup_path: Path, progress: Progress | None = None) -> None:
         """Replace the database's content with the backup's, atomically.
 
         Our pooled connections are closed and other sessions of the database are
@@ -321,7 +321,7 @@ class PostgreSQLDialect(ServerDialect):
                     continue
                 with contextlib.suppress(SQLAlchemyError):  # not ours to end: the restore may wait on it
                     conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        _restore_sql(url, backup_path)
+        _restore_sql(url, backup_path, progress=progress)
         engine.dispose()
 
     def _create_scratch(self, name: str) -> URL:
@@ -486,7 +486,7 @@ def scan_archive_counts(path: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
+def _restore_sql(url: URL, backup_path: Path, what: str | None = None, progress: Progress | None = None) -> None:
     """Play the backup into ``url``'s database in one transaction, after emptying its schemas.
 
     pg_restore writes the backup as SQL (it needs no connection for that) and Python pumps
@@ -525,7 +525,7 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
         )
         assert render.stdout is not None and play.stdin is not None
         try:
-            whole = _pump(render.stdout, play.stdin)
+            whole = _pump(render.stdout, play.stdin, progress)
             render.stdout.close()
             if not whole:  # psql gave up (its error says why); pg_restore must not wait on a full pipe
                 render.kill()
@@ -550,13 +550,18 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None) -> None:
             raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(play_err), 'psql failed')}")
 
 
-def _pump(source: Any, sink: Any) -> bool:
-    """Copy pg_restore's output into psql; False if psql stopped reading first."""
+def _pump(source: Any, sink: Any, progress: Progress | None = None) -> bool:
+    """Copy pg_restore's output into psql; False if psql stopped reading first. ``progress``
+    hears the bytes of SQL played so far (their total is not known before the end)."""
+    done = 0
     while chunk := source.read(1 << 20):
         try:
             sink.write(chunk)
         except BrokenPipeError:
             return False
+        done += len(chunk)
+        if progress is not None:
+            progress(done, None)
     return True
 
 

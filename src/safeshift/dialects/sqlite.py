@@ -188,14 +188,15 @@ class SQLiteDialect(Dialect):
         finally:
             conn.close()
 
-    def restore(self, engine: Engine, backup_path: Path) -> None:
+    def restore(self, engine: Engine, backup_path: Path, progress: Progress | None = None) -> None:
         engine.dispose()  # no pooled connection may hold the file while its pages are replaced
         source = sqlite3.connect(backup_path)
         raw = engine.raw_connection()
         try:
             target = raw.driver_connection
             assert isinstance(target, sqlite3.Connection)
-            source.backup(target, pages=_PAGES_PER_STEP)
+            report = None if progress is None else (lambda _status, remaining, total: progress(total - remaining, total))
+            source.backup(target, pages=_PAGES_PER_STEP, progress=report)
         finally:
             source.close()
             raw.close()

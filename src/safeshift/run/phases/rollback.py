@@ -193,7 +193,9 @@ def _restore(ctx: RunContext, record: Rollback) -> None:
     assert ctx.engine is not None
     if ctx.result.backup is None:
         raise SafeshiftError("no backup to restore from")
-    ctx.dialect.restore(ctx.engine, Path(ctx.result.backup.path))
+    ctx.dialect.restore(
+        ctx.engine, Path(ctx.result.backup.path), lambda done, total: ctx.progress("restoring the backup", done, total)
+    )
 
 
 _STEPS = {"downgrade": _downgrade, "restore": _restore}
