@@ -22,13 +22,15 @@ from safeshift.lint.model import (
     TableSize,
 )
 from safeshift.lint.rules import LINT_RULES, Rule
-from safeshift.lint.sqltext import scan, split_script
+from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
 from safeshift.lint.suppress import apply_suppressions, parse_suppressions
 
 COULD_NOT_PARSE = "SS000"
 SQUAWK_UNAVAILABLE = "SS092"
 NOT_RENDERED = "SS094"
+UNREADABLE = "SS095"
+UNTERMINATED = "SS096"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,22 @@ META_RULES = [
     MetaRule(SQUAWK_UNAVAILABLE, "squawk-unavailable", "squawk is not installed or failed: PostgreSQL was linted with safeshift's own rules only."),
     MetaRule("SS093", "malformed-suppression", "A safeshift: allow comment that cannot be read."),
     MetaRule(NOT_RENDERED, "not-rendered", "A revision could not be rendered to SQL offline, so none of its statements were linted."),
+    MetaRule(UNREADABLE, "unreadable-file", "A SQL file could not be read as UTF-8 text, so none of its statements were linted."),
+    MetaRule(UNTERMINATED, "unterminated", "A comment, string or quoted identifier is never closed: the server would refuse or misread the rest."),
 ]
+
+
+def unreadable(source: str, reason: str) -> list[Finding]:
+    """A file that could not be read is an error finding naming it: never a crash, never a silent pass."""
+    return [
+        Finding(
+            code=UNREADABLE,
+            name="unreadable-file",
+            severity="error",
+            message=f"{source}: not linted: {reason}",
+            suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8), then lint it again",
+        )
+    ]
 
 
 def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
@@ -94,6 +111,20 @@ def lint_statements(
     return _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk).findings
 
 
+def lint_and_annotate(
+    statements: list[str],
+    dialect_name: str,
+    table_sizes: Mapping[str, TableSize] | None = None,
+    *,
+    destructive_ok: bool = False,
+    settings: LintSettings | None = None,
+    use_squawk: bool = True,
+) -> tuple[list[Finding], list[StatementInfo]]:
+    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once)."""
+    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    return result.findings, _infos(result)
+
+
 def annotate(
     statements: list[str],
     dialect_name: str,
@@ -107,7 +138,10 @@ def annotate(
 
     Findings not tied to one statement (e.g. squawk unavailable) are attached to the first.
     """
-    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    return _infos(_lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk))
+
+
+def _infos(result: _Result) -> list[StatementInfo]:
     infos: list[StatementInfo] = []
     taken: set[int] = set()  # an item holding two statements: its findings go with the first
     for stmt in result.statements:
@@ -153,6 +187,18 @@ def _lint(
     sizes_at: dict[int, TableSize | None] = {}
     fresh: set[int] = set()
     for stmt in statements:
+        if stmt.scanned.unterminated is not None and UNTERMINATED not in settings.disable:
+            findings.append(
+                Finding(
+                    code=UNTERMINATED,
+                    name="unterminated",
+                    severity="error",
+                    message=f"unterminated {stmt.scanned.unterminated}: everything after it is swallowed, so it was not linted",
+                    statement=stmt.index,
+                    line=stmt.line + stmt.scanned.unterminated_line + 1,
+                    suggestion="close the comment, string or quoted identifier",
+                )
+            )
         if stmt.comment_only:
             continue
         sizes_at[stmt.pos] = TableSize(rows=0, bytes=0) if stmt.kind == "CREATE TABLE" else ctx.size(stmt.table)
@@ -201,6 +247,7 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
     statements: list[Statement] = []
     line = 0
     for index, text in enumerate(texts):
+        text = strip_bom(text)
         pieces = split_script(text, dialect) if _several(text, dialect) else [text]
         cursor = 0
         for piece in pieces:
