@@ -539,7 +539,7 @@ def lint_plan(
             except UnicodeDecodeError as exc:  # named, and the other files are still linted
                 line = raw.count(b"\n", 0, exc.start) + 1
                 unrendered += lint.unreadable(str(path), f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})")
-        sizes: dict[str, lint.TableSize] = {}
+        sizes: dict[str, lint.TableSize] | None = None  # no database: sizes unknown ([lint] assume_rows)
         source = ", ".join(str(p) for p in files)
     else:
         assert loaded is not None  # no files: the plan was loaded

@@ -46,6 +46,14 @@ class LintContext:
     fresh: set[str] = field(default_factory=set)  # created here and still empty
     simulated: dict[str, TableSize | None] = field(default_factory=dict)
     foreign_key_checks: bool = True  # MySQL session setting, changed by SET statements
+    assume_rows: int | None = None  # no database: an unknown table counts as this many rows
+
+    def rows(self, table: str | None) -> int | None:
+        """The table's row count (or estimate) at this point; unknown → ``assume_rows``."""
+        size = self.size(table)
+        if size is None:
+            return self.assume_rows
+        return size.estimated_rows
 
     def size(self, table: str | None) -> TableSize | None:
         """The table's size at this point of the migration (None: unknown)."""

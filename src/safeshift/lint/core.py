@@ -178,7 +178,9 @@ def _lint(
     settings = settings or LintSettings()
     statements = _parse_all(texts, dialect)
     sizes = {name.lower(): size for name, size in table_sizes.items()} if table_sizes is not None else None
-    ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok)
+    # no database at all (CI): an unknown size counts as [lint] assume_rows
+    assumed = settings.assume_rows if sizes is None else None
+    ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok, assume_rows=assumed)
     ctx.rebuilds = find_rebuilds(statements)
     rules: list[Rule] = [
         cls() for code, cls in LINT_RULES.items() if code not in settings.disable and dialect in cls.dialects
@@ -224,8 +226,8 @@ def _lint(
                     Finding(
                         code=rule.code,
                         name=rule.name,
-                        severity=hit.severity or _scaled(settings, ctx.size(table)),
-                        message=hit.message + _size_note(ctx.size(table), hit.severity),
+                        severity=hit.severity or _scaled(settings, ctx.size(table), assumed),
+                        message=hit.message + _size_note(ctx.size(table), hit.severity, assumed),
                         statement=stmt.index,
                         table=table,
                         suggestion=hit.suggestion or rule.suggestion or rule.section("Best practice"),
@@ -234,7 +236,7 @@ def _lint(
                 )
         ctx.advance(stmt)
     if dialect == "postgresql" and use_squawk:
-        findings = _with_squawk(findings, statements, sizes_at, fresh, settings)
+        findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed)
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
     findings.extend(apply_suppressions(findings, suppressions, _codes_of))
@@ -269,14 +271,19 @@ def _several(text: str, dialect: str) -> bool:
     return any(scanned.masked[end:].strip(" \t\r\n;") for end in scanned.ends)
 
 
-def _scaled(settings: LintSettings, size: TableSize | None) -> Severity:
-    return settings.severity_for_rows(size.estimated_rows if size else None)
+def _scaled(settings: LintSettings, size: TableSize | None, assumed: int | None = None) -> Severity:
+    rows = size.estimated_rows if size else None
+    return settings.severity_for_rows(assumed if rows is None and size is None else rows)
 
 
-def _size_note(size: TableSize | None, fixed: Severity | None) -> str:
+def _size_note(size: TableSize | None, fixed: Severity | None, assumed: int | None = None) -> str:
     if fixed is not None:
         return ""
-    return f" [{size.describe()}]" if size is not None else " [table size unknown]"
+    if size is not None:
+        return f" [{size.describe()}]"
+    if assumed is not None:
+        return f" [table size unknown: counted as {assumed:,} rows, [lint] assume_rows]"
+    return " [table size unknown]"
 
 
 def _codes_of(finding: Finding) -> set[str]:
@@ -295,6 +302,7 @@ def _with_squawk(
     sizes_at: dict[int, TableSize | None],
     fresh: set[int],
     settings: LintSettings,
+    assumed: int | None = None,
 ) -> list[Finding]:
     """Add squawk's findings; drop ours where squawk reported the same hazard on the same statement."""
     binary = _squawk.find_squawk()
@@ -330,7 +338,8 @@ def _with_squawk(
         size = sizes_at.get(v.statement) if v.statement is not None else None
         fixed = _squawk.fixed_severity(v.rule)
         if v.rule == "adding-required-field":
-            fixed = "error" if size is not None and size.estimated_rows else "warning"
+            rows = size.estimated_rows if size is not None else assumed
+            fixed = "error" if rows else "warning"
         if fixed is None and v.statement in fresh:
             continue  # a lock on a table this migration just created blocks nobody
         equivalent = _squawk.EQUIVALENT.get(v.rule)
@@ -341,8 +350,8 @@ def _with_squawk(
             Finding(
                 code=f"squawk:{v.rule}",
                 name=v.rule,
-                severity=fixed or _scaled(settings, size),
-                message=v.message + _size_note(size, fixed),
+                severity=fixed or _scaled(settings, size, assumed),
+                message=v.message + _size_note(size, fixed, assumed),
                 statement=stmt.index if stmt else None,
                 table=table,
                 suggestion=suggestion,

@@ -61,8 +61,7 @@ class NotNullWithoutDefault(Rule):
                 columns = ["a column"]
         if not columns:
             return
-        size = ctx.size(table)
-        rows = size.estimated_rows if size else None
+        rows = ctx.rows(table)
         what = ", ".join(columns)
         if stmt.dialect == "sqlite":
             yield Hit(f"SQLite refuses ADD COLUMN {what} NOT NULL without a default", table, severity="error")
