@@ -11,7 +11,14 @@ threshold), :func:`to_sarif`, :func:`table_sizes_from_facts`, :func:`probe_lock_
 
 from __future__ import annotations
 
-from safeshift.lint.core import META_RULES, annotate, lint_and_annotate, lint_statements, not_rendered, unreadable
+from safeshift.lint.core import (
+    META_RULES,
+    annotate,
+    lint_and_annotate,
+    lint_statements,
+    not_rendered,
+    unreadable,
+)
 from safeshift.lint.model import (
     Finding,
     LintSettings,
