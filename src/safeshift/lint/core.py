@@ -7,6 +7,7 @@ squawk's on PostgreSQL, and applies the inline suppressions last.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from safeshift.lint.model import (
     TableSize,
 )
 from safeshift.lint.rules import LINT_RULES, Rule
+from safeshift.lint.rules.ss002_table_rewrite import string_retype
 from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
 from safeshift.lint.suppress import apply_suppressions, parse_suppressions
@@ -239,7 +241,10 @@ def _lint(
         findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed)
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
-    findings.extend(apply_suppressions(findings, suppressions, _codes_of))
+    # a migration rendered for several databases carries suppressions for each: one naming a
+    # squawk rule is meant for PostgreSQL, and unused elsewhere by design
+    portable = (lambda s: any(c.startswith("squawk:") for c in s.codes)) if dialect != "postgresql" else None
+    findings.extend(apply_suppressions(findings, suppressions, _codes_of, portable))
     findings.sort(key=lambda f: (f.statement if f.statement is not None else -1, -SEVERITY_RANK[f.severity], f.code))
     return _Result(statements, findings, sizes_at, fresh)
 
@@ -260,8 +265,38 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
             stmt.line = line + text.count("\n", 0, at)
             stmt.pos = len(statements)
             statements.append(stmt)
+            for inner in _do_block_statements(stmt):  # what a DO block runs is judged too
+                nested = parse_statement(index, inner, dialect)
+                nested.line = stmt.line
+                nested.pos = len(statements)
+                nested.nested = True
+                statements.append(nested)
         line += text.count("\n") + 1
     return statements
+
+
+_DO = re.compile(r"^\s*DO\s+(?:LANGUAGE\s+\w+\s+)?(\$[A-Za-z_0-9]*\$)(.*)\1", re.IGNORECASE | re.DOTALL)
+_EXECUTE = re.compile(r"\bEXECUTE\s+'((?:[^']|'')*)'", re.IGNORECASE)
+_BODY_DDL = re.compile(
+    r"^\s*(ALTER|CREATE|DROP|TRUNCATE|UPDATE|DELETE|REINDEX|VACUUM|CLUSTER|LOCK)\b", re.IGNORECASE
+)
+
+
+def _do_block_statements(stmt: Statement) -> list[str]:
+    """The SQL a PostgreSQL ``DO $$ ... $$`` block runs: ``EXECUTE '<literal>'`` strings and
+    the DDL/DML written directly in its body (dynamic SQL built at run time stays unseen)."""
+    if stmt.dialect != "postgresql" or stmt.nested:
+        return []
+    m = _DO.match(stmt.scanned.stripped)
+    if not m:
+        return []
+    body = m.group(2)
+    found = [literal.replace("''", "'") for literal in _EXECUTE.findall(body)]
+    for piece in split_script(body, "postgresql"):
+        code = re.sub(r"^\s*(DECLARE\b.*?\bBEGIN|BEGIN)\b", "", piece, flags=re.IGNORECASE | re.DOTALL)
+        if _BODY_DDL.match(code):
+            found.append(code.strip())
+    return found
 
 
 def _several(text: str, dialect: str) -> bool:
@@ -294,6 +329,19 @@ def _codes_of(finding: Finding) -> set[str]:
         if equivalent:
             codes.add(equivalent)
     return codes
+
+
+def _judged_safe(rule: str, stmt: Statement, statements: list[Statement]) -> bool:
+    """squawk findings the statement's context shows to be safe (it sees one statement at a time)."""
+    if rule == "changing-column-type":
+        return string_retype(stmt)  # varchar/text → text or a longer varchar: catalog only
+    if rule == "ban-drop-constraint":
+        # strong_migrations' NOT NULL recipe: CHECK (col IS NOT NULL) NOT VALID, VALIDATE,
+        # SET NOT NULL (which uses the validated check instead of scanning), then drop the check
+        return any(
+            s.table == stmt.table and s.has(r"\bSET\s+NOT\s+NULL\b") for s in statements[: stmt.pos]
+        )
+    return False
 
 
 def _with_squawk(
@@ -334,6 +382,8 @@ def _with_squawk(
         stmt = by_pos.get(v.statement) if v.statement is not None else None
         if v.rule == "syntax-error" and stmt is not None and stmt.index in unparsed:
             continue  # already reported as could-not-parse
+        if stmt is not None and _judged_safe(v.rule, stmt, statements):
+            continue
         table = stmt.table if stmt else None
         size = sizes_at.get(v.statement) if v.statement is not None else None
         fixed = _squawk.fixed_severity(v.rule)

@@ -29,6 +29,61 @@ def _type_changes(stmt: Statement) -> list[str]:
     return columns
 
 
+_SERIAL = {exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL}
+_STRING = {exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR}
+
+
+def _constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
+    kinds = []
+    for constraint in column.args.get("constraints") or []:
+        kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
+        if isinstance(kind, exp.Expression):
+            kinds.append(kind)
+    return kinds
+
+
+def added_columns(stmt: Statement) -> list[exp.ColumnDef]:
+    """The column definitions an ALTER TABLE ... ADD COLUMN adds."""
+    return [a for a in stmt.actions if isinstance(a, exp.ColumnDef)]
+
+
+def _filled_columns(stmt: Statement) -> list[tuple[str, str]]:
+    """(column, why) for added columns whose value must be written into every existing row."""
+    found: list[tuple[str, str]] = []
+    for column in added_columns(stmt):
+        kind = column.args.get("kind")
+        kinds = _constraint_kinds(column)
+        if stmt.dialect == "postgresql":
+            if isinstance(kind, exp.DataType) and kind.this in _SERIAL:
+                found.append((column.name, f"a {kind.this.value.lower()} column fills every row from a sequence"))
+            elif any(isinstance(k, exp.GeneratedAsIdentityColumnConstraint) for k in kinds):
+                found.append((column.name, "an identity column fills every row from a sequence"))
+            elif any(isinstance(k, exp.ComputedColumnConstraint) for k in kinds):
+                found.append((column.name, "a STORED generated column is computed for every row"))
+        elif stmt.dialect == "mysql":
+            if any(isinstance(k, exp.ComputedColumnConstraint) and k.args.get("persisted") for k in kinds):
+                found.append((column.name, "a STORED generated column is computed for every row (MariaDB refuses LOCK=NONE)"))
+            elif any(isinstance(k, exp.AutoIncrementColumnConstraint) for k in kinds):
+                found.append((column.name, "an AUTO_INCREMENT column is numbered row by row (MariaDB refuses LOCK=NONE)"))
+    if not found and stmt.dialect == "postgresql" and isinstance(stmt.tree, exp.Command | type(None)) and stmt.kind == "ALTER TABLE":
+        if stmt.has(r"\bADD\b[^;]*\b(BIG|SMALL)?SERIAL\b") or stmt.has(r"\bADD\b[^;]*\bGENERATED\b[^;]*\b(IDENTITY|STORED)\b"):
+            found.append(("a column", "its value is written into every row"))
+    return found
+
+
+def string_retype(stmt: Statement) -> bool:
+    """PostgreSQL ``ALTER COLUMN ... TYPE text | varchar[(n)]`` without USING: a varchar/text
+    column changes in the catalog only (binary-coercible, a longer or no limit)."""
+    changes = [a for a in stmt.actions if isinstance(a, exp.AlterColumn) and a.args.get("dtype") is not None]
+    if not changes or len(changes) != len(stmt.actions):
+        return False
+    for change in changes:
+        dtype = change.args["dtype"]
+        if change.args.get("using") or not isinstance(dtype, exp.DataType) or dtype.this not in _STRING:
+            return False
+    return True
+
+
 @register
 class TableRewrite(Rule):
     """A column type change or other statement that copies every row of the table.
@@ -70,6 +125,9 @@ class TableRewrite(Rule):
                     suggestion="use pg_repack (online) or plain VACUUM; never VACUUM FULL/CLUSTER a live table",
                 )
             return
+        if stmt.kind == "VACUUM" and stmt.dialect == "sqlite":
+            yield Hit("VACUUM rewrites the whole SQLite database while holding its write lock", table)
+            return
         if stmt.kind == "OPTIMIZE TABLE":
             yield Hit(f"OPTIMIZE TABLE rebuilds {table or 'the table'} by copying it", table)
             return
@@ -82,9 +140,17 @@ class TableRewrite(Rule):
         if stmt.dialect == "mysql" and stmt.has(r"\bCONVERT\s+TO\s+(CHARACTER\s+SET|CHARSET)\b"):
             yield Hit(f"CONVERT TO CHARACTER SET copies {table} and rewrites every text column", table)
             return
+        for column, why in _filled_columns(stmt):
+            yield Hit(f"ADD COLUMN {column} rewrites {table}: {why} while writes wait", table)
+        if stmt.dialect == "mysql" and stmt.has(r"\bDROP\s+PRIMARY\s+KEY\b") and algorithm not in _ONLINE_ALGORITHMS:
+            yield Hit(f"DROP PRIMARY KEY copies {table} (the clustered index is rebuilt) while writes wait", table)
+        if stmt.dialect == "postgresql" and stmt.has(r"\bSET\s+TABLESPACE\b"):
+            yield Hit(f"SET TABLESPACE copies {table} under an ACCESS EXCLUSIVE lock: no reads, no writes", table)
         columns = _type_changes(stmt)
         if not columns:
             return
+        if stmt.dialect == "postgresql" and string_retype(stmt):
+            return  # varchar/text → text or a longer varchar: catalog only (the file cannot show a shorter limit)
         if stmt.dialect == "mysql" and algorithm in _ONLINE_ALGORITHMS:
             return  # the server refuses it if it would need a copy
         if stmt.dialect == "sqlite":

@@ -71,10 +71,16 @@ class NotNullWithoutDefault(Rule):
                 table,
                 severity="error",
             )
-        else:
-            filled = " (existing rows get an implicit 0 or '')" if stmt.dialect == "mysql" else ""
+        elif stmt.dialect == "mysql":
             yield Hit(
-                f"ADD COLUMN {what} NOT NULL without a default: inserts from the running application version fail{filled}",
+                f"ADD COLUMN {what} NOT NULL without a default: existing rows get an implicit 0 or '', and every insert "
+                "of the running application version that omits it fails (strict mode)",
+                table,
+                severity="error",
+            )
+        else:
+            yield Hit(
+                f"ADD COLUMN {what} NOT NULL without a default: inserts from the running application version fail",
                 table,
                 severity="warning",
             )
