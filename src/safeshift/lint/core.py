@@ -331,6 +331,34 @@ def _codes_of(finding: Finding) -> set[str]:
     return codes
 
 
+_INDEX_CONSTRAINT = re.compile(
+    r"\bADD\s+(?:CONSTRAINT\s+(\S+)\s+)?(UNIQUE|PRIMARY\s+KEY|EXCLUDE)\b(?!\s+USING\s+INDEX)\s*(?:USING\s+\w+\s*)?(\([^;]*?\))?",
+    re.IGNORECASE,
+)
+
+
+def _index_constraint_advice(stmt: Statement) -> str | None:
+    """UNIQUE, PRIMARY KEY and EXCLUDE constraints cannot be NOT VALID (PostgreSQL refuses):
+    their safe form is an index built CONCURRENTLY first, then the constraint USING INDEX."""
+    m = _INDEX_CONSTRAINT.search(stmt.masked)
+    if m is None or stmt.dialect != "postgresql":
+        return None
+    t = stmt.table or "<table>"
+    kind = " ".join(m.group(2).upper().split())
+    if kind == "EXCLUDE":
+        return (
+            "PostgreSQL has no NOT VALID and no USING INDEX for EXCLUDE: the constraint's index is built under "
+            "ACCESS EXCLUSIVE. Add it in a maintenance window, or on a new table filled in batches and swapped in."
+        )
+    name = m.group(1) or f"{t}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
+    columns = stmt.sql[m.start(3) : m.end(3)] if m.group(3) else "(<columns>)"
+    return (
+        f"NOT VALID does not apply to {kind} (PostgreSQL refuses it): CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} {columns}; "
+        f"then ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;"
+        + (" (the columns must already be NOT NULL)" if kind == "PRIMARY KEY" else "")
+    )
+
+
 def _judged_safe(rule: str, stmt: Statement, statements: list[Statement]) -> bool:
     """squawk findings the statement's context shows to be safe (it sees one statement at a time)."""
     if rule == "changing-column-type":
@@ -376,6 +404,8 @@ def _with_squawk(
         )
         return [note, *ours]
     by_pos = {s.pos: s for s in statements}
+    # our rule's advice is written for this statement as SQL: it beats squawk's one-line help
+    our_advice = {(f.statement, f.code): f.suggestion for f in ours if f.suggestion}
     unparsed = {f.statement for f in ours if f.code == COULD_NOT_PARSE}
     theirs: list[Finding] = []
     for v in violations:
@@ -393,9 +423,15 @@ def _with_squawk(
         if fixed is None and v.statement in fresh:
             continue  # a lock on a table this migration just created blocks nobody
         equivalent = _squawk.EQUIVALENT.get(v.rule)
-        suggestion = v.help or ""
+        suggestion = (
+            (_index_constraint_advice(stmt) if stmt is not None else None)
+            or our_advice.get((stmt.index if stmt else None, equivalent or ""))
+            or v.help
+            or ""
+        )
         if equivalent and equivalent in LINT_RULES:
             suggestion = suggestion or LINT_RULES.get(equivalent).section("Best practice")
+        suggestion = suggestion or f"see https://squawkhq.com/docs/{v.rule}"
         theirs.append(
             Finding(
                 code=f"squawk:{v.rule}",

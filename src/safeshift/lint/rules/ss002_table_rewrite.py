@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from sqlglot import exp
@@ -84,6 +85,34 @@ def string_retype(stmt: Statement) -> bool:
     return True
 
 
+def online_tool(table: str | None, alter: str) -> str:
+    """The gh-ost / pt-online-schema-change command that runs ``alter`` by copying in chunks."""
+    t = table or "<table>"
+    return (
+        f'gh-ost --database=<db> --table={t} --alter="{alter}" --execute, or '
+        f'pt-online-schema-change --alter "{alter}" D=<db>,t={t} --execute'
+    )
+
+
+def _alter_body(stmt: Statement) -> str:
+    """The ALTER's actions as written (without ALTER TABLE t and the ALGORITHM/LOCK clauses)."""
+    text = " ".join(stmt.scanned.stripped.split()).rstrip("; ")
+    text = re.sub(r"^ALTER\s+(ONLINE\s+)?(IGNORE\s+)?TABLE\s+\S+\s*", "", text, flags=re.IGNORECASE)
+    text = re.sub(r",?\s*\b(ALGORITHM|LOCK)\s*=?\s*\w+", "", text, flags=re.IGNORECASE)
+    return text.strip(" ,")
+
+
+def _pg_expand_contract(table: str | None, column: str) -> str:
+    t, c = table or "<table>", column if column != "a column" else "<column>"
+    return (  # advice shown to a person, never executed
+        f"expand, backfill, contract: ALTER TABLE {t} ADD COLUMN {c}_new <new type>; "  # noqa: S608 (advice text)
+        f"backfill {c}_new from {c} in batches ([[migration.backfill]] in the plan, or "
+        f"UPDATE {t} SET {c}_new = {c}::<new type> WHERE id > :last AND id <= :last + 5000); "
+        f"write both from the application, switch reads, then in a later release: "
+        f"ALTER TABLE {t} DROP COLUMN {c}; ALTER TABLE {t} RENAME COLUMN {c}_new TO {c};"
+    )
+
+
 @register
 class TableRewrite(Rule):
     """A column type change or other statement that copies every row of the table.
@@ -122,30 +151,72 @@ class TableRewrite(Rule):
                 yield Hit(
                     f"{stmt.kind}{' FULL' if stmt.kind == 'VACUUM' else ''} rewrites {table or 'tables'} under an ACCESS EXCLUSIVE lock: no reads, no writes",
                     table,
-                    suggestion="use pg_repack (online) or plain VACUUM; never VACUUM FULL/CLUSTER a live table",
+                    suggestion=f"pg_repack --table={table or '<table>'} (online; add --order-by for CLUSTER) outside the migration, "
+                    "or plain VACUUM; never VACUUM FULL/CLUSTER a live table",
                 )
             return
         if stmt.kind == "VACUUM" and stmt.dialect == "sqlite":
-            yield Hit("VACUUM rewrites the whole SQLite database while holding its write lock", table)
+            yield Hit(
+                "VACUUM rewrites the whole SQLite database while holding its write lock",
+                table,
+                suggestion="run VACUUM outside the migration in a quiet window, or PRAGMA auto_vacuum = INCREMENTAL; "
+                "then PRAGMA incremental_vacuum(1000); in small steps",
+            )
             return
         if stmt.kind == "OPTIMIZE TABLE":
-            yield Hit(f"OPTIMIZE TABLE rebuilds {table or 'the table'} by copying it", table)
+            yield Hit(
+                f"OPTIMIZE TABLE rebuilds {table or 'the table'} by copying it",
+                table,
+                suggestion=f"ALTER TABLE {table or '<table>'} FORCE, ALGORITHM=INPLACE, LOCK=NONE; (an online rebuild)",
+            )
             return
         if stmt.kind != "ALTER TABLE":
             return
         algorithm = stmt.options.get("ALGORITHM")
+        body = _alter_body(stmt)
         if stmt.dialect == "mysql" and algorithm == "COPY":
-            yield Hit(f"ALGORITHM=COPY rebuilds {table} by copying every row while writes wait", table)
+            yield Hit(
+                f"ALGORITHM=COPY rebuilds {table} by copying every row while writes wait",
+                table,
+                suggestion=f"ALTER TABLE {table} {body}, ALGORITHM=INPLACE, LOCK=NONE; and if the server refuses: "
+                + online_tool(table, body),
+            )
             return
         if stmt.dialect == "mysql" and stmt.has(r"\bCONVERT\s+TO\s+(CHARACTER\s+SET|CHARSET)\b"):
-            yield Hit(f"CONVERT TO CHARACTER SET copies {table} and rewrites every text column", table)
+            yield Hit(
+                f"CONVERT TO CHARACTER SET copies {table} and rewrites every text column",
+                table,
+                suggestion="no online ALTER exists for this: " + online_tool(table, body),
+            )
             return
         for column, why in _filled_columns(stmt):
-            yield Hit(f"ADD COLUMN {column} rewrites {table}: {why} while writes wait", table)
+            if stmt.dialect == "postgresql" and "generated" in why:
+                advice = (
+                    f"ALTER TABLE {table} ADD COLUMN {column} <type>; keep it filled with a BEFORE INSERT OR UPDATE trigger; "
+                    f"backfill the existing rows in batches ([[migration.backfill]])"
+                )
+            elif stmt.dialect == "postgresql":
+                advice = (
+                    f"ALTER TABLE {table} ADD COLUMN {column} bigint; CREATE SEQUENCE {table}_{column}_seq OWNED BY {table}.{column}; "
+                    f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT nextval('{table}_{column}_seq'); then backfill the "
+                    f"existing rows in batches ([[migration.backfill]])"
+                )
+            else:
+                advice = "MariaDB cannot add it with LOCK=NONE: " + online_tool(table, body)
+            yield Hit(f"ADD COLUMN {column} rewrites {table}: {why} while writes wait", table, suggestion=advice)
         if stmt.dialect == "mysql" and stmt.has(r"\bDROP\s+PRIMARY\s+KEY\b") and algorithm not in _ONLINE_ALGORITHMS:
-            yield Hit(f"DROP PRIMARY KEY copies {table} (the clustered index is rebuilt) while writes wait", table)
+            yield Hit(
+                f"DROP PRIMARY KEY copies {table} (the clustered index is rebuilt) while writes wait",
+                table,
+                suggestion="drop and add the primary key in one ALTER (DROP PRIMARY KEY, ADD PRIMARY KEY (...)), "
+                "ALGORITHM=INPLACE, LOCK=NONE; or " + online_tool(table, body),
+            )
         if stmt.dialect == "postgresql" and stmt.has(r"\bSET\s+TABLESPACE\b"):
-            yield Hit(f"SET TABLESPACE copies {table} under an ACCESS EXCLUSIVE lock: no reads, no writes", table)
+            yield Hit(
+                f"SET TABLESPACE copies {table} under an ACCESS EXCLUSIVE lock: no reads, no writes",
+                table,
+                suggestion=f"pg_repack --table={table} --tablespace=<tablespace> (online), outside the migration",
+            )
         columns = _type_changes(stmt)
         if not columns:
             return
@@ -156,5 +227,13 @@ class TableRewrite(Rule):
         if stmt.dialect == "sqlite":
             return  # SQLite has no ALTER COLUMN TYPE; batch rebuilds are judged above
         what = ", ".join(columns)
-        guess = " (best guess: confirm with probe_lock_class on a rehearsal copy)" if stmt.dialect == "mysql" else ""
-        yield Hit(f"changing the type of {what} copies {table} while writes wait{guess}", table)
+        if stmt.dialect == "mysql":
+            guess = " (best guess: confirm with probe_lock_class on a rehearsal copy)"
+            advice = (
+                f"ALTER TABLE {table} {body}, ALGORITHM=INPLACE, LOCK=NONE; (the server refuses if it would copy); "
+                "if it refuses: " + online_tool(table, body)
+            )
+        else:
+            guess = ""
+            advice = _pg_expand_contract(table, columns[0])
+        yield Hit(f"changing the type of {what} copies {table} while writes wait{guess}", table, suggestion=advice)
