@@ -571,13 +571,18 @@ def lint_plan(
             assert loaded is not None  # no dialect: the plan was loaded
             name = _lint_dialect(loaded.database_url().get_backend_name(), given=False)
         statements: list[str] = []
+        unrendered: list[lint.Finding] = []
         for path in files:
             try:
-                statements += lint.split_script(path.read_text(encoding="utf-8"), name)
+                raw = path.read_bytes()
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        sizes: dict[str, lint.TableSize] = {}
-        unrendered: list[lint.Finding] = []
+            try:
+                statements += lint.split_script(raw.decode("utf-8-sig"), name)
+            except UnicodeDecodeError as exc:  # named, and the other files are still linted
+                line = raw.count(b"\n", 0, exc.start) + 1
+                unrendered += lint.unreadable(str(path), f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})")
+        sizes: dict[str, lint.TableSize] | None = None  # no database: sizes unknown ([lint] assume_rows)
         source = ", ".join(str(p) for p in files)
     else:
         assert loaded is not None  # no files: the plan was loaded
@@ -598,8 +603,8 @@ def lint_plan(
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
     options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
-    infos = lint.annotate(statements, name, sizes, **options)
-    findings = unrendered + lint.lint_statements(statements, name, sizes, **options)
+    linted, infos = lint.lint_and_annotate(statements, name, sizes, **options)
+    findings = unrendered + linted
     report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)
     if sarif is not None:
         sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")

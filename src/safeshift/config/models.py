@@ -466,6 +466,9 @@ class LintSection(Strict):
     large_table_rows: int = Field(default=1_000_000, ge=1)
     medium_table_rows: int = Field(default=10_000, ge=0)
     disable: tuple[str, ...] = Field(default=(), description="rule codes never reported, e.g. SS006 or squawk:prefer-identity")
+    assume_rows: int = Field(
+        default=10_000_000, ge=0, description="rows a table of unknown size counts as when no database is reachable (CI)"
+    )
 
     @field_validator("disable")
     @classmethod

@@ -11,7 +11,14 @@ threshold), :func:`to_sarif`, :func:`table_sizes_from_facts`, :func:`probe_lock_
 
 from __future__ import annotations
 
-from safeshift.lint.core import META_RULES, annotate, lint_statements, not_rendered
+from safeshift.lint.core import (
+    META_RULES,
+    annotate,
+    lint_and_annotate,
+    lint_statements,
+    not_rendered,
+    unreadable,
+)
 from safeshift.lint.model import (
     Finding,
     LintSettings,
@@ -36,6 +43,7 @@ __all__ = [
     "TableSize",
     "annotate",
     "blocking_findings",
+    "lint_and_annotate",
     "lint_statements",
     "not_rendered",
     "probe_lock_class",
@@ -43,4 +51,5 @@ __all__ = [
     "split_script",
     "table_sizes_from_facts",
     "to_sarif",
+    "unreadable",
 ]

@@ -46,6 +46,14 @@ class LintContext:
     fresh: set[str] = field(default_factory=set)  # created here and still empty
     simulated: dict[str, TableSize | None] = field(default_factory=dict)
     foreign_key_checks: bool = True  # MySQL session setting, changed by SET statements
+    assume_rows: int | None = None  # no database: an unknown table counts as this many rows
+
+    def rows(self, table: str | None) -> int | None:
+        """The table's row count (or estimate) at this point; unknown → ``assume_rows``."""
+        size = self.size(table)
+        if size is None:
+            return self.assume_rows
+        return size.estimated_rows
 
     def size(self, table: str | None) -> TableSize | None:
         """The table's size at this point of the migration (None: unknown)."""
@@ -85,8 +93,11 @@ class LintContext:
                 self.simulated[table] = self.size(source)
                 self.fresh.discard(table)
             elif table in self.fresh:
-                self.fresh.discard(table)  # a few literal rows: small, but no longer empty
-                self.simulated[table] = TableSize(rows=None, bytes=None)
+                # a few literal rows into a table this migration created: still small, and the
+                # running application does not use it yet, so a lock on it blocks nobody
+                values = tree.expression
+                rows = len(values.expressions) if isinstance(values, exp.Values) else None
+                self.simulated[table] = TableSize(rows=rows, bytes=None)
         elif stmt.kind == "DROP TABLE" and table:
             self.simulated.pop(table, None)
             self.fresh.discard(table)

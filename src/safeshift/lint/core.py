@@ -7,6 +7,7 @@ squawk's on PostgreSQL, and applies the inline suppressions last.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,13 +23,16 @@ from safeshift.lint.model import (
     TableSize,
 )
 from safeshift.lint.rules import LINT_RULES, Rule
-from safeshift.lint.sqltext import scan, split_script
+from safeshift.lint.rules.ss002_table_rewrite import string_retype
+from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
 from safeshift.lint.suppress import apply_suppressions, parse_suppressions
 
 COULD_NOT_PARSE = "SS000"
 SQUAWK_UNAVAILABLE = "SS092"
 NOT_RENDERED = "SS094"
+UNREADABLE = "SS095"
+UNTERMINATED = "SS096"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,22 @@ META_RULES = [
     MetaRule(SQUAWK_UNAVAILABLE, "squawk-unavailable", "squawk is not installed or failed: PostgreSQL was linted with safeshift's own rules only."),
     MetaRule("SS093", "malformed-suppression", "A safeshift: allow comment that cannot be read."),
     MetaRule(NOT_RENDERED, "not-rendered", "A revision could not be rendered to SQL offline, so none of its statements were linted."),
+    MetaRule(UNREADABLE, "unreadable-file", "A SQL file could not be read as UTF-8 text, so none of its statements were linted."),
+    MetaRule(UNTERMINATED, "unterminated", "A comment, string or quoted identifier is never closed: the server would refuse or misread the rest."),
 ]
+
+
+def unreadable(source: str, reason: str) -> list[Finding]:
+    """A file that could not be read is an error finding naming it: never a crash, never a silent pass."""
+    return [
+        Finding(
+            code=UNREADABLE,
+            name="unreadable-file",
+            severity="error",
+            message=f"{source}: not linted: {reason}",
+            suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8), then lint it again",
+        )
+    ]
 
 
 def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
@@ -94,6 +113,20 @@ def lint_statements(
     return _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk).findings
 
 
+def lint_and_annotate(
+    statements: list[str],
+    dialect_name: str,
+    table_sizes: Mapping[str, TableSize] | None = None,
+    *,
+    destructive_ok: bool = False,
+    settings: LintSettings | None = None,
+    use_squawk: bool = True,
+) -> tuple[list[Finding], list[StatementInfo]]:
+    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once)."""
+    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    return result.findings, _infos(result)
+
+
 def annotate(
     statements: list[str],
     dialect_name: str,
@@ -107,7 +140,10 @@ def annotate(
 
     Findings not tied to one statement (e.g. squawk unavailable) are attached to the first.
     """
-    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    return _infos(_lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk))
+
+
+def _infos(result: _Result) -> list[StatementInfo]:
     infos: list[StatementInfo] = []
     taken: set[int] = set()  # an item holding two statements: its findings go with the first
     for stmt in result.statements:
@@ -144,7 +180,9 @@ def _lint(
     settings = settings or LintSettings()
     statements = _parse_all(texts, dialect)
     sizes = {name.lower(): size for name, size in table_sizes.items()} if table_sizes is not None else None
-    ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok)
+    # no database at all (CI): an unknown size counts as [lint] assume_rows
+    assumed = settings.assume_rows if sizes is None else None
+    ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok, assume_rows=assumed)
     ctx.rebuilds = find_rebuilds(statements)
     rules: list[Rule] = [
         cls() for code, cls in LINT_RULES.items() if code not in settings.disable and dialect in cls.dialects
@@ -153,6 +191,18 @@ def _lint(
     sizes_at: dict[int, TableSize | None] = {}
     fresh: set[int] = set()
     for stmt in statements:
+        if stmt.scanned.unterminated is not None and UNTERMINATED not in settings.disable:
+            findings.append(
+                Finding(
+                    code=UNTERMINATED,
+                    name="unterminated",
+                    severity="error",
+                    message=f"unterminated {stmt.scanned.unterminated}: everything after it is swallowed, so it was not linted",
+                    statement=stmt.index,
+                    line=stmt.line + stmt.scanned.unterminated_line + 1,
+                    suggestion="close the comment, string or quoted identifier",
+                )
+            )
         if stmt.comment_only:
             continue
         sizes_at[stmt.pos] = TableSize(rows=0, bytes=0) if stmt.kind == "CREATE TABLE" else ctx.size(stmt.table)
@@ -178,8 +228,8 @@ def _lint(
                     Finding(
                         code=rule.code,
                         name=rule.name,
-                        severity=hit.severity or _scaled(settings, ctx.size(table)),
-                        message=hit.message + _size_note(ctx.size(table), hit.severity),
+                        severity=hit.severity or _scaled(settings, ctx.size(table), assumed),
+                        message=hit.message + _size_note(ctx.size(table), hit.severity, assumed),
                         statement=stmt.index,
                         table=table,
                         suggestion=hit.suggestion or rule.suggestion or rule.section("Best practice"),
@@ -188,10 +238,13 @@ def _lint(
                 )
         ctx.advance(stmt)
     if dialect == "postgresql" and use_squawk:
-        findings = _with_squawk(findings, statements, sizes_at, fresh, settings)
+        findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed)
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
-    findings.extend(apply_suppressions(findings, suppressions, _codes_of))
+    # a migration rendered for several databases carries suppressions for each: one naming a
+    # squawk rule is meant for PostgreSQL, and unused elsewhere by design
+    portable = (lambda s: any(c.startswith("squawk:") for c in s.codes)) if dialect != "postgresql" else None
+    findings.extend(apply_suppressions(findings, suppressions, _codes_of, portable))
     findings.sort(key=lambda f: (f.statement if f.statement is not None else -1, -SEVERITY_RANK[f.severity], f.code))
     return _Result(statements, findings, sizes_at, fresh)
 
@@ -201,6 +254,7 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
     statements: list[Statement] = []
     line = 0
     for index, text in enumerate(texts):
+        text = strip_bom(text)
         pieces = split_script(text, dialect) if _several(text, dialect) else [text]
         cursor = 0
         for piece in pieces:
@@ -211,8 +265,38 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
             stmt.line = line + text.count("\n", 0, at)
             stmt.pos = len(statements)
             statements.append(stmt)
+            for inner in _do_block_statements(stmt):  # what a DO block runs is judged too
+                nested = parse_statement(index, inner, dialect)
+                nested.line = stmt.line
+                nested.pos = len(statements)
+                nested.nested = True
+                statements.append(nested)
         line += text.count("\n") + 1
     return statements
+
+
+_DO = re.compile(r"^\s*DO\s+(?:LANGUAGE\s+\w+\s+)?(\$[A-Za-z_0-9]*\$)(.*)\1", re.IGNORECASE | re.DOTALL)
+_EXECUTE = re.compile(r"\bEXECUTE\s+'((?:[^']|'')*)'", re.IGNORECASE)
+_BODY_DDL = re.compile(
+    r"^\s*(ALTER|CREATE|DROP|TRUNCATE|UPDATE|DELETE|REINDEX|VACUUM|CLUSTER|LOCK)\b", re.IGNORECASE
+)
+
+
+def _do_block_statements(stmt: Statement) -> list[str]:
+    """The SQL a PostgreSQL ``DO $$ ... $$`` block runs: ``EXECUTE '<literal>'`` strings and
+    the DDL/DML written directly in its body (dynamic SQL built at run time stays unseen)."""
+    if stmt.dialect != "postgresql" or stmt.nested:
+        return []
+    m = _DO.match(stmt.scanned.stripped)
+    if not m:
+        return []
+    body = m.group(2)
+    found = [literal.replace("''", "'") for literal in _EXECUTE.findall(body)]
+    for piece in split_script(body, "postgresql"):
+        code = re.sub(r"^\s*(DECLARE\b.*?\bBEGIN|BEGIN)\b", "", piece, flags=re.IGNORECASE | re.DOTALL)
+        if _BODY_DDL.match(code):
+            found.append(code.strip())
+    return found
 
 
 def _several(text: str, dialect: str) -> bool:
@@ -222,14 +306,19 @@ def _several(text: str, dialect: str) -> bool:
     return any(scanned.masked[end:].strip(" \t\r\n;") for end in scanned.ends)
 
 
-def _scaled(settings: LintSettings, size: TableSize | None) -> Severity:
-    return settings.severity_for_rows(size.estimated_rows if size else None)
+def _scaled(settings: LintSettings, size: TableSize | None, assumed: int | None = None) -> Severity:
+    rows = size.estimated_rows if size else None
+    return settings.severity_for_rows(assumed if rows is None and size is None else rows)
 
 
-def _size_note(size: TableSize | None, fixed: Severity | None) -> str:
+def _size_note(size: TableSize | None, fixed: Severity | None, assumed: int | None = None) -> str:
     if fixed is not None:
         return ""
-    return f" [{size.describe()}]" if size is not None else " [table size unknown]"
+    if size is not None:
+        return f" [{size.describe()}]"
+    if assumed is not None:
+        return f" [table size unknown: counted as {assumed:,} rows, [lint] assume_rows]"
+    return " [table size unknown]"
 
 
 def _codes_of(finding: Finding) -> set[str]:
@@ -242,12 +331,54 @@ def _codes_of(finding: Finding) -> set[str]:
     return codes
 
 
+_INDEX_CONSTRAINT = re.compile(
+    r"\bADD\s+(?:CONSTRAINT\s+(\S+)\s+)?(UNIQUE|PRIMARY\s+KEY|EXCLUDE)\b(?!\s+USING\s+INDEX)\s*(?:USING\s+\w+\s*)?(\([^;]*?\))?",
+    re.IGNORECASE,
+)
+
+
+def _index_constraint_advice(stmt: Statement) -> str | None:
+    """UNIQUE, PRIMARY KEY and EXCLUDE constraints cannot be NOT VALID (PostgreSQL refuses):
+    their safe form is an index built CONCURRENTLY first, then the constraint USING INDEX."""
+    m = _INDEX_CONSTRAINT.search(stmt.masked)
+    if m is None or stmt.dialect != "postgresql":
+        return None
+    t = stmt.table or "<table>"
+    kind = " ".join(m.group(2).upper().split())
+    if kind == "EXCLUDE":
+        return (
+            "PostgreSQL has no NOT VALID and no USING INDEX for EXCLUDE: the constraint's index is built under "
+            "ACCESS EXCLUSIVE. Add it in a maintenance window, or on a new table filled in batches and swapped in."
+        )
+    name = m.group(1) or f"{t}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
+    columns = stmt.sql[m.start(3) : m.end(3)] if m.group(3) else "(<columns>)"
+    return (
+        f"NOT VALID does not apply to {kind} (PostgreSQL refuses it): CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} {columns}; "
+        f"then ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;"
+        + (" (the columns must already be NOT NULL)" if kind == "PRIMARY KEY" else "")
+    )
+
+
+def _judged_safe(rule: str, stmt: Statement, statements: list[Statement]) -> bool:
+    """squawk findings the statement's context shows to be safe (it sees one statement at a time)."""
+    if rule == "changing-column-type":
+        return string_retype(stmt)  # varchar/text → text or a longer varchar: catalog only
+    if rule == "ban-drop-constraint":
+        # strong_migrations' NOT NULL recipe: CHECK (col IS NOT NULL) NOT VALID, VALIDATE,
+        # SET NOT NULL (which uses the validated check instead of scanning), then drop the check
+        return any(
+            s.table == stmt.table and s.has(r"\bSET\s+NOT\s+NULL\b") for s in statements[: stmt.pos]
+        )
+    return False
+
+
 def _with_squawk(
     ours: list[Finding],
     statements: list[Statement],
     sizes_at: dict[int, TableSize | None],
     fresh: set[int],
     settings: LintSettings,
+    assumed: int | None = None,
 ) -> list[Finding]:
     """Add squawk's findings; drop ours where squawk reported the same hazard on the same statement."""
     binary = _squawk.find_squawk()
@@ -273,29 +404,40 @@ def _with_squawk(
         )
         return [note, *ours]
     by_pos = {s.pos: s for s in statements}
+    # our rule's advice is written for this statement as SQL: it beats squawk's one-line help
+    our_advice = {(f.statement, f.code): f.suggestion for f in ours if f.suggestion}
     unparsed = {f.statement for f in ours if f.code == COULD_NOT_PARSE}
     theirs: list[Finding] = []
     for v in violations:
         stmt = by_pos.get(v.statement) if v.statement is not None else None
         if v.rule == "syntax-error" and stmt is not None and stmt.index in unparsed:
             continue  # already reported as could-not-parse
+        if stmt is not None and _judged_safe(v.rule, stmt, statements):
+            continue
         table = stmt.table if stmt else None
         size = sizes_at.get(v.statement) if v.statement is not None else None
         fixed = _squawk.fixed_severity(v.rule)
         if v.rule == "adding-required-field":
-            fixed = "error" if size is not None and size.estimated_rows else "warning"
+            rows = size.estimated_rows if size is not None else assumed
+            fixed = "error" if rows else "warning"
         if fixed is None and v.statement in fresh:
             continue  # a lock on a table this migration just created blocks nobody
         equivalent = _squawk.EQUIVALENT.get(v.rule)
-        suggestion = v.help or ""
+        suggestion = (
+            (_index_constraint_advice(stmt) if stmt is not None else None)
+            or our_advice.get((stmt.index if stmt else None, equivalent or ""))
+            or v.help
+            or ""
+        )
         if equivalent and equivalent in LINT_RULES:
             suggestion = suggestion or LINT_RULES.get(equivalent).section("Best practice")
+        suggestion = suggestion or f"see https://squawkhq.com/docs/{v.rule}"
         theirs.append(
             Finding(
                 code=f"squawk:{v.rule}",
                 name=v.rule,
-                severity=fixed or _scaled(settings, size),
-                message=v.message + _size_note(size, fixed),
+                severity=fixed or _scaled(settings, size, assumed),
+                message=v.message + _size_note(size, fixed, assumed),
                 statement=stmt.index if stmt else None,
                 table=table,
                 suggestion=suggestion,

@@ -21,6 +21,8 @@ SEVERITY_RANK: dict[str, int] = {"note": 0, "warning": 1, "error": 2}
 # width turns bytes into a row estimate, so a 2 GB table is never linted as if it were empty.
 ASSUMED_ROW_BYTES = 100
 
+DEFAULT_ASSUME_ROWS = 10_000_000
+
 
 @dataclass(frozen=True)
 class TableSize:
@@ -74,6 +76,9 @@ class LintSettings:
     large_table_rows: int = 1_000_000
     medium_table_rows: int = 10_000
     disable: frozenset[str] = frozenset()
+    # With no database (CI on a pull request) a table's size is unknown: count it as this many
+    # rows, so a lock hazard fails the check instead of passing as a warning. None: unknown stays a warning.
+    assume_rows: int | None = DEFAULT_ASSUME_ROWS
 
     @classmethod
     def from_section(cls, section: Any) -> LintSettings:
@@ -83,6 +88,7 @@ class LintSettings:
             large_table_rows=section.large_table_rows,
             medium_table_rows=section.medium_table_rows,
             disable=frozenset(section.disable),
+            assume_rows=getattr(section, "assume_rows", DEFAULT_ASSUME_ROWS),
         )
 
     def severity_for_rows(self, rows: int | None) -> Severity:

@@ -26,6 +26,8 @@ class Scanned:
     comments: list[Comment] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)  # offsets just after each top-level ';'
     stripped: str = ""  # comments blanked, strings kept: safe to execute or append to
+    unterminated: str | None = None  # what runs to the end of the text unclosed, e.g. "/* comment"
+    unterminated_line: int = 0  # 0-based line where it opens
 
     @property
     def code(self) -> str:
@@ -44,6 +46,8 @@ def scan(sql: str, *, hash_comments: bool = False, backslash_escapes: bool = Fal
     comments: list[Comment] = []
     ends: list[int] = []
     i, n, line = 0, len(sql), 0
+    unterminated: str | None = None
+    opened = 0
     while i < n:
         ch = sql[i]
         nxt = sql[i + 1] if i + 1 < n else ""
@@ -58,6 +62,8 @@ def scan(sql: str, *, hash_comments: bool = False, backslash_escapes: bool = Fal
             continue
         if ch == "/" and nxt == "*":
             j = sql.find("*/", i + 2)
+            if j < 0:
+                unterminated, opened = unterminated or "/* comment", opened if unterminated else line
             j = n if j < 0 else j + 2
             body = sql[i + 2 : j - 2] if sql.endswith("*/", 0, j) else sql[i + 2 : j]
             comments.append(Comment(body.strip(), line))
@@ -79,6 +85,9 @@ def scan(sql: str, *, hash_comments: bool = False, backslash_escapes: bool = Fal
                         continue
                     break
                 j += 1
+            if j >= n:
+                what = "string" if ch == "'" else "quoted identifier"
+                unterminated, opened = unterminated or f"{ch} {what}", opened if unterminated else line
             j = min(j + 1, n)
             chunk = sql[i:j]
             if ch == "'":  # string contents never matter to a rule; identifiers do
@@ -93,6 +102,8 @@ def scan(sql: str, *, hash_comments: bool = False, backslash_escapes: bool = Fal
             m = _DOLLAR_TAG.match(sql, i)
             if m:
                 close = sql.find(m.group(0), m.end())
+                if close < 0:
+                    unterminated, opened = unterminated or f"{m.group(0)} string", opened if unterminated else line
                 j = n if close < 0 else close + len(m.group(0))
                 chunk = sql[i:j]
                 out.append(m.group(0) + _blank(chunk[len(m.group(0)) :]))
@@ -108,7 +119,15 @@ def scan(sql: str, *, hash_comments: bool = False, backslash_escapes: bool = Fal
         kept.append(ch)
         i += 1
     masked = "".join(out)
-    return Scanned(masked=masked[:n], comments=comments, ends=ends, stripped="".join(kept)[:n])
+    return Scanned(
+        masked=masked[:n], comments=comments, ends=ends, stripped="".join(kept)[:n], unterminated=unterminated,
+        unterminated_line=opened,
+    )
+
+
+def strip_bom(text: str) -> str:
+    """Without a leading UTF-8 byte-order mark (editors on Windows write one; parsers choke on it)."""
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def split_script(text: str, dialect_name: str = "postgresql") -> list[str]:
@@ -119,6 +138,7 @@ def split_script(text: str, dialect_name: str = "postgresql") -> list[str]:
     is dropped.
     """
     mysql = dialect_name in ("mysql", "mariadb")
+    text = strip_bom(text)
     scanned = scan(text, hash_comments=mysql, backslash_escapes=mysql)
     pieces: list[str] = []
     start = 0
@@ -139,6 +159,8 @@ def split_script(text: str, dialect_name: str = "postgresql") -> list[str]:
             piece = piece[1:]
         if piece.strip():
             pieces.append(piece)
-    if pieces and not scan(pieces[-1], hash_comments=mysql).code:
-        pieces.pop()
+    if pieces:
+        last = scan(pieces[-1], hash_comments=mysql, backslash_escapes=mysql)
+        if not last.code and last.unterminated is None:  # an unclosed /* is kept: the lint reports it
+            pieces.pop()
     return pieces

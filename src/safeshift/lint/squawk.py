@@ -63,6 +63,9 @@ FAILS = frozenset({"ban-concurrent-index-creation-in-transaction", "transaction-
 # Breaks the application version still running, whatever the table's size.
 COMPATIBILITY = frozenset({"renaming-column", "renaming-table", "adding-required-field"})
 
+# Not a lock hazard and breaks nothing the running application does: advice only.
+ADVICE = frozenset({"ban-drop-not-null"})
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -83,12 +86,12 @@ def find_squawk() -> str | None:
 
 def fixed_severity(rule: str) -> Severity | None:
     """A severity that does not depend on the table's size (None: scale it)."""
-    if rule in STYLE or rule == "syntax-error":  # unparseable: SS000 says so too
+    if rule in STYLE or rule == "syntax-error" or rule in ADVICE:  # unparseable: SS000 says so too
         return "note"
     if rule in FAILS:
         return "error"
     if rule in COMPATIBILITY and rule != "adding-required-field":
-        return "warning"
+        return "error"  # the application version still running uses the old name
     return None
 
 

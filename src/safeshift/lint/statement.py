@@ -96,6 +96,7 @@ class Statement:
     options: dict[str, str] = field(default_factory=dict)  # MySQL ALGORITHM / LOCK, upper case
     line: int = 0  # 0-based first line in the statements joined by newlines
     pos: int = 0  # position in the parsed list (an item holding two statements gives two)
+    nested: bool = False  # run by a DO block of the statement before it (judged, not run on its own)
 
     @property
     def masked(self) -> str:

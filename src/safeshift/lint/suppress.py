@@ -90,6 +90,7 @@ def apply_suppressions(
     findings: list[Finding],
     suppressions: list[Suppression],
     codes_of: Callable[[Finding], set[str]],
+    expected_unused: Callable[[Suppression], bool] | None = None,
 ) -> list[Finding]:
     """Mark covered findings suppressed; return the findings about the suppressions themselves."""
     extra: list[Finding] = []
@@ -121,7 +122,7 @@ def apply_suppressions(
             finding.reason = suppression.reason
             break
     for suppression in suppressions:
-        if not suppression.used:
+        if not suppression.used and not (expected_unused and expected_unused(suppression)):
             extra.append(
                 Finding(
                     code=UNUSED,

@@ -1,3 +1,3 @@
 -- dialect: mysql
--- expect: SS002@warning
+-- expect: SS002@error
 ALTER TABLE orders ADD COLUMN note TEXT, ALGORITHM=COPY;

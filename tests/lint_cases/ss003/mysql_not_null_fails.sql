@@ -1,3 +1,3 @@
 -- dialect: mysql
--- expect: SS003@warning
+-- expect: SS003@error
 ALTER TABLE users ADD COLUMN plan VARCHAR(20) NOT NULL;

@@ -1,3 +1,3 @@
 -- dialect: mysql
--- expect: SS005@warning
+-- expect: SS005@error
 TRUNCATE TABLE sessions;

@@ -1,3 +1,3 @@
 -- dialect: postgresql
--- expect: SS005@warning
+-- expect: SS005@error
 DROP TABLE IF EXISTS legacy_sessions;

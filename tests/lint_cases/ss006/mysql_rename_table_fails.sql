@@ -1,3 +1,3 @@
 -- dialect: mysql
--- expect: SS006@warning
+-- expect: SS006@error
 RENAME TABLE users TO accounts;

@@ -1,3 +1,3 @@
 -- dialect: postgresql
--- expect: squawk:renaming-column@warning
+-- expect: squawk:renaming-column@error
 ALTER TABLE users RENAME COLUMN name TO full_name;

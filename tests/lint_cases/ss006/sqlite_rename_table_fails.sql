@@ -1,3 +1,3 @@
 -- dialect: sqlite
--- expect: SS006@warning
+-- expect: SS006@error
 ALTER TABLE users RENAME TO accounts;

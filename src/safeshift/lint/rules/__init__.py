@@ -10,6 +10,8 @@ from safeshift.lint.rules import (  # noqa: F401  (each module registers its rul
     ss005_destructive,
     ss006_rename,
     ss007_unbatched_dml,
+    ss008_explicit_lock,
+    ss009_sqlite_refuses,
 )
 from safeshift.lint.rules.base import LINT_RULES, Hit, Rule, register, rule_classes
 

@@ -53,7 +53,8 @@ class Rule(ABC):
         """A docstring section such as ``Anti-pattern`` or ``Best practice``, unwrapped."""
         doc = inspect.getdoc(cls) or ""
         m = re.search(rf"\*{re.escape(title)}\*:?\s*(.*?)(?:\n\s*\n|\Z)", doc, re.S)
-        return " ".join(m.group(1).split()) if m else ""
+        # the docstring's ``literal`` markup is for Python readers, not for the finding
+        return " ".join(m.group(1).replace("``", "").split()) if m else ""
 
     @classmethod
     def summary(cls) -> str:

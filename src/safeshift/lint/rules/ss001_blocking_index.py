@@ -31,14 +31,15 @@ class BlockingIndexCreation(Rule):
 
     *Anti-pattern*: PostgreSQL ``CREATE INDEX`` without ``CONCURRENTLY`` holds a SHARE
     lock: reads go on, every INSERT/UPDATE/DELETE waits until the whole table is indexed.
-    On MySQL/MariaDB a ``CREATE INDEX`` or ``ALTER TABLE ... ADD INDEX`` without
-    ``ALGORITHM=INPLACE, LOCK=NONE`` lets the server silently pick a locking algorithm when
-    it cannot build online. SQLite holds the database write lock for the whole build.
+    On MySQL/MariaDB InnoDB builds a plain secondary index online by default, but a
+    FULLTEXT or SPATIAL index, ``LOCK=SHARED``/``EXCLUSIVE`` or ``ALGORITHM=COPY`` blocks
+    writes for the whole build. SQLite holds the database write lock for the whole build.
 
     *Best practice*: PostgreSQL: ``CREATE INDEX CONCURRENTLY`` outside a transaction
     (Alembic: ``with op.get_context().autocommit_block()``), then check the index is valid.
-    MySQL/MariaDB: state ``ALGORITHM=INPLACE, LOCK=NONE`` (``LOCK=NONE`` or MariaDB's
-    ``ALTER ONLINE`` is what matters) so the server refuses instead of locking. SQLite: build indexes on big tables in a quiet window.
+    MySQL/MariaDB: ``ALGORITHM=INPLACE, LOCK=NONE`` (or MariaDB's ``ALTER ONLINE``) so the
+    server refuses instead of locking; FULLTEXT/SPATIAL indexes through gh-ost or
+    pt-online-schema-change. SQLite: build indexes on big tables in a quiet window.
     """
 
     code = "SS001"
@@ -64,13 +65,26 @@ class BlockingIndexCreation(Rule):
                 return
             algorithm = stmt.options.get("ALGORITHM")
             lock = stmt.options.get("LOCK")
+            special = stmt.has(r"\b(FULLTEXT|SPATIAL)\b")
             if lock == "NONE" and algorithm in (None, "DEFAULT", *_ONLINE_ALGORITHMS):
                 return  # LOCK=NONE rules out a copy: the server refuses rather than blocks
-            stated = ", ".join(f"{k}={v}" for k, v in sorted(stmt.options.items())) or "no ALGORITHM/LOCK clause"
+            if not special and lock in (None, "DEFAULT") and algorithm in (None, "DEFAULT", "INPLACE", "NOCOPY"):
+                return  # InnoDB builds a secondary index in place with concurrent DML by default
+            if special:
+                what = "FULLTEXT" if stmt.has(r"\bFULLTEXT\b") else "SPATIAL"
+                yield Hit(
+                    f"a {what} index on {table or 'a table'} cannot be built with LOCK=NONE: InnoDB blocks writes "
+                    "for the whole build (the first FULLTEXT index also rebuilds the table)",
+                    table,
+                    suggestion=f"build it with an online schema-change tool that copies the table in chunks: "
+                    f"gh-ost --alter=\"ADD {what} INDEX ...\" or pt-online-schema-change --alter \"ADD {what} INDEX ...\" D={{db}},t={table or '<table>'}",
+                )
+                return
+            stated = ", ".join(f"{k}={v}" for k, v in sorted(stmt.options.items()))
             yield Hit(
-                f"index build on {table or 'a table'} with {stated}: the server may pick a locking algorithm that blocks writes",
+                f"index build on {table or 'a table'} with {stated}: writes to it wait for the whole build",
                 table,
-                suggestion="add ALGORITHM=INPLACE, LOCK=NONE so the server refuses rather than blocks writes",
+                suggestion="drop the clause (InnoDB builds secondary indexes online) or state ALGORITHM=INPLACE, LOCK=NONE",
             )
         elif stmt.kind == "CREATE INDEX":
             yield Hit(

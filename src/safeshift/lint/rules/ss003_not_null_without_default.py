@@ -33,6 +33,25 @@ def _required_columns(stmt: Statement) -> list[str]:
     return found
 
 
+def _advice(stmt: Statement, column: str) -> str:
+    """The safe sequence, as SQL for the statement's dialect."""
+    t = stmt.table or "<table>"
+    c = column if column != "a column" else "<column>"
+    if stmt.dialect == "postgresql":
+        return (
+            f"ALTER TABLE {t} ADD COLUMN {c} <type>; backfill it in batches ([[migration.backfill]]); deploy code that writes it; "
+            f"then ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_not_null CHECK ({c} IS NOT NULL) NOT VALID; "
+            f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_{c}_not_null; ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL; "
+            f"ALTER TABLE {t} DROP CONSTRAINT {t}_{c}_not_null;"
+        )
+    if stmt.dialect == "mysql":
+        return (
+            f"ALTER TABLE {t} ADD COLUMN {c} <type> NULL, ALGORITHM=INSTANT; backfill it in batches ([[migration.backfill]]); "
+            f"deploy code that writes it; then ALTER TABLE {t} MODIFY COLUMN {c} <type> NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;"
+        )
+    return f"ALTER TABLE {t} ADD COLUMN {c} <type> NOT NULL DEFAULT <constant>; (SQLite needs a constant default for NOT NULL)"
+
+
 @register
 class NotNullWithoutDefault(Rule):
     """``ADD COLUMN ... NOT NULL`` without a default.
@@ -61,21 +80,30 @@ class NotNullWithoutDefault(Rule):
                 columns = ["a column"]
         if not columns:
             return
-        size = ctx.size(table)
-        rows = size.estimated_rows if size else None
+        rows = ctx.rows(table)
         what = ", ".join(columns)
+        advice = _advice(stmt, columns[0])
         if stmt.dialect == "sqlite":
-            yield Hit(f"SQLite refuses ADD COLUMN {what} NOT NULL without a default", table, severity="error")
+            yield Hit(f"SQLite refuses ADD COLUMN {what} NOT NULL without a default", table, severity="error", suggestion=advice)
         elif stmt.dialect == "postgresql" and rows:
             yield Hit(
                 f"ADD COLUMN {what} NOT NULL without a default fails on {table}, which has rows",
                 table,
                 severity="error",
+                suggestion=advice,
+            )
+        elif stmt.dialect == "mysql":
+            yield Hit(
+                f"ADD COLUMN {what} NOT NULL without a default: existing rows get an implicit 0 or '', and every insert "
+                "of the running application version that omits it fails (strict mode)",
+                table,
+                severity="error",
+                suggestion=advice,
             )
         else:
-            filled = " (existing rows get an implicit 0 or '')" if stmt.dialect == "mysql" else ""
             yield Hit(
-                f"ADD COLUMN {what} NOT NULL without a default: inserts from the running application version fail{filled}",
+                f"ADD COLUMN {what} NOT NULL without a default: inserts from the running application version fail",
                 table,
                 severity="warning",
+                suggestion=advice,
             )

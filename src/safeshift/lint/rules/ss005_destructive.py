@@ -30,18 +30,29 @@ class Destructive(Rule):
     *Anti-pattern*: dropping a table or column, or truncating a table, in a migration run
     without a verified backup: a rollback by downgrade recreates the structure, not the rows.
 
-    *Best practice*: run with ``[backup] verify = true`` (the finding becomes a note), or
-    justify it inline: ``-- safeshift: allow destructive because <reason>``. Drop in a
-    later release than the code that stopped using the data.
+    A verified backup (``[backup] verify``) makes the loss recoverable (the finding becomes
+    a warning) but not harmless: the application version still running reads the column or
+    table and fails the moment the drop commits (strong_migrations' reason).
+
+    *Best practice*: contract in a later release: first deploy code that no longer reads or
+    writes the column (Rails ``ignored_columns``, SQLAlchemy ``deferred``/removed attribute),
+    then drop it in a migration of its own and say so inline:
+    ``-- safeshift: allow SS005 because release 42 stopped reading users.age``.
     """
 
     code = "SS005"
     name = "destructive-statement"
-    suggestion = "keep [backup] verify = true so a verified backup exists, or justify with -- safeshift: allow destructive because ..."
+    suggestion = (
+        "drop only after a release that no longer reads or writes it, then say so: "
+        "-- safeshift: allow SS005 because <release> stopped using it (and keep [backup] verify on)"
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterable[Hit]:
-        severity: Severity = "note" if ctx.destructive_ok else "warning"
-        backed = " (a verified backup is taken first)" if ctx.destructive_ok else ""
+        # A backup brings the rows back after a rollback; it does not stop the application
+        # version still running from reading the dropped column or table and failing.
+        severity: Severity = "warning" if ctx.destructive_ok else "error"
+        backed = " (a verified backup is taken first)" if ctx.destructive_ok else " (no verified backup)"
+        breaks = "; the application version still running reads it and fails"
         if stmt.kind in ("DROP TABLE", "TRUNCATE"):
             if ctx.rebuild_at(stmt.pos) is not None:
                 return  # the rows live on in the copy that is renamed back
@@ -52,14 +63,15 @@ class Destructive(Rule):
             verb = "drops" if stmt.kind == "DROP TABLE" else "empties"
             names: list[str | None] = list(lost) or [None]
             for name in names:
-                yield Hit(f"{stmt.kind} {verb} {name or 'a table'} and every row in it{backed}", name, severity=severity)
+                then = breaks if stmt.kind == "DROP TABLE" else ""
+                yield Hit(f"{stmt.kind} {verb} {name or 'a table'} and every row in it{backed}{then}", name, severity=severity)
         elif stmt.kind in ("DROP SCHEMA", "DROP DATABASE"):
             yield Hit(f"{stmt.kind} destroys every table in it{backed}", None, severity=severity)
         elif stmt.kind == "ALTER TABLE" and not ctx.is_fresh(stmt.table):
             columns = _dropped_columns(stmt)
             if columns:
                 yield Hit(
-                    f"DROP COLUMN {', '.join(columns)} on {stmt.table} deletes that data{backed}",
+                    f"DROP COLUMN {', '.join(columns)} on {stmt.table} deletes that data{backed}{breaks}",
                     stmt.table,
                     severity=severity,
                 )

@@ -33,20 +33,20 @@ class Rename(Rule):
         if ctx.is_fresh(table) or ctx.rebuild_at(stmt.pos) is not None:
             return
         if stmt.kind == "RENAME TABLE":
-            yield Hit(f"RENAME TABLE {table}: the running application still uses the old name", table, severity="warning")
+            yield Hit(f"RENAME TABLE {table}: the running application still uses the old name", table, severity="error")
             return
         if stmt.kind != "ALTER TABLE":
             return
         new_table = renamed_to(stmt)
         if new_table:
-            yield Hit(f"renames table {table} to {new_table}: the running application still uses {table}", table, severity="warning")
+            yield Hit(f"renames table {table} to {new_table}: the running application still uses {table}", table, severity="error")
         for action in stmt.actions:
             if isinstance(action, exp.RenameColumn):
                 old, new = action.this.name, action.args["to"].name
-                yield Hit(f"renames column {table}.{old} to {new}: the running application still uses {old}", table, severity="warning")
+                yield Hit(f"renames column {table}.{old} to {new}: the running application still uses {old}", table, severity="error")
             elif isinstance(action, exp.ModifyColumn) and action.args.get("rename_from") is not None:
                 old, new = action.args["rename_from"].name, action.this.name
                 if old.lower() != new.lower():
-                    yield Hit(f"CHANGE COLUMN renames {table}.{old} to {new}: the running application still uses {old}", table, severity="warning")
+                    yield Hit(f"CHANGE COLUMN renames {table}.{old} to {new}: the running application still uses {old}", table, severity="error")
         if not stmt.actions and (stmt.tree is None or isinstance(stmt.tree, exp.Command)) and stmt.has(r"\bRENAME\b"):
-            yield Hit(f"renames something on {table}: the running application still uses the old name", table, severity="warning")
+            yield Hit(f"renames something on {table}: the running application still uses the old name", table, severity="error")

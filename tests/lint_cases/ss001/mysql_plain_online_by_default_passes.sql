@@ -1,4 +1,4 @@
 -- dialect: mysql
 -- rows: users=50000
--- expect: SS001@warning
+-- expect: none
 CREATE INDEX ix_users_email ON users (email);

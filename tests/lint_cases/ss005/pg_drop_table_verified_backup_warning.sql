@@ -1,4 +1,4 @@
 -- dialect: postgresql
 -- destructive-ok: true
--- expect: SS005@note
+-- expect: SS005@warning
 DROP TABLE IF EXISTS legacy_sessions;

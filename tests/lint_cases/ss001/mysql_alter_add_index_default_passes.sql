@@ -1,4 +1,4 @@
 -- dialect: mysql
 -- rows: users=5000000
--- expect: SS001@error
+-- expect: none
 ALTER TABLE users ADD INDEX ix_users_email (email);

@@ -1,0 +1,4 @@
+-- dialect: mariadb
+-- label: hazard
+-- source: strong_migrations README: dropping a table
+DROP TABLE orders;

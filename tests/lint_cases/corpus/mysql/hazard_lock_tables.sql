@@ -1,0 +1,4 @@
+-- dialect: mariadb
+-- label: hazard
+-- source: MySQL 8.0 reference manual, LOCK TABLES
+LOCK TABLES users WRITE;

@@ -1,0 +1,4 @@
+-- dialect: mariadb
+-- label: hazard
+-- source: strong_migrations README: renaming a table
+RENAME TABLE orders TO purchases;

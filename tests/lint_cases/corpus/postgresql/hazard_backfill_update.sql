@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- label: hazard
+-- source: strong_migrations README: backfilling data in the same transaction
+UPDATE users SET bio = '';

@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- label: hazard
+-- source: squawk rule docs: data loss, whole-table DELETE
+DELETE FROM orders;

@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- label: hazard
+-- source: strong_migrations README: renaming a table
+ALTER TABLE orders RENAME TO purchases;

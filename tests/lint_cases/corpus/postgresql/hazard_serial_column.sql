@@ -1,0 +1,5 @@
+-- dialect: postgresql
+-- label: hazard
+-- source: squawk rule docs: adding-serial-primary-key-field
+-- verify: rewrite
+ALTER TABLE orders ADD COLUMN seq serial;

@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- label: hazard
+-- source: squawk rule docs: ban-truncate-cascade / data loss
+TRUNCATE orders;

@@ -1,0 +1,4 @@
+-- dialect: postgresql
+-- label: safe
+-- source: PostgreSQL 15 docs, ANALYZE
+ANALYZE users;

@@ -1,0 +1,4 @@
+-- dialect: sqlite
+-- label: hazard
+-- source: strong_migrations README: removing a column
+ALTER TABLE users DROP COLUMN age;

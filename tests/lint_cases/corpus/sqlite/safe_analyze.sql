@@ -1,0 +1,5 @@
+-- dialect: sqlite
+-- label: safe
+-- source: SQLite docs, ANALYZE
+-- verify: accepted
+ANALYZE;

@@ -1,0 +1,3 @@
+-- dialect: postgresql
+-- expect: none
+LOCK TABLE users IN SHARE UPDATE EXCLUSIVE MODE;

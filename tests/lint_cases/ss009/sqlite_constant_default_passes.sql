@@ -1,0 +1,3 @@
+-- dialect: sqlite
+-- expect: none
+ALTER TABLE users ADD COLUMN created_at TEXT DEFAULT '1970-01-01';
