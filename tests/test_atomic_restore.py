@@ -98,3 +98,17 @@ def test_a_restore_reports_its_progress(items_db: ItemsDb, tmp_path: Path) -> No
     result = api.restore(plan, Path(info.path), progress=lambda done, total: heard.append((done, total)))
     assert result.row_counts["items"] == 200
     assert heard and heard[-1][0] > 0, heard
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql"])
+def test_a_backup_verified_by_restore_reports_its_progress(items_db: ItemsDb, tmp_path: Path) -> None:
+    from safeshift import api
+
+    plan = items_plan(tmp_path / "plan", verify="restore")
+    info = api.backup(plan, workdir=tmp_path / "w", verify=False)
+    dialect = get_dialect(items_db.url)
+    heard: list[tuple[int, int | None]] = []
+    detail = dialect.verify_backup(
+        info, {"items": 200}, "20261202T000000000Z-abcdef", "restore", lambda done, total: heard.append((done, total))
+    )
+    assert detail["row_counts_equal"] and heard and heard[-1][0] > 0, heard

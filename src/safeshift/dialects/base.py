@@ -312,7 +312,12 @@ class Dialect(ABC):
 
     @abstractmethod
     def verify_backup(
-        self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
+        self,
+        backup: BackupInfo,
+        snapshot: dict[str, int],
+        run_id: str,
+        method: str = "restore",
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Prove the backup holds the snapshot; raise ``BackupError`` when it does not.
 

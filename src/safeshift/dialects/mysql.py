@@ -220,8 +220,8 @@ class MySQLDialect(ServerDialect):
     def _create_empty(self, name: str) -> URL:
         return self._create_like(self.url, name)
 
-    def _load_backup(self, url: URL, path: Path, name: str) -> None:
-        _load(url, path, what=f"loading {path.name} into scratch database {name}")
+    def _load_backup(self, url: URL, path: Path, name: str, progress: Progress | None = None) -> None:
+        _load(url, path, what=f"loading {path.name} into scratch database {name}", progress=progress)
 
     def _scan_counts(self, path: Path) -> dict[str, int]:
         return scan_dump_counts(path)

@@ -285,8 +285,8 @@ class PostgreSQLDialect(ServerDialect):
     def _create_empty(self, name: str) -> URL:
         return self._create_scratch(name)
 
-    def _load_backup(self, url: URL, path: Path, name: str) -> None:
-        _restore_sql(url, path, what=f"restoring {path.name} into scratch database {name}")
+    def _load_backup(self, url: URL, path: Path, name: str, progress: Progress | None = None) -> None:
+        _restore_sql(url, path, what=f"restoring {path.name} into scratch database {name}", progress=progress)
 
     def _scan_counts(self, path: Path) -> dict[str, int]:
         engine = create_engine(self.driver_url(), poolclass=NullPool)

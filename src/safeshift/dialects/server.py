@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from safeshift import faults
 from safeshift.dialects._tools import compare_counts, db_error, scratch_name
-from safeshift.dialects.base import BackupInfo, Dialect
+from safeshift.dialects.base import BackupInfo, Dialect, Progress
 from safeshift.errors import BackupError, ConfigError, ConnectError
 from safeshift.secrets import safe_url
 
@@ -101,8 +101,8 @@ class ServerDialect(Dialect):
         """An empty database ``name`` like this one; its URL."""
         raise NotImplementedError
 
-    def _load_backup(self, url: URL, path: Path, name: str) -> None:
-        """Load the backup file into the (empty) database at ``url``."""
+    def _load_backup(self, url: URL, path: Path, name: str, progress: Progress | None = None) -> None:
+        """Load the backup file into the (empty) database at ``url`` (``progress``: how far)."""
         raise NotImplementedError
 
     def _scan_counts(self, path: Path) -> dict[str, int]:
@@ -110,7 +110,12 @@ class ServerDialect(Dialect):
         raise NotImplementedError
 
     def verify_backup(
-        self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
+        self,
+        backup: BackupInfo,
+        snapshot: dict[str, int],
+        run_id: str,
+        method: str = "restore",
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """``restore``: load into a scratch database, compare every table's exact row count, drop it.
         ``scan``: read the whole file, compare the rows it holds per table (no server work)."""
@@ -123,7 +128,7 @@ class ServerDialect(Dialect):
         name = scratch_name(self.url.database or self.default_database, "verify", run_id, self.max_name_chars)
         url = self._create_empty(name)
         try:
-            self._load_backup(url, path, name)
+            self._load_backup(url, path, name, progress)
             faults.hit("backup:verify:loaded")
             engine = create_engine(type(self)(url).driver_url(), poolclass=NullPool)
             try:

@@ -150,7 +150,12 @@ class SQLiteDialect(Dialect):
         return BackupInfo(path=str(dest), bytes=dest.stat().st_size, seconds=time.perf_counter() - started)
 
     def verify_backup(
-        self, backup: BackupInfo, snapshot: dict[str, int], run_id: str, method: str = "restore"
+        self,
+        backup: BackupInfo,
+        snapshot: dict[str, int],
+        run_id: str,
+        method: str = "restore",
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """The backup is itself a database: integrity_check and exact counts (both methods)."""
         counts = self.backup_counts(backup, list(snapshot))

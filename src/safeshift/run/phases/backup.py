@@ -25,7 +25,8 @@ def backup(ctx: RunContext) -> None:
         if plan.backup.verifies:
             try:
                 info.verify_detail = ctx.dialect.verify_backup(
-                    info, result.snapshot, ctx.run_id, method=plan.backup.verify
+                    info, result.snapshot, ctx.run_id, method=plan.backup.verify,
+                    progress=lambda done, total: ctx.progress("verifying the backup", done, total),
                 )
             except SafeshiftError as exc:
                 raise BackupError(f"backup did not verify, nothing was changed: {exc.message}") from None
