@@ -134,6 +134,7 @@ class Check(ABC, Generic[C]):
     def __init__(self, config: C, phase: str, index: int) -> None:
         self.config: C = config
         self.phase = phase
+        self.index = index  # its place in the plan: checks.<phase>[index]
         # The plan's folder, set by build_checks; ctx.base_dir, when given, takes precedence.
         self.base_dir: Path | None = None
         self.name = config.name or self.default_name() or f"{phase}[{index}] {self.kind}"

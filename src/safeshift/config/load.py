@@ -13,19 +13,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from safeshift.config.messages import validation_message
+from safeshift.config.messages import problems
 from safeshift.config.models import DEFAULT_PLAN, Plan
-from safeshift.errors import ConfigError
+from safeshift.errors import ConfigError, PlanProblems
 
 MAX_PLAN_BYTES = 1024 * 1024
 
 
 def parse_plan(data: dict[str, Any], source: Path) -> Plan:
-    """Validate a plan given as a dict (as read from TOML) against the models."""
+    """Validate a plan given as a dict (as read from TOML) against the models.
+
+    Every problem is reported at once (:class:`~safeshift.errors.PlanProblems`).
+    """
     try:
         return Plan.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError(validation_message(source.name, exc)) from None
+        raise PlanProblems(source.name, problems(exc)) from None
 
 
 def plan_path(path: str | Path | None = None) -> Path:
