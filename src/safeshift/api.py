@@ -178,6 +178,26 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
         return CheckReport(phase, run_checks(checks, ctx))
 
 
+@dataclass
+class CheckKinds:
+    """Every check kind with its keys (type, default, description), read from the kinds' models."""
+
+    kinds: list[Any]  # safeshift.checks.catalog.KindDoc
+    common: list[Any]  # the keys every kind takes (KeyDoc)
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kinds": [k.to_dict() for k in self.kinds], "common_keys": [k.to_dict() for k in self.common]}
+
+
+def check_kinds() -> CheckKinds:
+    """The check kinds a plan may use (``kind = ...``) and each one's keys, generated from the models."""
+    import safeshift.checks  # noqa: F401  (registers the built-in kinds)
+    from safeshift.checks.catalog import catalog, common_keys
+
+    return CheckKinds(kinds=catalog(), common=list(common_keys()))
+
+
 # -- backup, restore ----------------------------------------------------------------------------
 
 
@@ -475,12 +495,14 @@ def demo_relationships(
 
 
 __all__ = [
+    "CheckKinds",
     "CheckReport",
     "LintReport",
     "RestoreResult",
     "Status",
     "backup",
     "check",
+    "check_kinds",
     "demo_family",
     "demo_relationships",
     "lint_plan",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
@@ -31,15 +31,15 @@ class CheckConfig(BaseModel):
     """Keys common to every check kind; subclasses add their own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    kind: str
-    name: str | None = None
-    description: str | None = None
+    kind: str = Field(description="the check kind (this table's first column)")
+    name: str | None = Field(default=None, description="shown in results and named by the watch; default: made from the keys")
+    description: str | None = Field(default=None, description="free text for the report")
 
 
 class ExpectConfig(CheckConfig):
     """A check whose measured number is compared with an expectation."""
 
-    expect: str = "== 0"
+    expect: str = Field(default="== 0", description='the expectation, e.g. "== 0", ">= 1", "== snapshot.users"')
 
     @field_validator("expect")
     @classmethod
@@ -119,6 +119,7 @@ class Check(ABC, Generic[C]):
     """
 
     kind: ClassVar[str]
+    summary: ClassVar[str] = ""  # what the kind proves, in one line (``safeshift checks``, the README)
     Config: ClassVar[type[CheckConfig]] = CheckConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -24,6 +24,13 @@ from sqlalchemy.sql.elements import ClauseElement
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
+@dataclass(frozen=True)
+class Shown:
+    """How a key's type is shown in ``safeshift checks`` and the README (metadata of an ``Annotated``)."""
+
+    text: str
+
+
 def _scalar(value: Any) -> Any:
     if not isinstance(value, str | int | float | bool):
         raise PydanticCustomError(
@@ -33,7 +40,7 @@ def _scalar(value: Any) -> Any:
 
 
 # A value a plan may compare with (TOML scalars); bound as a parameter, never inlined.
-Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
+Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar), Shown("string, number or boolean")]
 
 
 def _identifier(value: Any) -> str:
@@ -79,13 +86,16 @@ def _one_table(value: list[str]) -> list[str]:
     return value
 
 
-Identifier = Annotated[str, BeforeValidator(_identifier)]
-TableName = Annotated[str, BeforeValidator(_table_name)]
-ColumnRef = Annotated[str, BeforeValidator(_column_ref)]
+Identifier = Annotated[str, BeforeValidator(_identifier), Shown("column")]
+TableName = Annotated[str, BeforeValidator(_table_name), Shown("table")]
+ColumnRef = Annotated[str, BeforeValidator(_column_ref), Shown("table.column")]
 ColumnRefs = Annotated[
-    list[ColumnRef], BeforeValidator(_names), Field(min_length=1), AfterValidator(_one_table)
+    list[ColumnRef], BeforeValidator(_names), Field(min_length=1), AfterValidator(_one_table),
+    Shown("table.column, or a list of them (one table)"),
 ]
-Identifiers = Annotated[list[Identifier], BeforeValidator(_names), Field(min_length=1)]
+Identifiers = Annotated[
+    list[Identifier], BeforeValidator(_names), Field(min_length=1), Shown("column, or a list of columns")
+]
 
 
 @dataclass(frozen=True)

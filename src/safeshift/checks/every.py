@@ -27,16 +27,19 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class EveryConfig(ViolationConfig):
-    table: TableName
-    key: Identifier = "id"  # the column of ``table`` that ``related`` refers to
-    related: ColumnRef
-    min: int = Field(default=1, ge=1)
-    related_filter: dict[Identifier, Scalar] = Field(default_factory=dict)
+    table: TableName = Field(description="the table whose every row needs related rows")
+    key: Identifier = Field(default="id", description="the column of table that related refers to")
+    related: ColumnRef = Field(description="the column of the other table that points at table's key")
+    min: int = Field(default=1, ge=1, description="at least this many related rows")
+    related_filter: dict[Identifier, Scalar] = Field(
+        default_factory=dict, description="only related rows with these column values count"
+    )
 
 
 @register
 class EveryCheck(ViolationCheck[EveryConfig]):
     kind = "every"
+    summary = "every row of a table has at least min related rows elsewhere"
 
     def violation_noun(self) -> str:
         return f"{self.config.table} rows with fewer than {self.config.min} related {self.config.related}"

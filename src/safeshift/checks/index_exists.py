@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
@@ -18,13 +19,14 @@ from safeshift.checks.common import Identifiers, TableName, TableRef
 
 
 class IndexExistsConfig(CheckConfig):
-    table: TableName
-    columns: Identifiers
+    table: TableName = Field(description="the table")
+    columns: Identifiers = Field(description="the index's leading columns, in order")
 
 
 @register
 class IndexExistsCheck(Check[IndexExistsConfig]):
     kind = "index_exists"
+    summary = "an index (or unique constraint, or primary key) leads with these columns"
 
     def default_name(self) -> str:
         return f"index on {self.config.table}({', '.join(self.config.columns)})"

@@ -19,15 +19,16 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoCyclesConfig(ViolationConfig):
-    table: TableName
-    column: Identifier  # the self-reference, e.g. parent_id
-    key: Identifier = "id"  # what it refers to
-    max_depth: int = Field(default=10, ge=1, le=1000)
+    table: TableName = Field(description="the table")
+    column: Identifier = Field(description="the self-reference, e.g. parent_id")
+    key: Identifier = Field(default="id", description="the column it refers to")
+    max_depth: int = Field(default=10, ge=1, le=1000, description="hops followed looking for a cycle")
 
 
 @register
 class NoCyclesCheck(ViolationCheck[NoCyclesConfig]):
     kind = "no_cycles"
+    summary = "no row reaches itself by following a self-reference"
     noun = "rows in a reference cycle"
 
     def default_name(self) -> str:

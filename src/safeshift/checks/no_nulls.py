@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
@@ -13,13 +14,14 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoNullsConfig(ViolationConfig):
-    column: ColumnRef
-    key: Identifiers | None = None  # columns naming an offending row; default: the primary key
+    column: ColumnRef = Field(description="the column that must be filled")
+    key: Identifiers | None = Field(default=None, description="columns naming an offending row; default: the primary key")
 
 
 @register
 class NoNullsCheck(ViolationCheck[NoNullsConfig]):
     kind = "no_nulls"
+    summary = "a column is filled in every row"
     noun = "rows with NULL"
 
     @property

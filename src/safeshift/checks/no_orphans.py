@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -21,9 +21,11 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoOrphansConfig(ViolationConfig):
-    child: ColumnRefs
-    parent: ColumnRefs
-    key: Identifiers | None = None  # child columns naming an offending row; default: its primary key
+    child: ColumnRefs = Field(description="the referencing column(s)")
+    parent: ColumnRefs = Field(description="the referenced column(s), as many as child")
+    key: Identifiers | None = Field(
+        default=None, description="child columns naming an offending row; default: its primary key"
+    )
 
     @model_validator(mode="after")
     def _same_arity(self) -> NoOrphansConfig:
@@ -39,6 +41,7 @@ class NoOrphansConfig(ViolationConfig):
 @register
 class NoOrphansCheck(ViolationCheck[NoOrphansConfig]):
     kind = "no_orphans"
+    summary = "every non-NULL reference points at an existing row"
     noun = "orphaned rows"
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckContext, CheckResult, ExpectConfig, register
@@ -18,13 +19,14 @@ from safeshift.expectations import Expectation, SnapshotMissing
 
 
 class RowCountConfig(ExpectConfig):
-    table: TableName
-    expect: str = "== snapshot"
+    table: TableName = Field(description="the table counted")
+    expect: str = Field(default="== snapshot", description='e.g. "== snapshot", ">= 1", "== snapshot.users - 3"')
 
 
 @register
 class RowCountCheck(Check[RowCountConfig]):
     kind = "row_count"
+    summary = "a table's row count meets an expectation, often relative to the snapshot"
 
     def default_name(self) -> str:
         return f"{self.config.table} row count {self.config.expect}"

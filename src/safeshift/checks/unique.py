@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
@@ -17,13 +18,14 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class UniqueConfig(ViolationConfig):
-    table: TableName
-    columns: Identifiers
+    table: TableName = Field(description="the table")
+    columns: Identifiers = Field(description="no two rows share these values")
 
 
 @register
 class UniqueCheck(ViolationCheck[UniqueConfig]):
     kind = "unique"
+    summary = "no two rows share the same values in columns"
     weighted = True  # offenders are (values..., copies): a duplicate gaining a copy is new
     noun = "rows repeating another row's values"
 

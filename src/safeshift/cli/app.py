@@ -189,6 +189,18 @@ def check(
     render.finish(report, json_out, render.check_report)
 
 
+@app.command("checks")
+def checks_cmd(json_out: JsonOpt = False) -> None:
+    """List the check kinds a plan may use, each with its keys, their types and defaults.
+
+    Example: safeshift checks --json
+    """
+    from safeshift import api
+
+    kinds = _call(api.check_kinds)
+    render.finish(kinds, json_out, render.check_kinds)
+
+
 @app.command("lint")
 def lint_cmd(
     files: Annotated[list[Path] | None, typer.Argument(metavar="[SQL_FILE]...", help="SQL files to lint instead of the plan's pending migration.")] = None,

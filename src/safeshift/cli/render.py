@@ -21,7 +21,7 @@ from safeshift.errors import ExitCode
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from safeshift.api import CheckReport, LintReport, RestoreResult, Status
+    from safeshift.api import CheckKinds, CheckReport, LintReport, RestoreResult, Status
     from safeshift.demo import DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo
@@ -242,6 +242,19 @@ def check_report(report: CheckReport) -> None:
         table.add_row(mark, esc(r.name), esc(r.value), esc(r.expected or ""), esc(offending))
     out.print(table)
     out.print("[green]all checks passed[/]" if report.passed else "[red]checks failed[/]")
+
+
+def check_kinds(kinds: CheckKinds) -> None:
+    """Each kind, what it proves, and a table of its keys."""
+    for doc in kinds.kinds:
+        out.print(f"[bold]{esc(doc.kind)}[/]: {esc(doc.summary)}", soft_wrap=True)
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 4))
+        for key in doc.keys:
+            default = "[bold]required[/]" if key.required else esc(key.default_text)
+            table.add_row(esc(key.name), esc(key.type), default, esc(key.description))
+        out.print(table)
+    common = ", ".join(f"{k.name} ({k.description})" for k in kinds.common)
+    say(f"Every kind also takes {common}.", soft_wrap=True)
 
 
 def lint_report(report: LintReport) -> None:
