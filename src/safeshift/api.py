@@ -113,8 +113,11 @@ def rollback_run(
 
 @dataclass
 class CheckReport:
+    """The checks' results; with no checks to run, a warning (and exit 0: nothing failed)."""
+
     phase: str
     results: list[CheckResult]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -125,7 +128,12 @@ class CheckReport:
         return 0 if self.passed else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
+        return {
+            "phase": self.phase,
+            "passed": self.passed,
+            "checks": [r.to_dict() for r in self.results],
+            "warnings": list(self.warnings),
+        }
 
 
 @contextlib.contextmanager
@@ -162,13 +170,21 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
     Snapshot-relative expectations compare against the current row counts.
     """
     from safeshift.checks import CheckContext, build_checks, capture_baseline, run_checks
+    from safeshift.checks.references import missing_references
+    from safeshift.errors import PlanProblems
 
     loaded = load(plan)
     if phase not in ("pre", "post"):
         raise ConfigError(f"--phase: expected pre or post, got {phase!r}")
     dialect = _open(loaded)
     checks = build_checks(loaded, phase)
+    if not checks:
+        where = f"[[checks.{phase}]]"
+        return CheckReport(phase, [], [f"no {phase}-checks defined in {loaded.source.name} ({where}): nothing was checked"])
     with _connected(dialect) as conn:
+        missing = missing_references(checks, conn)  # the plan's mistake (exit 2), not a failed check
+        if missing:
+            raise PlanProblems(loaded.source.name, missing)
         snapshot = dialect.row_counts(conn)
         conn.rollback()
         # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
@@ -203,9 +219,10 @@ def check_kinds() -> CheckKinds:
 
 def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
     """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
-    from safeshift.config.load import backup_dir
+    from safeshift.config.load import backup_dir, resolve_workdir
     from safeshift.run.context import new_run_id
     from safeshift.run.manifest import write_manifest
+    from safeshift.run.retention import prune_backups
     from safeshift.secrets import safe_url
 
     loaded = load(plan)
@@ -221,6 +238,8 @@ def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) 
             info.verify_detail = dialect.verify_backup(info, snapshot, run_id, method=loaded.backup.verify)
             info.verified = True
         write_manifest(Path(info.path), safe_url(dialect.url), run_id, snapshot)
+        workdir_now = resolve_workdir(loaded, workdir)
+        prune_backups(folder, safe_url(dialect.url), loaded.backup.keep, workdir=workdir_now, current=Path(info.path))
         return info
     finally:
         engine.dispose()

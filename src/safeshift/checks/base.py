@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
+from safeshift.checks.common import Reference
 from safeshift.expectations import Expectation, ExpectationError
 from safeshift.registry import Registry
 from safeshift.secrets import first_line
@@ -176,6 +177,11 @@ class Check(ABC, Generic[C]):
 
     def validate(self) -> None:
         """What a kind can check when the plan loads, beyond its keys: ValueError("key: problem")."""
+
+    def references(self) -> Sequence[Reference]:
+        """The tables and columns this check's keys name, looked up before anything runs
+        (a missing one is a configuration error naming the key, not a failed check)."""
+        return ()
 
     def run(self, ctx: CheckContext) -> CheckResult:
         """Measure, timing it; a failing query is a failed check, never a crash."""

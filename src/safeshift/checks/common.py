@@ -119,6 +119,26 @@ class TableRef:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A table (and columns of it) a check's key names; preflight looks each one up."""
+
+    key: str  # the check's key that names it, e.g. "child"
+    table: TableRef
+    columns: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, key: str, table: str | TableRef, columns: Sequence[str] | None = ()) -> Reference:
+        ref = table if isinstance(table, TableRef) else TableRef.parse(table)
+        return cls(key, ref, tuple(columns or ()))
+
+    @classmethod
+    def columns_of(cls, key: str, refs: str | Sequence[str]) -> Reference:
+        """From ``table.column`` text (or a list of them, one table)."""
+        parsed = ColumnsRef.parse(refs)
+        return cls(key, parsed.table, parsed.columns)
+
+
+@dataclass(frozen=True)
 class ColumnsRef:
     """One or more columns of one table (``users.family_id``, or a composite key)."""
 

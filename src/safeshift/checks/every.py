@@ -7,6 +7,7 @@ parameters, so no SQL fragment from the plan is ever spliced into the query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from safeshift.checks.common import (
     ColumnRef,
     ColumnsRef,
     Identifier,
+    Reference,
     Scalar,
     TableName,
     TableRef,
@@ -43,6 +45,14 @@ class EveryCheck(ViolationCheck[EveryConfig]):
 
     def violation_noun(self) -> str:
         return f"{self.config.table} rows with fewer than {self.config.min} related {self.config.related}"
+
+    def references(self) -> Sequence[Reference]:
+        cfg = self.config
+        related = Reference.columns_of("related", cfg.related)
+        refs = [Reference.of("table", cfg.table), Reference.of("key", cfg.table, [cfg.key]), related]
+        if cfg.related_filter:
+            refs.append(Reference.of("related_filter", related.table, list(cfg.related_filter)))
+        return refs
 
     def default_name(self) -> str:
         where = "".join(f" with {k} = {v!r}" for k, v in self.config.related_filter.items())

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
-from safeshift.checks.common import Identifiers, TableName, TableRef
+from safeshift.checks.common import Identifiers, Reference, TableName, TableRef
 
 
 class IndexExistsConfig(CheckConfig):
@@ -27,6 +27,9 @@ class IndexExistsConfig(CheckConfig):
 class IndexExistsCheck(Check[IndexExistsConfig]):
     kind = "index_exists"
     summary = "an index (or unique constraint, or primary key) leads with these columns"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table), Reference.of("columns", self.config.table, self.config.columns)]
 
     def default_name(self) -> str:
         return f"index on {self.config.table}({', '.join(self.config.columns)})"

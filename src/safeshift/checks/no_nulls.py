@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
-from safeshift.checks.common import ColumnRef, ColumnsRef, Identifiers, key_columns
+from safeshift.checks.common import ColumnRef, ColumnsRef, Identifiers, Reference, key_columns
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
@@ -27,6 +28,12 @@ class NoNullsCheck(ViolationCheck[NoNullsConfig]):
     @property
     def ref(self) -> ColumnsRef:
         return ColumnsRef.parse(self.config.column)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.columns_of("column", self.config.column)]
+        if self.config.key:
+            refs.append(Reference.of("key", self.ref.table, self.config.key))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.config.column} has no NULLs"

@@ -7,6 +7,7 @@ orphan, as with SQL's default ``MATCH SIMPLE`` foreign keys.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from safeshift.checks.base import register
-from safeshift.checks.common import ColumnRefs, ColumnsRef, Identifiers, all_not_null, key_columns
+from safeshift.checks.common import (
+    ColumnRefs,
+    ColumnsRef,
+    Identifiers,
+    Reference,
+    all_not_null,
+    key_columns,
+)
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
@@ -51,6 +59,12 @@ class NoOrphansCheck(ViolationCheck[NoOrphansConfig]):
     @property
     def parent(self) -> ColumnsRef:
         return ColumnsRef.parse(self.config.parent)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.columns_of("child", self.config.child), Reference.columns_of("parent", self.config.parent)]
+        if self.config.key:
+            refs.append(Reference.of("key", self.child.table, self.config.key))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.child} has no orphans in {self.parent}"

@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
-from safeshift.checks.common import TableName, TableRef, render
+from safeshift.checks.common import Reference, TableName, TableRef, render
 
 
 class NotEmptyConfig(CheckConfig):
@@ -21,6 +21,9 @@ class NotEmptyConfig(CheckConfig):
 class NotEmptyCheck(Check[NotEmptyConfig]):
     kind = "not_empty"
     summary = "the table has at least one row"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table)]
 
     def default_name(self) -> str:
         return f"{self.config.table} is not empty"

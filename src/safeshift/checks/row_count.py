@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckContext, CheckResult, ExpectConfig, register
-from safeshift.checks.common import TableName, TableRef, render
+from safeshift.checks.common import Reference, TableName, TableRef, render
 from safeshift.expectations import Expectation, SnapshotMissing
 
 
@@ -27,6 +27,9 @@ class RowCountConfig(ExpectConfig):
 class RowCountCheck(Check[RowCountConfig]):
     kind = "row_count"
     summary = "a table's row count meets an expectation, often relative to the snapshot"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table)]
 
     def default_name(self) -> str:
         return f"{self.config.table} row count {self.config.expect}"

@@ -42,7 +42,15 @@ from safeshift.checks.base import (
     CheckResult,
     register,
 )
-from safeshift.checks.common import Identifiers, TableName, TableRef, identity, primary_key, render
+from safeshift.checks.common import (
+    Identifiers,
+    Reference,
+    TableName,
+    TableRef,
+    identity,
+    primary_key,
+    render,
+)
 
 Cols = Sequence[sa.ColumnElement[Any]]
 
@@ -175,6 +183,14 @@ class TableUnchangedCheck(Check[TableUnchangedConfig]):
     @property
     def ref(self) -> TableRef:
         return TableRef.parse(self.config.table)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.of("table", self.ref)]
+        for key in ("key", "columns"):
+            names = getattr(self.config, key)
+            if names:
+                refs.append(Reference.of(key, self.ref, names))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.config.table} unchanged"

@@ -169,7 +169,10 @@ def run_result(result: RunResult) -> None:
         out.print(table)
     for st in result.statements:
         size = st.table_size or {}
-        rows = f", ~{size['rows']:,} rows" if size.get("rows") is not None else ""
+        count, source = size.get("estimated_rows", size.get("rows")), size.get("source")
+        rows = ""
+        if count is not None:
+            rows = f", {count:,} rows (exact)" if source == "exact" else f", ~{count:,} rows ({esc(source or 'estimate')})"
         lock = f"  [dim]lock: {esc(st.lock)} on {esc(st.table or '?')}{rows}[/]" if st.lock else ""
         out.print(f"[bold]{esc(st.phase)}[/]: {esc(st.what)}{lock}")
         if st.sql:
@@ -211,6 +214,8 @@ def run_result(result: RunResult) -> None:
     if result.approval:
         a = result.approval
         out.print(f"approved: digest {esc(a.digest)} by {esc(a.by)} at {esc(a.at)}")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)
     style = _OUTCOME_STYLE.get(result.outcome, "bold")
     out.print(f"[{style}]{esc(result.outcome)}[/]: {esc(result.message)}", soft_wrap=True)
     if result.report:
@@ -233,6 +238,10 @@ def confirm_restore() -> bool:
 
 
 def check_report(report: CheckReport) -> None:
+    if not report.results:  # never "all checks passed" when nothing was checked
+        for warning in report.warnings:
+            out.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)
+        return
     table = Table(title=f"{esc(report.phase)}-checks")
     for col in ("", "check", "value", "expected", "offending"):
         table.add_column(col)
@@ -265,7 +274,8 @@ def lint_report(report: LintReport) -> None:
         info = next((s for s in report.statements if s.index == f.statement), None)
         style = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
         code = f"[{style}]{esc(f.code)} {esc(f.severity)}[/]" + (" (suppressed)" if f.suppressed else "")
-        table.add_row(str(f.statement), esc(info.lock) if info else "", esc(f.table or ""), code, esc(f.message))
+        size = f" ({info.table_size.describe()})" if info is not None and info.table_size is not None and f.table else ""
+        table.add_row(str(f.statement), esc(info.lock) if info else "", esc((f.table or "") + size), code, esc(f.message))
     out.print(table)
     blocking = len(report.blocking)
     out.print(f"{len(report.findings)} findings, {blocking} at or above fail_on = {esc(report.fail_on)}")

@@ -278,6 +278,7 @@ class RunResult:
     report: str | None = None
     report_md: str | None = None
     journal: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what is not wrong but a person should know
 
     @property
     def seconds(self) -> float:
@@ -313,4 +314,5 @@ class RunResult:
             "report": self.report,
             "report_md": self.report_md,
             "journal": self.journal,
+            "warnings": list(self.warnings),
         }
