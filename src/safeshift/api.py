@@ -184,7 +184,7 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
     with _connected(dialect) as conn:
         missing = missing_references(checks, conn)  # the plan's mistake (exit 2), not a failed check
         if missing:
-            raise PlanProblems(loaded.source.name, missing)
+            raise PlanProblems(loaded.source.name, [str(m) for m in missing])
         snapshot = dialect.row_counts(conn)
         conn.rollback()
         # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.

@@ -9,6 +9,7 @@ instead of the driver's error about an internal alias such as ``c.parent_id``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,20 +75,31 @@ def _problem(schema: _Schema, ref: Reference, when: str) -> str | None:
     return f"table {ref.table} has no {what}{when} (its columns: {_listing(columns)})"
 
 
-def missing_references(checks: Sequence[Check[Any]], conn: Connection, when: str = "") -> list[str]:
-    """One problem per check key naming a table or column ``conn``'s database lacks, as
-    ``checks.<phase>[i].<key> (check '<name>'): <what is missing>``. ``when`` is said after
-    what is missing (" after the migration to 0002")."""
+@dataclass(frozen=True)
+class Missing:
+    """A check key naming what the database lacks; ``str()`` is the problem's line."""
+
+    check: Check[Any]
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"checks.{self.check.phase}[{self.check.index}].{self.key} (check {self.check.name!r}): {self.problem}"
+
+
+def missing_references(checks: Sequence[Check[Any]], conn: Connection, when: str = "") -> list[Missing]:
+    """Each check key naming a table or column ``conn``'s database lacks (a missing table once
+    per check). ``when`` is said after what is missing (" after the migration to 0002")."""
     schema = _Schema(conn)
-    problems: list[str] = []
+    found: list[Missing] = []
     for check in checks:
-        said: set[str] = set()  # a missing table is named once per check, not once per key naming it
+        said: set[str] = set()
         for ref in check.references():
             problem = _problem(schema, ref, when)
             if problem is None or problem in said:
                 continue
             said.add(problem)
-            problems.append(f"checks.{check.phase}[{check.index}].{ref.key} (check {check.name!r}): {problem}")
+            found.append(Missing(check, ref.key, problem))
     if conn.in_transaction():
         conn.rollback()
-    return problems
+    return found

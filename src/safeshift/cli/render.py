@@ -274,8 +274,7 @@ def lint_report(report: LintReport) -> None:
         info = next((s for s in report.statements if s.index == f.statement), None)
         style = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
         code = f"[{style}]{esc(f.code)} {esc(f.severity)}[/]" + (" (suppressed)" if f.suppressed else "")
-        size = f" ({info.table_size.describe()})" if info is not None and info.table_size is not None and f.table else ""
-        table.add_row(str(f.statement), esc(info.lock) if info else "", esc((f.table or "") + size), code, esc(f.message))
+        table.add_row(str(f.statement), esc(info.lock) if info else "", esc(f.table or ""), code, esc(f.message))
     out.print(table)
     blocking = len(report.blocking)
     out.print(f"{len(report.findings)} findings, {blocking} at or above fail_on = {esc(report.fail_on)}")

@@ -50,9 +50,10 @@ def _validation(ctx: RunContext) -> str:
     if skipped is not None:
         return f"post-checks on a schema-only copy: skipped ({skipped})"
     target = ctx.result.target_revision or ctx.plan.migration.target
+    count = len(ctx.post_checks)
     return (
         f"schema-only copy (no rows) migrated to {target}: every post-check ran there without an error "
-        f"({len(ctx.post_checks)} checks)"
+        f"({count} check{'s' if count != 1 else ''})"
     )
 
 

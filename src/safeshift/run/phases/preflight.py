@@ -75,7 +75,7 @@ def preflight(ctx: RunContext, conn: Connection) -> None:
         # a table or column a pre-check names and the database lacks is the plan's mistake (exit 2)
         missing = missing_references(ctx.pre_checks, conn)
         if missing:
-            raise PlanProblems(plan.source.name, missing)
+            raise PlanProblems(plan.source.name, [str(m) for m in missing])
         failed = [r for r in ctx.run_checks(conn, ctx.pre_checks, None) if not r.passed]
         if failed:
             raise Stop("blocked", failure_message("pre-check", failed), ExitCode.CHECKS_FAILED)
