@@ -70,7 +70,9 @@ def apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> st
         with (
             ctx.dialect.apply_transactions(conn),  # as apply begins its transactions on the target
             ctx.dialect.settings_on_every_connection(ctx.plan.apply.lock_timeout),
-            backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf,
+            backfill_context(
+                checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p), isolated=True
+            ) as bf,
         ):
             try:
                 migrate(ctx, conn, outputs.append)
