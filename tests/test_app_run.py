@@ -33,7 +33,7 @@ def test_success_runs_smoke_and_watch_and_ends_out_of_maintenance(tmp_path: Path
     run = result.run
     assert run.outcome == "succeeded", run.message
     names = [p.name for p in run.phases]
-    assert names == ["preflight", "snapshot", "backup", "maintenance:on", "apply", "verify",
+    assert names == ["preflight", "validate", "snapshot", "backup", "maintenance:on", "apply", "verify",
                      "maintenance:off", "smoke", "watch"]
     assert [p.name for p in run.smoke] == ["health", "login", "me", "family"]
     assert all(p.passed for p in run.smoke)

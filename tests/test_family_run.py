@@ -71,7 +71,7 @@ def test_success(db_kind: str, demo_dir: Path, demo_db: str) -> None:
     assert "families" in state["tables"]
     assert state["counts"]["families"] == result.data.parents
     assert state["counts"]["users"] == result.data.users
-    full = ["preflight", "snapshot", "backup", "maintenance:on", "apply", "verify", "maintenance:off", "smoke", "watch"]
+    full = ["preflight", "validate", "snapshot", "backup", "maintenance:on", "apply", "verify", "maintenance:off", "smoke", "watch"]
     assert [p.name for p in result.run.phases] == full
     assert all(c.passed for c in result.run.checks)
     assert result.run.backup is not None and result.run.backup.verified

@@ -104,7 +104,7 @@ def test_disk_full_while_writing_backup(family: URL, tiny_disk: Path, tmp_path: 
     plan = make_plan(tmp_path)
     text = plan.read_text().replace(
         'directory = ".safeshift/backups"', f'directory = "{tiny_disk}/backups"\nmin_free_ratio = 0'
-    )
+    ) + "\n[preflight]\nschema_copy = false\n"  # the schema-only copy (SQLite: a file there) would hit it first
     plan.write_text(text)
     result = run_plan(load_plan(plan))
     assert result.outcome == "blocked" and int(result.exit_code) == 2, result.message

@@ -44,7 +44,7 @@ def test_good_plan_loads_with_defaults(tmp_path: Path, monkeypatch: pytest.Monke
 def test_env_default_syntax(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SS_TEST_URL", raising=False)
     plan = load_plan(write(tmp_path, GOOD.replace("${SS_TEST_URL}", "${SS_TEST_URL:-sqlite:///d.db}")))
-    assert plan.database_url().database == "d.db"
+    assert plan.database_url().database == str(tmp_path / "d.db")  # relative to the plan's folder
 
 
 BAD_PLANS = {

@@ -11,7 +11,7 @@ import safeshift
 PACKAGE = Path(safeshift.__file__).parent
 MAX_MODULE_LINES = 700
 MAX_CLASS_LINES = 300
-PHASES = ["preflight", "snapshot", "backup", "rehearse", "approve", "maintenance", "apply", "verify",
+PHASES = ["preflight", "validate", "snapshot", "backup", "rehearse", "approve", "maintenance", "apply", "verify",
           "cutover", "rollback", "prove"]
 
 

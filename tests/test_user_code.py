@@ -126,7 +126,9 @@ def test_checks_leave_the_session_writable_for_the_migration(items_db: ItemsDb, 
 def test_a_capture_that_fails_stops_the_run_at_the_snapshot(items_db: ItemsDb, tmp_path: Path) -> None:
     """A check that cannot record "before" could not judge "after": stop while nothing changed."""
     check = 'name = "items stay"\nkind = "table_unchanged"\ntable = "items"\nkey = ["no_such_column"]'
-    result = api.run_plan(write_plan(tmp_path / "plan", "post", check), workdir=tmp_path / "w")
+    # without the schema-copy validation, which names the missing column before the snapshot (exit 2)
+    plan = items_plan(tmp_path / "plan", f'\n[preflight]\nschema_copy = false\n\n[[checks.post]]\n{check}\n')
+    result = api.run_plan(plan, workdir=tmp_path / "w")
     assert result.outcome == "blocked" and result.exit_code == ExitCode.CHECKS_FAILED, result.message
     assert "snapshot: capturing 'items stay' failed" in result.message
     assert [p.name for p in result.phases] == ["preflight", "snapshot"]

@@ -124,8 +124,11 @@ def rollback_run(
 
 @dataclass
 class CheckReport:
+    """The checks' results; with no checks to run, a warning (and exit 0: nothing failed)."""
+
     phase: str
     results: list[CheckResult]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -136,7 +139,12 @@ class CheckReport:
         return 0 if self.passed else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"phase": self.phase, "passed": self.passed, "checks": [r.to_dict() for r in self.results]}
+        return {
+            "phase": self.phase,
+            "passed": self.passed,
+            "checks": [r.to_dict() for r in self.results],
+            "warnings": list(self.warnings),
+        }
 
 
 @contextlib.contextmanager
@@ -173,13 +181,21 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
     Snapshot-relative expectations compare against the current row counts.
     """
     from safeshift.checks import CheckContext, build_checks, capture_baseline, run_checks
+    from safeshift.checks.references import missing_references
+    from safeshift.errors import PlanProblems
 
     loaded = load(plan)
     if phase not in ("pre", "post"):
         raise ConfigError(f"--phase: expected pre or post, got {phase!r}")
     dialect = _open(loaded)
     checks = build_checks(loaded, phase)
+    if not checks:
+        where = f"[[checks.{phase}]]"
+        return CheckReport(phase, [], [f"no {phase}-checks defined in {loaded.source.name} ({where}): nothing was checked"])
     with _connected(dialect) as conn:
+        missing = missing_references(checks, conn)  # the plan's mistake (exit 2), not a failed check
+        if missing:
+            raise PlanProblems(loaded.source.name, [str(m) for m in missing])
         snapshot = dialect.row_counts(conn)
         conn.rollback()
         # Outside a run "before" is now: snapshot-relative and before/after checks compare with it.
@@ -189,14 +205,35 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
         return CheckReport(phase, run_checks(checks, ctx))
 
 
+@dataclass
+class CheckKinds:
+    """Every check kind with its keys (type, default, description), read from the kinds' models."""
+
+    kinds: list[Any]  # safeshift.checks.catalog.KindDoc
+    common: list[Any]  # the keys every kind takes (KeyDoc)
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kinds": [k.to_dict() for k in self.kinds], "common_keys": [k.to_dict() for k in self.common]}
+
+
+def check_kinds() -> CheckKinds:
+    """The check kinds a plan may use (``kind = ...``) and each one's keys, generated from the models."""
+    import safeshift.checks  # noqa: F401  (registers the built-in kinds)
+    from safeshift.checks.catalog import catalog, common_keys
+
+    return CheckKinds(kinds=catalog(), common=list(common_keys()))
+
+
 # -- backup, restore ----------------------------------------------------------------------------
 
 
 def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) -> BackupInfo:
     """Take (and verify, as the plan's ``[backup] verify`` says) a backup outside a run."""
-    from safeshift.config.load import backup_dir
+    from safeshift.config.load import backup_dir, resolve_workdir
     from safeshift.run.context import new_run_id
     from safeshift.run.manifest import write_manifest
+    from safeshift.run.retention import prune_backups
     from safeshift.secrets import safe_url
 
     loaded = load(plan)
@@ -212,6 +249,8 @@ def backup(plan: PlanLike, *, workdir: Path | None = None, verify: bool = True) 
             info.verify_detail = dialect.verify_backup(info, snapshot, run_id, method=loaded.backup.verify)
             info.verified = True
         write_manifest(Path(info.path), safe_url(dialect.url), run_id, snapshot)
+        workdir_now = resolve_workdir(loaded, workdir)
+        prune_backups(folder, safe_url(dialect.url), loaded.backup.keep, workdir=workdir_now, current=Path(info.path))
         return info
     finally:
         engine.dispose()
@@ -664,6 +703,7 @@ def demo_relationships(
 
 __all__ = [
     "BaselineResult",
+    "CheckKinds",
     "CheckReport",
     "History",
     "LintReport",
@@ -673,6 +713,7 @@ __all__ = [
     "backup",
     "baseline",
     "check",
+    "check_kinds",
     "demo_family",
     "demo_relationships",
     "init",

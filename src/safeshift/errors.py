@@ -6,7 +6,7 @@ exit with a documented code instead of a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import IntEnum
 
 
@@ -37,6 +37,25 @@ class SafeshiftError(Exception):
 
 class ConfigError(SafeshiftError):
     """The plan file, a URL or an argument is wrong (exit 2)."""
+
+
+class PlanProblems(ConfigError):
+    """Every problem found in a plan file at once, each ``key: what is wrong``.
+
+    One problem reads as one line (``safeshift.toml: migration.targte: unknown key``); several
+    are listed one per line under a count, so a person fixes them all in one go instead of
+    meeting them one run at a time.
+    """
+
+    def __init__(self, filename: str, problems: Sequence[str]) -> None:
+        self.filename = filename
+        self.problems = [" ".join(p.split()) for p in problems if p.strip()] or ["invalid plan"]
+        if len(self.problems) == 1:
+            text = f"{filename}: {self.problems[0]}"
+        else:
+            text = f"{filename}: {len(self.problems)} problems:" + "".join(f"\n  {p}" for p in self.problems)
+        super().__init__(text)
+        self.args = (text,)  # the lines stay lines (the base class joins whitespace)
 
 
 class ConnectError(SafeshiftError):

@@ -21,9 +21,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from safeshift.app.template import render, render_data
-from safeshift.config.messages import validation_message
+from safeshift.config.messages import problems
 from safeshift.config.models import DEFAULT_PLAN, HttpMethod, MaintenanceSpec, Url
-from safeshift.errors import ConfigError, SafeshiftError
+from safeshift.errors import ConfigError, PlanProblems, SafeshiftError
 from safeshift.registry import Registry
 from safeshift.secrets import redact
 
@@ -102,9 +102,7 @@ def build_maintenance(
     try:
         config = cls.Config.model_validate(section.model_dump())
     except ValidationError as exc:
-        message = validation_message(source, exc)
-        head, _, rest = message.partition(": ")
-        raise ConfigError(redact(f"{head}: maintenance.{rest}")) from None
+        raise PlanProblems(source, [redact(p) for p in problems(exc, "maintenance")]) from None
     return cls(config, base_dir=base_dir)
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -245,6 +247,59 @@ def check_probe_environment(probes: Sequence[SmokeProbe], where: str = "smoke") 
             missing = unset_env(text)
             if missing:
                 raise ConfigError(f"{where} {probe.name!r} {field}: environment variable {missing} is not set")
+
+
+def unreachable_hosts(probes: Sequence[SmokeProbe], timeout: float = 5.0) -> list[str]:
+    """One problem per probe host that does not accept a TCP connection, as
+    ``smoke[i] ('name'): http://host:port does not answer (why)``.
+
+    For preflight: the application must be up before the run takes it down, or the smoke
+    test after the cutover fails for a reason that was there all along. Only the scheme,
+    host and port of each URL count (its ``${ENV}`` filled in); a host that comes from a
+    capture (``{var}``) cannot be known yet and is skipped. Each host is tried once.
+    """
+    problems: list[str] = []
+    tried: dict[tuple[str, int], str | None] = {}
+    for index, probe in enumerate(probes):
+        target = _host_of(probe)
+        if target is None:
+            continue
+        scheme, host, port = target
+        if (host, port) not in tried:
+            tried[(host, port)] = _connect_error(host, port, min(timeout, probe.timeout or timeout))
+        error = tried[(host, port)]
+        if error is not None:
+            shown = f"[{host}]" if ":" in host else host
+            problems.append(f"smoke[{index}] ({probe.name!r}): {scheme}://{shown}:{port} does not answer ({error})")
+    return problems
+
+
+def _host_of(probe: SmokeProbe) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of the probe's URL, or None when a capture decides the host."""
+    try:
+        url = render(probe.url, None, f"smoke {probe.name!r} url", secret=False)
+    except SafeshiftError:
+        return None  # a missing ${ENV} is reported by check_probe_environment
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host or "{" in parts.netloc:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+def _connect_error(host: str, port: int, timeout: float) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except TimeoutError:
+        return f"no answer within {timeout:g}s"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 def unset_env(text: str) -> str | None:

@@ -132,13 +132,14 @@ class BackfillContext:
     throttle: Throttle | None = None
     results: list[BackfillResult] = field(default_factory=list)
     parent: BackfillContext | None = None
+    isolated: bool = False  # results stay here (a scratch copy's backfills are not the target's)
 
     def collect(self, result: BackfillResult) -> None:
         """Keep a result here and in every enclosing context (a demo around the runner sees it too)."""
         ctx: BackfillContext | None = self
         while ctx is not None:
             ctx.results.append(result)
-            ctx = ctx.parent
+            ctx = None if ctx.isolated else ctx.parent
 
 
 _CONTEXT: ContextVar[BackfillContext | None] = ContextVar("safeshift_backfill_context", default=None)
@@ -150,11 +151,13 @@ def backfill_context(
     checkpoints: CheckpointStore | None = None,
     progress: ProgressFn | None = None,
     throttle: Throttle | None = None,
+    isolated: bool = False,
 ) -> Iterator[BackfillContext]:
     """Set checkpoint store, progress callback and throttle for backfills run inside the block.
 
     Contexts nest: what the inner one leaves unset comes from the outer one, and results are
-    collected by both.
+    collected by both, unless ``isolated`` (backfills on a scratch copy: their results are
+    the copy's alone).
     """
     parent = _CONTEXT.get()
     ctx = BackfillContext(
@@ -162,6 +165,7 @@ def backfill_context(
         progress=progress or (parent.progress if parent else None),
         throttle=throttle or (parent.throttle if parent else None),
         parent=parent,
+        isolated=isolated,
     )
     token = _CONTEXT.set(ctx)
     try:

@@ -5,8 +5,9 @@ Importing this package registers the built-in kinds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -38,9 +39,9 @@ from safeshift.checks.base import (
     get_check_class,
     register,
 )
-from safeshift.config.messages import validation_message
+from safeshift.config.messages import problems as validation_problems
 from safeshift.dialects import DIALECTS
-from safeshift.errors import ConfigError
+from safeshift.errors import ConfigError, PlanProblems
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -54,6 +55,7 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "build_checks",
+    "check_problems",
     "capture_baseline",
     "check_kinds",
     "get_check_class",
@@ -63,34 +65,54 @@ __all__ = [
 
 
 def build_checks(plan: Plan, phase: str) -> list[Check[Any]]:
-    """Turn the plan's ``[[checks.<phase>]]`` entries into check objects (config errors: exit 2)."""
+    """Turn the plan's ``[[checks.<phase>]]`` entries into check objects (config errors: exit 2).
+
+    Every problem of every entry is reported at once (:class:`~safeshift.errors.PlanProblems`).
+    """
     specs = plan.checks.pre if phase == "pre" else plan.checks.post
+    checks, problems = check_problems([spec.model_dump() for spec in specs], phase, plan.base_dir)
+    if problems:
+        raise PlanProblems(plan.source.name, problems)
+    return checks
+
+
+def check_problems(specs: Sequence[Any], phase: str, base_dir: Path | None) -> tuple[list[Check[Any]], list[str]]:
+    """The checks ``specs`` (dicts as read from TOML) build, and every problem with them as
+    ``checks.<phase>[i].key: problem``. An entry that is not a table or has no string ``kind``
+    is left to the plan's models, which name that problem themselves."""
     checks: list[Check[Any]] = []
+    problems: list[str] = []
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
         where = f"checks.{phase}[{index}]"
-        cls = CHECK_KINDS.get(spec.kind, where=f"{plan.source.name}: {where}.kind")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("kind"), str):
+            continue
         try:
-            config = cls.Config.model_validate(spec.model_dump())
+            cls = CHECK_KINDS.get(spec["kind"], where=f"{where}.kind")
+        except ConfigError as exc:
+            problems.append(exc.message)
+            continue
+        try:
+            config = cls.Config.model_validate(dict(spec))
         except ValidationError as exc:
-            message = validation_message(plan.source.name, exc)
-            head, _, rest = message.partition(": ")
-            # rest is "key: problem", or ": problem" when the check as a whole is wrong
-            raise ConfigError(f"{head}: {where}{rest if rest.startswith(': ') else '.' + rest}") from None
+            problems.extend(validation_problems(exc, where))
+            continue
         check = cls(config, phase, index)
-        check.base_dir = plan.base_dir
+        check.base_dir = base_dir  # the plan's folder: python checks import from it
         if check.name in seen:  # results, baselines and the watch go by name
-            raise ConfigError(
-                f"{plan.source.name}: {where}.name: {check.name!r} is also the name of checks.{phase}[{seen[check.name]}]; "
+            problems.append(
+                f"{where}.name: {check.name!r} is also the name of checks.{phase}[{seen[check.name]}]; "
                 "names must differ (set name)"
             )
+            continue
         seen[check.name] = index
         try:
             check.validate()
         except ValueError as exc:
-            raise ConfigError(f"{plan.source.name}: {where}.{exc}") from None
+            problems.append(f"{where}.{exc}")
+            continue
         checks.append(check)
-    return checks
+    return checks, problems
 
 
 # progress(done, total) after each check: checks over large tables take long enough to show

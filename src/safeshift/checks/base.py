@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
+from safeshift.checks.common import Reference
 from safeshift.expectations import Expectation, ExpectationError
 from safeshift.registry import Registry
 from safeshift.secrets import first_line
@@ -31,15 +32,15 @@ class CheckConfig(BaseModel):
     """Keys common to every check kind; subclasses add their own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    kind: str
-    name: str | None = None
-    description: str | None = None
+    kind: str = Field(description="the check kind (this table's first column)")
+    name: str | None = Field(default=None, description="shown in results and named by the watch; default: made from the keys")
+    description: str | None = Field(default=None, description="free text for the report")
 
 
 class ExpectConfig(CheckConfig):
     """A check whose measured number is compared with an expectation."""
 
-    expect: str = "== 0"
+    expect: str = Field(default="== 0", description='the expectation, e.g. "== 0", ">= 1", "== snapshot.users"')
 
     @field_validator("expect")
     @classmethod
@@ -119,6 +120,7 @@ class Check(ABC, Generic[C]):
     """
 
     kind: ClassVar[str]
+    summary: ClassVar[str] = ""  # what the kind proves, in one line (``safeshift checks``, the README)
     Config: ClassVar[type[CheckConfig]] = CheckConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -134,6 +136,7 @@ class Check(ABC, Generic[C]):
     def __init__(self, config: C, phase: str, index: int) -> None:
         self.config: C = config
         self.phase = phase
+        self.index = index  # its place in the plan: checks.<phase>[index]
         # The plan's folder, set by build_checks; ctx.base_dir, when given, takes precedence.
         self.base_dir: Path | None = None
         self.name = config.name or self.default_name() or f"{phase}[{index}] {self.kind}"
@@ -174,6 +177,11 @@ class Check(ABC, Generic[C]):
 
     def validate(self) -> None:
         """What a kind can check when the plan loads, beyond its keys: ValueError("key: problem")."""
+
+    def references(self) -> Sequence[Reference]:
+        """The tables and columns this check's keys name, looked up before anything runs
+        (a missing one is a configuration error naming the key, not a failed check)."""
+        return ()
 
     def run(self, ctx: CheckContext) -> CheckResult:
         """Measure, timing it; a failing query is a failed check, never a crash."""

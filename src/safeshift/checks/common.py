@@ -24,6 +24,13 @@ from sqlalchemy.sql.elements import ClauseElement
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
+@dataclass(frozen=True)
+class Shown:
+    """How a key's type is shown in ``safeshift checks`` and the README (metadata of an ``Annotated``)."""
+
+    text: str
+
+
 def _scalar(value: Any) -> Any:
     if not isinstance(value, str | int | float | bool):
         raise PydanticCustomError(
@@ -33,7 +40,7 @@ def _scalar(value: Any) -> Any:
 
 
 # A value a plan may compare with (TOML scalars); bound as a parameter, never inlined.
-Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
+Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar), Shown("string, number or boolean")]
 
 
 def _identifier(value: Any) -> str:
@@ -79,13 +86,16 @@ def _one_table(value: list[str]) -> list[str]:
     return value
 
 
-Identifier = Annotated[str, BeforeValidator(_identifier)]
-TableName = Annotated[str, BeforeValidator(_table_name)]
-ColumnRef = Annotated[str, BeforeValidator(_column_ref)]
+Identifier = Annotated[str, BeforeValidator(_identifier), Shown("column")]
+TableName = Annotated[str, BeforeValidator(_table_name), Shown("table")]
+ColumnRef = Annotated[str, BeforeValidator(_column_ref), Shown("table.column")]
 ColumnRefs = Annotated[
-    list[ColumnRef], BeforeValidator(_names), Field(min_length=1), AfterValidator(_one_table)
+    list[ColumnRef], BeforeValidator(_names), Field(min_length=1), AfterValidator(_one_table),
+    Shown("table.column, or a list of them (one table)"),
 ]
-Identifiers = Annotated[list[Identifier], BeforeValidator(_names), Field(min_length=1)]
+Identifiers = Annotated[
+    list[Identifier], BeforeValidator(_names), Field(min_length=1), Shown("column, or a list of columns")
+]
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,26 @@ class TableRef:
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A table (and columns of it) a check's key names; preflight looks each one up."""
+
+    key: str  # the check's key that names it, e.g. "child"
+    table: TableRef
+    columns: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, key: str, table: str | TableRef, columns: Sequence[str] | None = ()) -> Reference:
+        ref = table if isinstance(table, TableRef) else TableRef.parse(table)
+        return cls(key, ref, tuple(columns or ()))
+
+    @classmethod
+    def columns_of(cls, key: str, refs: str | Sequence[str]) -> Reference:
+        """From ``table.column`` text (or a list of them, one table)."""
+        parsed = ColumnsRef.parse(refs)
+        return cls(key, parsed.table, parsed.columns)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,15 @@ from safeshift.config.compare import OPERATORS, Operator
 
 
 class CountMatchesConfig(CheckConfig):
-    left: str = Field(min_length=1)
-    right: str = Field(min_length=1)
-    op: Operator = "=="
+    left: str = Field(min_length=1, description="SQL returning one number")
+    right: str = Field(min_length=1, description="SQL returning one number")
+    op: Operator = Field(default="==", description="how left compares with right")
 
 
 @register
 class CountMatchesCheck(Check[CountMatchesConfig]):
     kind = "count_matches"
+    summary = "two queries' numbers compared: left op right"
 
     def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [self.config.left.strip(), self.config.right.strip()]

@@ -7,6 +7,7 @@ parameters, so no SQL fragment from the plan is ever spliced into the query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from safeshift.checks.common import (
     ColumnRef,
     ColumnsRef,
     Identifier,
+    Reference,
     Scalar,
     TableName,
     TableRef,
@@ -27,19 +29,30 @@ from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class EveryConfig(ViolationConfig):
-    table: TableName
-    key: Identifier = "id"  # the column of ``table`` that ``related`` refers to
-    related: ColumnRef
-    min: int = Field(default=1, ge=1)
-    related_filter: dict[Identifier, Scalar] = Field(default_factory=dict)
+    table: TableName = Field(description="the table whose every row needs related rows")
+    key: Identifier = Field(default="id", description="the column of table that related refers to")
+    related: ColumnRef = Field(description="the column of the other table that points at table's key")
+    min: int = Field(default=1, ge=1, description="at least this many related rows")
+    related_filter: dict[Identifier, Scalar] = Field(
+        default_factory=dict, description="only related rows with these column values count"
+    )
 
 
 @register
 class EveryCheck(ViolationCheck[EveryConfig]):
     kind = "every"
+    summary = "every row of a table has at least min related rows elsewhere"
 
     def violation_noun(self) -> str:
         return f"{self.config.table} rows with fewer than {self.config.min} related {self.config.related}"
+
+    def references(self) -> Sequence[Reference]:
+        cfg = self.config
+        related = Reference.columns_of("related", cfg.related)
+        refs = [Reference.of("table", cfg.table), Reference.of("key", cfg.table, [cfg.key]), related]
+        if cfg.related_filter:
+            refs.append(Reference.of("related_filter", related.table, list(cfg.related_filter)))
+        return refs
 
     def default_name(self) -> str:
         where = "".join(f" with {k} = {v!r}" for k, v in self.config.related_filter.items())

@@ -19,6 +19,7 @@ from safeshift.checks.no_orphans import NoOrphansCheck
 @register
 class FkValidCheck(NoOrphansCheck):
     kind = "fk_valid"
+    summary = "a real FOREIGN KEY exists and no row violates it"
 
     def default_name(self) -> str:
         return f"foreign key {self.child} → {self.parent}"

@@ -10,21 +10,26 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
-from safeshift.checks.common import Identifiers, TableName, TableRef
+from safeshift.checks.common import Identifiers, Reference, TableName, TableRef
 
 
 class IndexExistsConfig(CheckConfig):
-    table: TableName
-    columns: Identifiers
+    table: TableName = Field(description="the table")
+    columns: Identifiers = Field(description="the index's leading columns, in order")
 
 
 @register
 class IndexExistsCheck(Check[IndexExistsConfig]):
     kind = "index_exists"
+    summary = "an index (or unique constraint, or primary key) leads with these columns"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table), Reference.of("columns", self.config.table, self.config.columns)]
 
     def default_name(self) -> str:
         return f"index on {self.config.table}({', '.join(self.config.columns)})"

@@ -27,13 +27,15 @@ Params = dict[str, Scalar]
 
 
 class LatencyConfig(CheckConfig):
-    query: str = Field(min_length=1)
-    params: Params = Field(default_factory=dict)  # bound as :name in the query
-    budget_ms: float = Field(gt=0)
-    runs: int = Field(default=20, ge=1, le=10_000)
-    warmup: int = Field(default=1, ge=0, le=100)
-    percentile: float = Field(default=95, gt=0, le=100)
-    uses_index: Identifier | None = None
+    query: str = Field(min_length=1, description="the SQL to time")
+    params: Params = Field(default_factory=dict, description="values bound as :name in the query")
+    budget_ms: float = Field(gt=0, description="the percentile's limit in milliseconds")
+    runs: int = Field(default=20, ge=1, le=10_000, description="timed runs")
+    warmup: int = Field(default=1, ge=0, le=100, description="untimed runs first")
+    percentile: float = Field(default=95, gt=0, le=100, description="which percentile is held to the budget")
+    uses_index: Identifier | None = Field(
+        default=None, description="an index the query plan must use (PostgreSQL, MySQL)"
+    )
 
 
 def _walk(node: Any, key: str) -> Iterator[Any]:
@@ -87,6 +89,7 @@ def percentile(samples: Sequence[float], pct: float) -> float:
 @register
 class LatencyCheck(Check[LatencyConfig]):
     kind = "latency"
+    summary = "a query's percentile time stays within a budget, optionally using a named index"
 
     def default_name(self) -> str:
         return f"query p{self.config.percentile:g} under {self.config.budget_ms:g} ms"

@@ -7,6 +7,7 @@ a cycle. Rows that merely lead into a cycle are not reported, only its members.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,21 +15,30 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
-from safeshift.checks.common import Identifier, TableName, TableRef
+from safeshift.checks.common import Identifier, Reference, TableName, TableRef
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoCyclesConfig(ViolationConfig):
-    table: TableName
-    column: Identifier  # the self-reference, e.g. parent_id
-    key: Identifier = "id"  # what it refers to
-    max_depth: int = Field(default=10, ge=1, le=1000)
+    table: TableName = Field(description="the table")
+    column: Identifier = Field(description="the self-reference, e.g. parent_id")
+    key: Identifier = Field(default="id", description="the column it refers to")
+    max_depth: int = Field(default=10, ge=1, le=1000, description="hops followed looking for a cycle")
 
 
 @register
 class NoCyclesCheck(ViolationCheck[NoCyclesConfig]):
     kind = "no_cycles"
+    summary = "no row reaches itself by following a self-reference"
     noun = "rows in a reference cycle"
+
+    def references(self) -> Sequence[Reference]:
+        cfg = self.config
+        return [
+            Reference.of("table", cfg.table),
+            Reference.of("column", cfg.table, [cfg.column]),
+            Reference.of("key", cfg.table, [cfg.key]),
+        ]
 
     def default_name(self) -> str:
         return f"{self.config.table}.{self.config.column} has no cycles"

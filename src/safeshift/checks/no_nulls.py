@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
-from safeshift.checks.common import ColumnRef, ColumnsRef, Identifiers, key_columns
+from safeshift.checks.common import ColumnRef, ColumnsRef, Identifiers, Reference, key_columns
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoNullsConfig(ViolationConfig):
-    column: ColumnRef
-    key: Identifiers | None = None  # columns naming an offending row; default: the primary key
+    column: ColumnRef = Field(description="the column that must be filled")
+    key: Identifiers | None = Field(default=None, description="columns naming an offending row; default: the primary key")
 
 
 @register
 class NoNullsCheck(ViolationCheck[NoNullsConfig]):
     kind = "no_nulls"
+    summary = "a column is filled in every row"
     noun = "rows with NULL"
 
     @property
     def ref(self) -> ColumnsRef:
         return ColumnsRef.parse(self.config.column)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.columns_of("column", self.config.column)]
+        if self.config.key:
+            refs.append(Reference.of("key", self.ref.table, self.config.key))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.config.column} has no NULLs"

@@ -7,23 +7,33 @@ orphan, as with SQL's default ``MATCH SIMPLE`` foreign keys.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from safeshift.checks.base import register
-from safeshift.checks.common import ColumnRefs, ColumnsRef, Identifiers, all_not_null, key_columns
+from safeshift.checks.common import (
+    ColumnRefs,
+    ColumnsRef,
+    Identifiers,
+    Reference,
+    all_not_null,
+    key_columns,
+)
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class NoOrphansConfig(ViolationConfig):
-    child: ColumnRefs
-    parent: ColumnRefs
-    key: Identifiers | None = None  # child columns naming an offending row; default: its primary key
+    child: ColumnRefs = Field(description="the referencing column(s)")
+    parent: ColumnRefs = Field(description="the referenced column(s), as many as child")
+    key: Identifiers | None = Field(
+        default=None, description="child columns naming an offending row; default: its primary key"
+    )
 
     @model_validator(mode="after")
     def _same_arity(self) -> NoOrphansConfig:
@@ -39,6 +49,7 @@ class NoOrphansConfig(ViolationConfig):
 @register
 class NoOrphansCheck(ViolationCheck[NoOrphansConfig]):
     kind = "no_orphans"
+    summary = "every non-NULL reference points at an existing row"
     noun = "orphaned rows"
 
     @property
@@ -48,6 +59,12 @@ class NoOrphansCheck(ViolationCheck[NoOrphansConfig]):
     @property
     def parent(self) -> ColumnsRef:
         return ColumnsRef.parse(self.config.parent)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.columns_of("child", self.config.child), Reference.columns_of("parent", self.config.parent)]
+        if self.config.key:
+            refs.append(Reference.of("key", self.child.table, self.config.key))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.child} has no orphans in {self.parent}"

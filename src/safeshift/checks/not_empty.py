@@ -6,19 +6,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckConfig, CheckContext, CheckResult, register
-from safeshift.checks.common import TableName, TableRef, render
+from safeshift.checks.common import Reference, TableName, TableRef, render
 
 
 class NotEmptyConfig(CheckConfig):
-    table: TableName
+    table: TableName = Field(description="the table that must hold a row")
 
 
 @register
 class NotEmptyCheck(Check[NotEmptyConfig]):
     kind = "not_empty"
+    summary = "the table has at least one row"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table)]
 
     def default_name(self) -> str:
         return f"{self.config.table} is not empty"

@@ -26,7 +26,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Dialect as SqlDialect
 
@@ -46,7 +46,7 @@ _FUNCTION = re.compile(rf"^(?P<module>{_DOTTED})(?::(?P<attr>{_DOTTED}))?$")
 
 
 class PythonConfig(ExpectConfig):
-    function: str
+    function: str = Field(description="module:function in the plan's folder (or on the Python path)")
 
     @field_validator("function")
     @classmethod
@@ -171,6 +171,7 @@ def judge(
 @register
 class PythonCheck(Check[PythonConfig]):
     kind = "python"
+    summary = "a function next to the plan decides; it may return named sub-checks"
 
     def default_name(self) -> str:
         return f"python {self.config.function}"

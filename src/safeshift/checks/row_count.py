@@ -10,21 +10,26 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Dialect as SqlDialect
 
 from safeshift.checks.base import Check, CheckContext, CheckResult, ExpectConfig, register
-from safeshift.checks.common import TableName, TableRef, render
+from safeshift.checks.common import Reference, TableName, TableRef, render
 from safeshift.expectations import Expectation, SnapshotMissing
 
 
 class RowCountConfig(ExpectConfig):
-    table: TableName
-    expect: str = "== snapshot"
+    table: TableName = Field(description="the table counted")
+    expect: str = Field(default="== snapshot", description='e.g. "== snapshot", ">= 1", "== snapshot.users - 3"')
 
 
 @register
 class RowCountCheck(Check[RowCountConfig]):
     kind = "row_count"
+    summary = "a table's row count meets an expectation, often relative to the snapshot"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table)]
 
     def default_name(self) -> str:
         return f"{self.config.table} row count {self.config.expect}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import Field
 from sqlalchemy import text
 from sqlalchemy.engine import Dialect as SqlDialect
 
@@ -19,13 +20,14 @@ from safeshift.expectations import Expectation, SnapshotMissing
 
 
 class SqlConfig(ExpectConfig):
-    query: str
-    sample: str | None = None  # a query listing offending keys, shown when the check fails
+    query: str = Field(description="SQL returning one number")
+    sample: str | None = Field(default=None, description="SQL listing offending keys, shown when the check fails")
 
 
 @register
 class SqlCheck(Check[SqlConfig]):
     kind = "sql"
+    summary = "a query returning one number meets expect; sample lists offending keys"
 
     def statements(self, dialect: SqlDialect | None = None) -> Sequence[str]:
         return [self.config.query] + ([self.config.sample] if self.config.sample else [])

@@ -42,7 +42,15 @@ from safeshift.checks.base import (
     CheckResult,
     register,
 )
-from safeshift.checks.common import Identifiers, TableName, TableRef, identity, primary_key, render
+from safeshift.checks.common import (
+    Identifiers,
+    Reference,
+    TableName,
+    TableRef,
+    identity,
+    primary_key,
+    render,
+)
 
 Cols = Sequence[sa.ColumnElement[Any]]
 
@@ -160,20 +168,29 @@ class TableState:
 
 
 class TableUnchangedConfig(CheckConfig):
-    table: TableName
-    key: Identifiers | None = None  # default: the primary key
-    columns: Identifiers | None = None  # default: every column at capture time
-    segments: int = Field(default=16, ge=2, le=1024)  # ranges per level when narrowing down
-    max_leaves: int = Field(default=65_536, ge=1, le=1_000_000)  # checksums kept from capture
+    table: TableName = Field(description="the table whose rows must not change")
+    key: Identifiers | None = Field(default=None, description="the key rows are ordered by; default: the primary key")
+    columns: Identifiers | None = Field(default=None, description="columns hashed; default: every column at capture time")
+    segments: int = Field(default=16, ge=2, le=1024, description="ranges per level when narrowing down a difference")
+    max_leaves: int = Field(default=65_536, ge=1, le=1_000_000, description="checksums kept from the capture")
 
 
 @register
 class TableUnchangedCheck(Check[TableUnchangedConfig]):
     kind = "table_unchanged"
+    summary = "a table's rows are identical before and after (hashed in the database; the first differing keys named)"
 
     @property
     def ref(self) -> TableRef:
         return TableRef.parse(self.config.table)
+
+    def references(self) -> Sequence[Reference]:
+        refs = [Reference.of("table", self.ref)]
+        for key in ("key", "columns"):
+            names = getattr(self.config, key)
+            if names:
+                refs.append(Reference.of(key, self.ref, names))
+        return refs
 
     def default_name(self) -> str:
         return f"{self.config.table} unchanged"

@@ -6,26 +6,32 @@ Like a SQL UNIQUE constraint, rows with a NULL in any of the columns never clash
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from safeshift.checks.base import register
-from safeshift.checks.common import Identifiers, TableName, TableRef, all_not_null
+from safeshift.checks.common import Identifiers, Reference, TableName, TableRef, all_not_null
 from safeshift.checks.violations import ViolationCheck, ViolationConfig
 
 
 class UniqueConfig(ViolationConfig):
-    table: TableName
-    columns: Identifiers
+    table: TableName = Field(description="the table")
+    columns: Identifiers = Field(description="no two rows share these values")
 
 
 @register
 class UniqueCheck(ViolationCheck[UniqueConfig]):
     kind = "unique"
+    summary = "no two rows share the same values in columns"
     weighted = True  # offenders are (values..., copies): a duplicate gaining a copy is new
     noun = "rows repeating another row's values"
+
+    def references(self) -> Sequence[Reference]:
+        return [Reference.of("table", self.config.table), Reference.of("columns", self.config.table, self.config.columns)]
 
     def default_name(self) -> str:
         return f"{self.config.table}({', '.join(self.config.columns)}) is unique"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect as SqlDialect
 
@@ -25,7 +26,7 @@ BASELINE_CAP = 10_000
 
 
 class ViolationConfig(CheckConfig):
-    baseline: bool = False
+    baseline: bool = Field(default=False, description="pass when the violations after are a subset of those before")
 
 
 @dataclass(frozen=True)

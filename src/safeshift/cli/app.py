@@ -281,6 +281,25 @@ def check(
 
 
 @app.command(
+    "checks",
+    epilog=epilog(
+        "safeshift checks",
+        "safeshift checks --json",
+        exits="0 listed.",
+    ),
+)
+def checks_cmd(json_out: JsonOpt = False) -> None:
+    """List the check kinds a plan may use, each with its keys, their types and defaults.
+
+    Example: safeshift checks --json
+    """
+    from safeshift import api
+
+    kinds = _call(api.check_kinds)
+    render.finish(kinds, json_out, render.check_kinds)
+
+
+@app.command(
     "lint",
     epilog=epilog(
         "safeshift lint                   # the pending migration, live table sizes",

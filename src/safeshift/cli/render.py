@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from safeshift.adopt import InitResult, ToolRevisions
     from safeshift.api import (
         BaselineResult,
+        CheckKinds,
         CheckReport,
         LintReport,
         RestoreResult,
@@ -254,7 +255,10 @@ def run_result(result: RunResult) -> None:
         out.print(table)
     for st in result.statements:
         size = st.table_size or {}
-        rows = f", ~{size['rows']:,} rows" if size.get("rows") is not None else ""
+        count, source = size.get("estimated_rows", size.get("rows")), size.get("source")
+        rows = ""
+        if count is not None:
+            rows = f", {count:,} rows (exact)" if source == "exact" else f", ~{count:,} rows ({esc(source or 'estimate')})"
         lock = f"  [dim]lock: {esc(st.lock)} on {esc(st.table or '?')}{rows}[/]" if st.lock else ""
         out.print(f"[bold]{esc(st.phase)}[/]: {esc(st.what)}{lock}")
         if st.sql:
@@ -296,6 +300,8 @@ def run_result(result: RunResult) -> None:
     if result.approval:
         a = result.approval
         out.print(f"approved: digest {esc(a.digest)} by {esc(a.by)} at {esc(a.at)}")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)
     style = _OUTCOME_STYLE.get(result.outcome, "bold")
     out.print(f"[{style}]{esc(result.outcome)}[/]: {esc(result.message)}", soft_wrap=True)
     if result.report:
@@ -320,6 +326,10 @@ def confirm_restore() -> bool:
 
 
 def check_report(report: CheckReport) -> None:
+    if not report.results:  # never "all checks passed" when nothing was checked
+        for warning in report.warnings:
+            out.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)
+        return
     table = Table(title=f"{esc(report.phase)}-checks")
     for col in ("", "check", "value", "expected", "offending"):
         table.add_column(col)
@@ -329,6 +339,19 @@ def check_report(report: CheckReport) -> None:
         table.add_row(mark, esc(r.name), esc(r.value), esc(r.expected or ""), esc(offending))
     out.print(table)
     out.print("[green]all checks passed[/]" if report.passed else "[red]checks failed[/]")
+
+
+def check_kinds(kinds: CheckKinds) -> None:
+    """Each kind, what it proves, and a table of its keys."""
+    for doc in kinds.kinds:
+        out.print(f"[bold]{esc(doc.kind)}[/]: {esc(doc.summary)}", soft_wrap=True)
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 4))
+        for key in doc.keys:
+            default = "[bold]required[/]" if key.required else esc(key.default_text)
+            table.add_row(esc(key.name), esc(key.type), default, esc(key.description))
+        out.print(table)
+    common = ", ".join(f"{k.name} ({k.description})" for k in kinds.common)
+    say(f"Every kind also takes {common}.", soft_wrap=True)
 
 
 def lint_report(report: LintReport) -> None:

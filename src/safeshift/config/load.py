@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from safeshift.config.env import interpolate_values
-from safeshift.config.messages import validation_message
+from safeshift.config.messages import problems, validation_message
 from safeshift.config.models import DEFAULT_PLAN, MigrationSection, Plan
-from safeshift.errors import ConfigError
+from safeshift.errors import ConfigError, PlanProblems
 
 MAX_PLAN_BYTES = 1024 * 1024
 
@@ -26,12 +26,13 @@ def parse_plan(data: dict[str, Any], source: Path) -> Plan:
 
     ``${VAR}`` / ``${VAR:-default}`` are filled in every string value first (see
     :func:`~safeshift.config.env.interpolate_values` for the values filled in later).
+    Every problem is reported at once (:class:`~safeshift.errors.PlanProblems`).
     """
     data = interpolate_values(data, source.name)
     try:
         return Plan.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError(validation_message(source.name, exc)) from None
+        raise PlanProblems(source.name, problems(exc)) from None
 
 
 def plan_path(path: str | Path | None = None) -> Path:

@@ -1,8 +1,9 @@
-"""Validation errors as one line: the file, the first bad key and what was expected.
+"""Validation errors as text: the file, every bad key and what was expected.
 
 A typo in a production runbook must never be ignored, and its error must be readable
 at a glance; every pydantic error of a plan (and of a check's or hook's own keys) is
-reported through :func:`validation_message`.
+reported through :func:`problems` (each ``key: what is wrong``), gathered into one
+:class:`~safeshift.errors.PlanProblems` so that all of them are shown at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+
+from safeshift.errors import PlanProblems
 
 
 def _describe(error: Any) -> tuple[str, str]:
@@ -24,9 +27,24 @@ def _describe(error: Any) -> tuple[str, str]:
     return loc, msg[0].lower() + msg[1:] if msg else msg
 
 
+def problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    """Every error of ``exc`` as ``key: problem``, keys under ``prefix`` (e.g. ``checks.pre[0]``).
+
+    A problem of the whole model (no key) is ``prefix: problem``.
+    """
+    found: list[str] = []
+    for error in exc.errors():
+        loc, msg = _describe(error)
+        if loc.startswith("["):
+            key = f"{prefix}{loc}"
+        else:
+            key = ".".join(part for part in (prefix, loc) if part)
+        text = f"{key}: {msg}" if key else msg
+        if text not in found:
+            found.append(text)
+    return found
+
+
 def validation_message(filename: str, exc: ValidationError) -> str:
-    """One line naming the file, the first bad key and what was expected."""
-    loc, msg = _describe(exc.errors()[0])
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{filename}: {loc}: {msg}{suffix}"
+    """The file and every problem of ``exc``: one line for one problem, else one line each."""
+    return PlanProblems(filename, problems(exc)).message

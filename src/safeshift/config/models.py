@@ -403,6 +403,9 @@ class BackupSection(Strict):
     # scan: read the whole file and count the rows it holds per table (no server work); off
     verify: Literal["restore", "scan", "off"] = "restore"
     min_free_ratio: float = Field(default=2.0, ge=0)
+    # after a backup verified, older backups of the same database beyond the newest keep are
+    # removed with their manifests (never one a recovery needs, never one taken before a rollback)
+    keep: Annotated[int, Field(ge=1)] | Literal["all"] = 10
 
     _verify_bool = field_validator("verify", mode="before")(_bool_as("restore", "off"))
 
@@ -429,10 +432,17 @@ class RollbackSection(Strict):
 
 
 class PreflightSection(Strict):
-    """Live activity limits: a long open transaction ahead of an ALTER stalls every writer behind it."""
+    """What is proven before any backup: live activity limits (a long open transaction ahead of an
+    ALTER stalls every writer behind it), the post-checks on a schema-only copy, the probes' hosts."""
 
     long_transaction_seconds: float = Field(default=60.0, ge=0)
     max_long_transactions: int = Field(default=0, ge=0)
+    # apply the migration to a schema-only copy (no rows) and run every post-check there before
+    # the backup: a check naming a table or column the migration does not make stops the run
+    # (exit 2); false when the migration cannot run on empty tables
+    schema_copy: bool = True
+    # each smoke probe's host must accept a connection: the application is up before we take it down
+    probe_hosts: bool = True
 
 
 class ApplySection(Strict):
@@ -535,5 +545,13 @@ class Plan(Strict):
         return path if path.is_absolute() else (self.base_dir / path)
 
     def database_url(self) -> URL:
-        """The target URL with ${ENV} references filled in (never stored back in the plan)."""
-        return interpolate_url(self.database.url, self.source.name, self.database.allow_inline_secrets)
+        """The target URL with ${ENV} references filled in (never stored back in the plan).
+
+        A relative SQLite path (``sqlite:///app.db``) is the plan's folder's file, like every
+        other path in the plan, wherever safeshift is started from.
+        """
+        url = interpolate_url(self.database.url, self.source.name, self.database.allow_inline_secrets)
+        database = url.database
+        if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+            url = url.set(database=str(self.resolve(database)))
+        return url

@@ -28,10 +28,12 @@ DEMO_DATABASE = "safeshift_demo_relationships"
 URL_ENV = "RELATIONSHIPS_DATABASE_URL"
 BASELINE = "0001"
 
-# Appended to (check) or inserted after the first statement of (apply) 0002's up files.
+# Appended to (check) or inserted after the first statement of (apply) 0002's up files. The
+# apply break fails on the data (a duplicate key), as a real one would: the schema-only copy
+# the post-checks are validated on (no rows) migrates cleanly.
 _BREAKS: dict[str, str] = {
     "check": "DELETE FROM relationship_members WHERE relationship_id = (SELECT MIN(id) FROM relationships)",
-    "apply": "SELECT * FROM demo_break_the_migration_fails_here",
+    "apply": "INSERT INTO couples SELECT * FROM couples LIMIT 1",
 }
 
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 import contextlib
 import glob
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import create_engine, event, func, inspect, select, table
+from sqlalchemy import MetaData, Table, create_engine, event, func, inspect, select, table
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import Pool
 
 # progress(done, total) for long work such as a backup; total may be None when unknown.
 Progress = Callable[[int, int | None], None]
+
+
+# A table's statistics are replaced by an exact COUNT(*) when they are missing or say fewer rows
+# than this (statistics of small and new tables are the least reliable, and counting them is cheap).
+EXACT_BELOW = 100_000
+# Used when a table has no statistics and is too big to count in preflight: bytes per row assumed
+# to turn its size on disk into an estimate (cautious: a 2 GB table is never taken for an empty one).
+ASSUMED_ROW_BYTES = 100
+COUNT_AT_MOST = 10_000_000  # rows (from size) beyond which a table without statistics is not counted
 
 
 @dataclass
@@ -27,6 +37,9 @@ class TableFacts:
     name: str
     row_estimate: int | None = None
     bytes: int | None = None
+    # where row_estimate comes from: "exact" (COUNT(*)), or the statistics read
+    # ("pg_class.reltuples", "information_schema", "sqlite_stat1"); None: unknown
+    estimate_source: str | None = None
 
 
 @dataclass
@@ -169,6 +182,24 @@ class Dialect(ABC):
     def server_facts(self, conn: Connection) -> ServerFacts:
         """Version, database size, per-table row estimates and sizes."""
 
+    def settle_estimates(self, conn: Connection, tables: list[TableFacts]) -> None:
+        """Count exactly the tables without statistics (unless their size says they are huge)
+        or whose statistics say fewer than :data:`EXACT_BELOW` rows, and say where each number
+        comes from (``estimate_source``)."""
+        for facts in tables:
+            estimate = facts.row_estimate
+            if estimate is not None and estimate >= EXACT_BELOW:
+                continue
+            if estimate is None and facts.bytes is not None and facts.bytes // ASSUMED_ROW_BYTES >= COUNT_AT_MOST:
+                continue  # left to the size-based estimate: counting would take too long here
+            try:
+                counted = conn.execute(select(func.count()).select_from(table(facts.name))).scalar_one()
+            except SQLAlchemyError:
+                if conn.in_transaction():
+                    conn.rollback()
+                continue
+            facts.row_estimate, facts.estimate_source = int(counted), "exact"
+
     def table_names(self, conn: Connection) -> list[str]:
         return sorted(inspect(conn).get_table_names())
 
@@ -219,6 +250,35 @@ class Dialect(ABC):
 
     def check_scratch(self, run_id: str, why: str) -> None:
         """Preflight: can scratch copies be made (``why`` needs them)? Files always can."""
+
+    def schema_only_copy(self, label: str, run_id: str, folder: Path, rows_of: Sequence[str] = ()) -> URL:
+        """A new scratch database with this one's schema and no rows, except those of the tables
+        ``rows_of`` (the migration's version table: the copy must be at the same revision).
+
+        Named after ``run_id`` like :meth:`scratch_copy` (a file in ``folder`` for SQLite), so
+        :meth:`drop_scratch_copy` removes it and, after a crash, :meth:`drop_leftovers`. It takes
+        seconds whatever the database's size: no row is read but the version table's.
+        """
+        raise NotImplementedError(f"{self.name} cannot make schema-only copies")
+
+    def copy_rows(self, copy: URL, tables: Sequence[str]) -> None:
+        """Copy every row of ``tables`` (those that exist; small bookkeeping tables) into ``copy``."""
+        if not tables:
+            return
+        source, target = self.create_engine(), type(self)(copy).create_engine()
+        try:
+            with source.connect() as src, target.begin() as dst:
+                present = set(inspect(src).get_table_names())
+                for name in tables:
+                    if name not in present:
+                        continue
+                    reflected = Table(name, MetaData(), autoload_with=src)
+                    rows = [dict(row._mapping) for row in src.execute(select(reflected))]
+                    if rows:
+                        dst.execute(reflected.insert(), rows)
+        finally:
+            source.dispose()
+            target.dispose()
 
     def backup_counts(self, backup: BackupInfo) -> dict[str, int]:
         """Rows per table as the backup file holds them, read from the file itself (so the file
@@ -303,6 +363,11 @@ class Dialect(ABC):
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether an error means 'gave up waiting for a lock' (worth a retry)."""
+        return False
+
+    def is_schema_error(self, exc: BaseException) -> bool:
+        """Whether the database refused a statement for its schema or text: no such table or
+        column, a syntax error (a check's SQL on the migrated schema-only copy)."""
         return False
 
     # -- backup and restore -----------------------------------------------------------

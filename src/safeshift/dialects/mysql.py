@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ DUMP_TOOLS = ["mariadb-dump", "mysqldump"]
 CLIENT_TOOLS = ["mariadb", "mysql"]
 MAX_NAME_CHARS = 64
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT: row locks and metadata locks alike
+# no such column, table, database or function; ambiguous column; a syntax error
+SCHEMA_ERRORS = frozenset({1054, 1146, 1049, 1051, 1305, 1052, 1064, 1149})
 _QUERY_CHARS = 500
 _HOLD_SECONDS = 31_536_000  # how long the label connection waits: "for the whole run"
 _LABEL = re.compile(r"safeshift run (\S+) (\S+) key ([0-9a-f]{16})")
@@ -79,9 +81,11 @@ class MySQLDialect(ServerDialect):
                 name=str(r[0]),
                 row_estimate=int(r[1]) if r[1] is not None else None,
                 bytes=int(r[2]) if r[2] is not None else None,
+                estimate_source="information_schema" if r[1] is not None else None,
             )
             for r in rows
         ]
+        self.settle_estimates(conn, tables)
         return ServerFacts(
             dialect=self.name,
             version=_version_text(str(version)),
@@ -166,6 +170,21 @@ class MySQLDialect(ServerDialect):
             raise
         return url
 
+    def schema_only_copy(self, label: str, run_id: str, folder: Path, rows_of: Sequence[str] = ()) -> URL:
+        """A new database loaded from ``mariadb-dump --no-data`` of this one (and ``rows_of``'s rows)."""
+        name = _tools.scratch_name(self.url.database or "db", label, run_id, MAX_NAME_CHARS)
+        url = self._create_like(self.url, name)
+        try:
+            with tempfile.TemporaryDirectory(prefix="safeshift-") as tmp:
+                dump = Path(tmp) / "schema.sql"
+                _dump(self.url, dump, ["--no-data"], what=f"dumping the schema of {self.url.database}")
+                _load(url, dump, what=f"loading the schema of {self.url.database} into scratch database {name}")
+            self.copy_rows(url, rows_of)
+        except BaseException:
+            self.drop_database(name)
+            raise
+        return url
+
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
             self.drop_database(url.database)
@@ -182,31 +201,18 @@ class MySQLDialect(ServerDialect):
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return any(_errno(e) == LOCK_WAIT_TIMEOUT for e in causes(exc))
 
+    def is_schema_error(self, exc: BaseException) -> bool:
+        return any(_errno(e) in SCHEMA_ERRORS for e in causes(exc))
+
     # -- backup and restore -----------------------------------------------------------
     def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:
         """One database, consistent for InnoDB (--single-transaction), with routines and triggers."""
-        dump = _tools.find_tool(DUMP_TOOLS, PACKAGE)
         url = engine.url
-        database = url.database or ""
         started = time.perf_counter()
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
-        options = [
-            "--single-transaction", "--routines", "--triggers", "--hex-blob", "--no-tablespaces",
-            "--default-character-set=utf8mb4",
-            "--comments",  # the closing "Dump completed" line proves a dump is whole
-        ]
-        if not _is_mariadb_tool(dump):
-            options.append("--set-gtid-purged=OFF")  # GTID lines would make the dump unloadable elsewhere
         try:
-            with _defaults_file(url) as defaults, open(tmp, "wb") as out:
-                _tools.run_tool(
-                    [dump, f"--defaults-extra-file={defaults}", *options, "--", database],
-                    what=f"{Path(dump).name} of {database}",
-                    stdout=out,
-                    watch=tmp,
-                    progress=progress,
-                )
+            _dump(url, tmp, [], what=f"{Path(_tools.find_tool(DUMP_TOOLS, PACKAGE)).name} of {url.database or ''}", progress=progress)
             _tools.commit_file(tmp, dest)
         except OSError as exc:
             raise BackupError(f"backup to {dest} failed: {exc.strerror}") from None
@@ -471,6 +477,27 @@ def scan_dump_counts(path: Path) -> dict[str, int]:
     if table is not None:
         raise BackupError(f"backup {path} is incomplete: the rows of table {table} do not end")
     return counts
+
+
+def _dump(url: URL, dest: Path, extra: list[str], what: str, progress: Progress | None = None) -> None:
+    """The dump tool's output for ``url``'s database written to ``dest`` (``extra``: e.g. --no-data)."""
+    dump = _tools.find_tool(DUMP_TOOLS, PACKAGE)
+    options = [
+        "--single-transaction", "--routines", "--triggers", "--hex-blob", "--no-tablespaces",
+        "--default-character-set=utf8mb4",
+        "--comments",  # the closing "Dump completed" line proves a dump is whole
+        *extra,
+    ]
+    if not _is_mariadb_tool(dump):
+        options.append("--set-gtid-purged=OFF")  # GTID lines would make the dump unloadable elsewhere
+    with _defaults_file(url) as defaults, open(dest, "wb") as out:
+        _tools.run_tool(
+            [dump, f"--defaults-extra-file={defaults}", *options, "--", url.database or ""],
+            what=what,
+            stdout=out,
+            watch=dest,
+            progress=progress,
+        )
 
 
 def _load(url: URL, backup_path: Path, what: str, progress: Progress | None = None) -> None:

@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +159,15 @@ class PostgreSQLDialect(ServerDialect):
         ).all()
         tables = [
             # reltuples is -1 (PG 14+) or 0 for a table never vacuumed or analyzed: unknown
-            TableFacts(name=str(r[0]), row_estimate=int(r[1]) if r[1] is not None and r[1] > 0 else None, bytes=int(r[2]))
+            TableFacts(
+                name=str(r[0]),
+                row_estimate=int(r[1]) if r[1] is not None and r[1] > 0 else None,
+                bytes=int(r[2]),
+                estimate_source="pg_class.reltuples" if r[1] is not None and r[1] > 0 else None,
+            )
             for r in rows
         ]
+        self.settle_estimates(conn, tables)
         return ServerFacts(
             dialect=self.name,
             version=f"PostgreSQL {version}",
@@ -228,6 +234,18 @@ class PostgreSQLDialect(ServerDialect):
             raise
         return url
 
+    def schema_only_copy(self, label: str, run_id: str, folder: Path, rows_of: Sequence[str] = ()) -> URL:
+        """A new database holding ``pg_dump --schema-only`` of this one (and ``rows_of``'s rows)."""
+        name = _tools.scratch_name(self.url.database or "postgres", label, run_id, MAX_IDENTIFIER_BYTES)
+        url = self._create_scratch(name)
+        try:
+            _copy_schema(self.url, url, what=f"copying the schema of {self.url.database} into {name}")
+            self.copy_rows(url, rows_of)
+        except BaseException:
+            self.drop_database(name)
+            raise
+        return url
+
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
             self.drop_database(url.database)
@@ -260,6 +278,10 @@ class PostgreSQLDialect(ServerDialect):
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in causes(exc))
+
+    def is_schema_error(self, exc: BaseException) -> bool:
+        """SQLSTATE class 42 (undefined table or column, syntax error...), not a missing privilege."""
+        return any((code := _sqlstate(e)) is not None and code.startswith("42") and code != "42501" for e in causes(exc))
 
     # -- backup and restore -----------------------------------------------------------
     def backup(self, engine: Engine, dest: Path, progress: Progress | None = None) -> BackupInfo:
@@ -542,6 +564,51 @@ def _restore_sql(url: URL, backup_path: Path, what: str | None = None, progress:
             play.wait()
         except BaseException:
             for proc in (render, play):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            raise
+        if play.returncode != 0:
+            raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(play_err), 'psql failed')}")
+
+
+def _copy_schema(source: URL, target: URL, what: str) -> None:
+    """``pg_dump --schema-only`` of ``source`` played into ``target`` by psql in one transaction."""
+    pg_dump = _tools.find_tool(["pg_dump"], PACKAGE)
+    psql = _tools.find_tool(["psql"], PACKAGE)
+    with tempfile.TemporaryFile() as dump_err, tempfile.TemporaryFile() as play_err:
+        dump = _tools.spawn(
+            [pg_dump, "--no-password", "--schema-only", "--no-owner", "--no-privileges", f"--dbname={_conninfo(source)}"],
+            env=_tool_env(source),
+            stdout=subprocess.PIPE,
+            stderr=dump_err,
+        )
+        play = _tools.spawn(
+            [
+                psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
+                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(target)}", "--file=-",
+            ],
+            env=_tool_env(target),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=play_err,
+        )
+        assert dump.stdout is not None and play.stdin is not None
+        try:
+            whole = _pump(dump.stdout, play.stdin)
+            dump.stdout.close()
+            if not whole:
+                dump.kill()
+            dump.wait()
+            if whole and dump.returncode != 0:
+                play.kill()  # before psql sees the end of its input and commits
+                play.wait()
+                raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(dump_err), 'pg_dump failed')}")
+            with contextlib.suppress(BrokenPipeError):
+                play.stdin.close()
+            play.wait()
+        except BaseException:
+            for proc in (dump, play):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()

@@ -9,7 +9,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from safeshift.errors import BackupError, ConnectError, LockError
 _PAGES_PER_STEP = 4096
 # an execution option on a Connection: its transactions begin IMMEDIATE (see apply_transactions)
 _IMMEDIATE = "safeshift_begin_immediate"
+# how SQLite words "the schema has no such thing" and "this is not SQL"
+_SCHEMA_ERRORS = ("no such table", "no such column", "no such function", "ambiguous column", "near ", "syntax error")
 
 
 def _quote(name: str) -> str:
@@ -100,6 +102,10 @@ class SQLiteDialect(Dialect):
         orig = getattr(exc, "orig", exc)
         return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
+    def is_schema_error(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_SCHEMA_ERRORS)
+
     def server_facts(self, conn: Connection) -> ServerFacts:
         page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
         page_count = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
@@ -113,6 +119,10 @@ class SQLiteDialect(Dialect):
                 facts.bytes = sizes.get(facts.name)
         except Exception:
             conn.rollback()
+        for facts, analyzed in zip(tables, _stat1_rows(conn, [t.name for t in tables]), strict=True):
+            if analyzed is not None:
+                facts.row_estimate, facts.estimate_source = analyzed, "sqlite_stat1"
+        self.settle_estimates(conn, tables)
         return ServerFacts(
             dialect=self.name,
             version=f"SQLite {sqlite3.sqlite_version}",
@@ -213,6 +223,46 @@ class SQLiteDialect(Dialect):
         shutil.copyfile(source, copy)
         return make_url(f"sqlite:///{copy}")
 
+    def schema_only_copy(self, label: str, run_id: str, folder: Path, rows_of: Sequence[str] = ()) -> URL:
+        """A new file in ``folder`` created from the database's ``sqlite_master`` DDL: tables,
+        indexes, views and triggers, no rows (but ``rows_of``'s), and the same user_version."""
+        source = self.path
+        if source is None:
+            raise NotImplementedError("an in-memory SQLite database has no schema to copy")
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"{run_id}.{label}.scratch.sqlite3"
+        self.drop_scratch_copy(make_url(f"sqlite:///{copy}"))
+        reader = sqlite3.connect(source.as_uri() + "?mode=ro", uri=True)
+        try:
+            version = int(reader.execute("PRAGMA user_version").fetchone()[0])
+            objects = reader.execute(
+                "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid"
+            ).fetchall()
+        finally:
+            reader.close()
+        url = make_url(f"sqlite:///{copy}")
+        try:
+            writer = sqlite3.connect(copy, isolation_level=None)
+            try:
+                writer.execute("BEGIN")
+                for kind, sql in objects:
+                    try:
+                        writer.execute(sql)
+                    except sqlite3.OperationalError as exc:
+                        # a virtual table made its shadow tables already (they are listed too)
+                        if kind != "table" or "already exists" not in str(exc):
+                            raise
+                writer.execute(f"PRAGMA user_version = {version}")
+                writer.execute("COMMIT")
+            finally:
+                writer.close()
+            self.copy_rows(url, rows_of)
+        except BaseException:
+            self.drop_scratch_copy(url)
+            raise
+        return url
+
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
             for suffix in ("", "-journal", "-wal", "-shm"):
@@ -245,6 +295,21 @@ class SQLiteDialect(Dialect):
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _stat1_rows(conn: Connection, tables: list[str]) -> list[int | None]:
+    """Per table, the row count ANALYZE left in sqlite_stat1 (the first number of a stat), or None."""
+    try:
+        rows = conn.exec_driver_sql("SELECT tbl, stat FROM sqlite_stat1").all()
+    except Exception:  # no ANALYZE ever ran: no such table
+        conn.rollback()
+        return [None] * len(tables)
+    found: dict[str, int] = {}
+    for tbl, stat in rows:
+        head = str(stat or "").split(" ", 1)[0]
+        if head.isdigit():
+            found[str(tbl)] = max(found.get(str(tbl), 0), int(head))
+    return [found.get(name) for name in tables]
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

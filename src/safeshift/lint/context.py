@@ -85,7 +85,7 @@ class LintContext:
                 self.simulated[table] = None  # CREATE TABLE ... AS SELECT: size unknown
                 self.fresh.discard(table)
             else:
-                self.simulated[table] = TableSize(rows=0, bytes=0)
+                self.simulated[table] = TableSize(rows=0, bytes=0, source="exact")
                 self.fresh.add(table)
         elif stmt.kind == "INSERT" and table and isinstance(tree, exp.Insert):
             source = _single_source(tree)

@@ -205,7 +205,7 @@ def _lint(
             )
         if stmt.comment_only:
             continue
-        sizes_at[stmt.pos] = TableSize(rows=0, bytes=0) if stmt.kind == "CREATE TABLE" else ctx.size(stmt.table)
+        sizes_at[stmt.pos] = TableSize(rows=0, bytes=0, source="exact") if stmt.kind == "CREATE TABLE" else ctx.size(stmt.table)
         if stmt.kind == "CREATE TABLE" or ctx.is_fresh(stmt.table):
             fresh.add(stmt.pos)
         if not stmt.understood and COULD_NOT_PARSE not in settings.disable:

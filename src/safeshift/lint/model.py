@@ -9,27 +9,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from safeshift.dialects.base import ServerFacts
+from safeshift.dialects.base import ASSUMED_ROW_BYTES, ServerFacts
 
 Severity = Literal["note", "warning", "error"]
 FailOn = Literal["warning", "error", "never"]
 
 SEVERITY_RANK: dict[str, int] = {"note": 0, "warning": 1, "error": 2}
 
-# Used only when a table's row count is unknown but its size on disk is known (SQLite has
-# no row estimate; PostgreSQL has none before the first ANALYZE): a cautious average row
-# width turns bytes into a row estimate, so a 2 GB table is never linted as if it were empty.
-ASSUMED_ROW_BYTES = 100
-
 DEFAULT_ASSUME_ROWS = 10_000_000
 
 
 @dataclass(frozen=True)
 class TableSize:
-    """How big a table is now, from the live database (``ServerFacts.tables``)."""
+    """How big a table is now, from the live database (``ServerFacts.tables``).
+
+    ``source`` says where ``rows`` comes from: "exact" (counted), or the statistics read
+    ("pg_class.reltuples", "information_schema", "sqlite_stat1"). Without ``rows``, an
+    estimate from the size on disk (:data:`ASSUMED_ROW_BYTES` a row) stands in.
+    """
 
     rows: int | None = None
     bytes: int | None = None
+    source: str | None = None
 
     @property
     def estimated_rows(self) -> int | None:
@@ -40,18 +41,24 @@ class TableSize:
             return self.bytes // ASSUMED_ROW_BYTES
         return None
 
+    @property
+    def rows_source(self) -> str | None:
+        """Where :attr:`estimated_rows` comes from ("from size" when it is the size-based guess)."""
+        if self.rows is not None:
+            return self.source or "estimate"
+        return "from size" if self.bytes is not None else None
+
     def describe(self) -> str:
         parts = []
-        if self.rows is not None:
-            parts.append(f"{self.rows:,} rows")
-        elif self.bytes is not None:
-            parts.append(f"~{self.bytes // ASSUMED_ROW_BYTES:,} rows estimated from size")
+        rows, source = self.estimated_rows, self.rows_source
+        if rows is not None:
+            parts.append(f"{rows:,} rows (exact)" if source == "exact" else f"~{rows:,} rows ({source})")
         if self.bytes is not None:
             parts.append(_human_bytes(self.bytes))
         return ", ".join(parts) or "size unknown"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "estimated_rows": self.estimated_rows, "source": self.rows_source}
 
 
 def _human_bytes(n: int) -> str:
@@ -65,7 +72,7 @@ def _human_bytes(n: int) -> str:
 
 def table_sizes_from_facts(facts: ServerFacts) -> dict[str, TableSize]:
     """Table name (lower case) → size, from the preflight's server facts."""
-    return {t.name.lower(): TableSize(rows=t.row_estimate, bytes=t.bytes) for t in facts.tables}
+    return {t.name.lower(): TableSize(rows=t.row_estimate, bytes=t.bytes, source=t.estimate_source) for t in facts.tables}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from safeshift.config.models import BackfillStep
 from safeshift.run.context import RunContext, error_text
 from safeshift.run.outcome import PlannedStatement
 from safeshift.run.phases.preflight import rendered
+from safeshift.run.phases.validate import skipped_because
 
 Segments = list[tuple[list[str], BackfillStep | None]]
 
@@ -26,6 +27,7 @@ def plan_statements(ctx: RunContext) -> list[PlannedStatement]:
     plan: list[PlannedStatement] = []
     for check in ctx.pre_checks:
         plan.extend(PlannedStatement("preflight", check.name, s) for s in check.statements(sql_dialect))
+    plan.append(PlannedStatement("validate", _validation(ctx)))
     plan.append(PlannedStatement("snapshot", "row count of every table"))
     dest = ctx.backup_dir / f"<run-id>{ctx.dialect.backup_suffix}"
     plan.append(PlannedStatement("backup", f"{ctx.dialect.name} backup to {dest}"))
@@ -58,6 +60,19 @@ def _each_revision(ctx: RunContext, sql_dialect: SqlDialect, whole: Exception) -
         else:
             out.extend(_apply_statements(ctx, [(piece.statements, None)], sql_dialect))
     return out
+
+
+def _validation(ctx: RunContext) -> str:
+    """What the validate step did (it runs in a dry run too), or why it did not."""
+    skipped = skipped_because(ctx)
+    if skipped is not None:
+        return f"post-checks on a schema-only copy: skipped ({skipped})"
+    target = ctx.result.target_revision or ctx.plan.migration.target
+    count = len(ctx.post_checks)
+    return (
+        f"schema-only copy (no rows) migrated to {target}: every post-check ran there without an error "
+        f"({count} check{'s' if count != 1 else ''})"
+    )
 
 
 def _segments(ctx: RunContext) -> Segments:
@@ -130,7 +145,7 @@ def _backfill_entry(step: BackfillStep, sql_dialect: SqlDialect, sizes: dict[str
         batch_sql(step, _named(sql_dialect)),
         lock="row locks of one batch",
         table=step.table,
-        table_size={"rows": size.rows, "bytes": size.bytes} if size is not None else None,
+        table_size=size.to_dict() if size is not None else None,
         findings=[],
     )
 

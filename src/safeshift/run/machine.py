@@ -1,7 +1,7 @@
 """The run as a state machine: the phase order of each mode, and the ONE place that decides
 a run's outcome, message and exit code (:func:`settle`).
 
-Phases before the change (preflight, snapshot, backup, rehearse, approve) may stop the
+Phases before the change (preflight, validate, approve, snapshot, backup, rehearse) may stop the
 run with :class:`Stop`: nothing was changed. From maintenance-on on, any failure goes to
 the rollback, and the rollback's proof decides between "rolled back" and "failed".
 """
@@ -28,6 +28,7 @@ from safeshift.run.phases.preflight import preflight
 from safeshift.run.phases.rehearse import rehearse
 from safeshift.run.phases.rollback import rollback
 from safeshift.run.phases.snapshot import snapshot
+from safeshift.run.phases.validate import validate
 from safeshift.run.recovery import RunRecord, abandon, all_runs, interrupted_runs, process_identity
 from safeshift.run.report import write_report
 from safeshift.run.state import load_baseline, save_baseline
@@ -96,26 +97,34 @@ def _failure(ctx: RunContext, exc: BaseException) -> Verdict:
 
 # -- the modes ---------------------------------------------------------------------------
 def full_run(ctx: RunContext) -> Verdict:
-    """preflight → snapshot → backup → [rehearse] → [approve] → the change; or the dry run's plan."""
+    """preflight → validate → [approve] → snapshot → backup → [rehearse] → the change; or the dry run's plan.
+
+    Approval comes before the snapshot and the backup: everything that can be proven without
+    them is (the validation too), and a refused approval leaves no backup behind.
+    """
     _refuse_if_interrupted(ctx)
     with ctx.connect() as conn:
         preflight(ctx, conn)
-        if ctx.options.dry_run:
-            ctx.result.statements = plan_statements(ctx)
-            return Verdict.of("planned", "dry run: nothing was changed")
+    validate(ctx)
+    if ctx.options.dry_run:
+        ctx.result.statements = plan_statements(ctx)
+        return Verdict.of("planned", "dry run: nothing was changed")
+    approve(ctx)
+    with ctx.connect() as conn:
         snapshot(ctx, conn)
         backup(ctx)
     if ctx.options.rehearse:
         rehearse(ctx)
-    approve(ctx)
     return _change(ctx)
 
 
 def rehearse_only(ctx: RunContext) -> Verdict:
-    """preflight → snapshot → backup → rehearse on a copy; the target is not changed."""
+    """preflight → validate → snapshot → backup → rehearse on a copy; the target is not changed."""
     _refuse_if_interrupted(ctx)
     with ctx.connect() as conn:
         preflight(ctx, conn)
+    validate(ctx)
+    with ctx.connect() as conn:
         snapshot(ctx, conn)
         backup(ctx)
     rehearsal = rehearse(ctx)

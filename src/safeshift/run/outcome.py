@@ -299,6 +299,7 @@ class RunResult:
     schema_before: dict[str, list[str]] = field(default_factory=dict)
     schema_after: dict[str, list[str]] = field(default_factory=dict)
     rows_after: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what is not wrong but a person should know
 
     @property
     def seconds(self) -> float:
@@ -340,4 +341,5 @@ class RunResult:
             "schema_before": self.schema_before,
             "schema_after": self.schema_after,
             "rows_after": self.rows_after,
+            "warnings": list(self.warnings),
         }

@@ -81,6 +81,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if window is not None:
         seconds, spells = window
         lines.append(f"- **Maintenance window (downtime):** {seconds:.1f} s" + (f" in {spells} spells" if spells > 1 else ""))
+    lines += [f"- **Warning:** {w}" for w in data.get("warnings", [])]
     lines += ["", "## Phases", "", "| phase | started | status | seconds |", "|---|---|---|---:|"]
     lines += [f"| {p['name']} | {p.get('started', '')} | {p['status']} | {p['seconds']:.3f} |" for p in data["phases"]]
     backfills = [b for p in data["phases"] if p["name"] == "apply" for b in p["detail"].get("backfills", [])]

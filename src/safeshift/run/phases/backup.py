@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from safeshift.errors import BackupError, SafeshiftError
 from safeshift.run.context import RunContext
 from safeshift.run.manifest import write_manifest
+from safeshift.run.retention import prune_backups
 from safeshift.run.state import Backup
 from safeshift.secrets import safe_url
 
@@ -34,3 +36,16 @@ def backup(ctx: RunContext) -> None:
             ph.detail["verified"] = True
         write_manifest(Path(info.path), safe_url(ctx.url), ctx.run_id, result.snapshot)
         ctx.write_state(Backup(info))
+        _retain(ctx, Path(info.path), ph.detail)
+
+
+def _retain(ctx: RunContext, current: Path, detail: dict[str, Any]) -> None:
+    """``[backup] keep``: older backups of this database go; a failure to remove one is only noted."""
+    try:
+        removed = prune_backups(ctx.backup_dir, safe_url(ctx.url), ctx.plan.backup.keep, workdir=ctx.workdir, current=current)
+    except OSError as exc:
+        detail["retention_error"] = f"{exc.filename or ''}: {exc.strerror}"
+        return
+    if removed:
+        detail["removed_backups"] = removed
+        ctx.event("backup", "removed", backups=removed, keep=ctx.plan.backup.keep)

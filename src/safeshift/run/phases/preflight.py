@@ -11,17 +11,26 @@ import shutil
 from sqlalchemy.engine import Connection
 
 from safeshift import lint
+from safeshift.app.probes import unreachable_hosts
 from safeshift.app.sections import check_app_environment
 from safeshift.checks import CheckResult
-from safeshift.errors import ConfigError, ExitCode
+from safeshift.checks.references import missing_references
+from safeshift.errors import ConfigError, ExitCode, PlanProblems
 from safeshift.run.context import RunContext, failure_message
 from safeshift.run.outcome import PhaseResult, Stop
 from safeshift.run.phases.approve import plan_digest
 from safeshift.run.state import Revisions
 
+NO_CHECKS = (
+    "the plan has no checks: nothing proves the data before or after the migration "
+    "(add [[checks.pre]] and [[checks.post]]; `safeshift checks` lists the kinds)"
+)
+
 
 def preflight(ctx: RunContext, conn: Connection) -> None:
     plan, migrator, result = ctx.plan, ctx.migrator, ctx.result
+    if not ctx.pre_checks and not ctx.post_checks and NO_CHECKS not in result.warnings:
+        result.warnings.append(NO_CHECKS)
     with ctx.phase("preflight") as ph:
         facts = ctx.dialect.server_facts(conn)
         conn.rollback()
@@ -58,9 +67,18 @@ def preflight(ctx: RunContext, conn: Connection) -> None:
         # every file that would run (and undo it) is read and split now: a broken one stops here
         ctx.migrator.check_files(start, target, ctx.dialect.name, downgrade="downgrade" in plan.rollback.strategy)
         check_app_environment(plan)  # a missing probe secret must stop us now, not after apply
+        if plan.preflight.probe_hosts and plan.smoke:  # the application is up before we take it down
+            unanswered = unreachable_hosts(plan.smoke)
+            if unanswered:
+                hint = "; the application must be up before the run takes it down ([preflight] probe_hosts = false skips this)"
+                raise PlanProblems(plan.source.name, [p + hint for p in unanswered])
         _lint(ctx, ph)
         _check_disk(ctx, ph)
         _check_activity(ctx, conn, ph)
+        # a table or column a pre-check names and the database lacks is the plan's mistake (exit 2)
+        missing = missing_references(ctx.pre_checks, conn)
+        if missing:
+            raise PlanProblems(plan.source.name, [str(m) for m in missing])
         failed = [r for r in ctx.run_checks(conn, ctx.pre_checks, None) if not r.passed]
         if failed:
             raise Stop("blocked", failure_message("pre-check", failed), ExitCode.CHECKS_FAILED)

@@ -36,7 +36,7 @@ def rehearse(ctx: RunContext) -> Rehearsal:
                 scratch.prepare_apply_session(conn, ctx.plan.apply.lock_timeout)
                 if conn.in_transaction():
                     conn.commit()
-                failure = _apply_on_copy(ctx, conn, rehearsal)
+                failure = apply_on_copy(ctx, conn, rehearsal)
                 if failure is None:
                     started = time.perf_counter()
                     results = run_checks(ctx.post_checks, ctx.check_context(conn, ctx.result.snapshot))
@@ -58,7 +58,9 @@ def rehearse(ctx: RunContext) -> Rehearsal:
         return rehearsal
 
 
-def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> str | None:
+def apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> str | None:
+    """Migrate the copy behind ``conn`` to the target as apply would (backfills included, with
+    checkpoints of its own); why it failed, or None. Timings and output go on ``rehearsal``."""
     outputs: list[Output | None] = []
     started = time.perf_counter()
     failure: str | None = None
@@ -67,7 +69,9 @@ def _apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> s
         with (
             ctx.dialect.apply_transactions(conn),  # as apply begins its transactions on the target
             ctx.dialect.settings_on_every_connection(ctx.plan.apply.lock_timeout),
-            backfill_context(checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p)) as bf,
+            backfill_context(
+                checkpoints=MemoryCheckpoints(), progress=lambda p: backfill_progress(ctx, p), isolated=True
+            ) as bf,
         ):
             try:
                 migrate(ctx, conn, outputs.append)
