@@ -137,8 +137,17 @@ def diff_table(before: Connection, now: Connection, name: str) -> TableWrites:
             result.updated.append(row_key)
     result.deleted = list(old)
     for keys in (result.inserted, result.updated, result.deleted):
-        keys.sort(key=repr)
+        _in_key_order(keys)
     return result
+
+
+def _in_key_order(keys: list[Any]) -> None:
+    """Sort keys as the table orders them (9 before 10); keys that do not compare (a NULL in a
+    composite key, mixed types) fall back to their text."""
+    try:
+        keys.sort()
+    except TypeError:
+        keys.sort(key=repr)
 
 
 def diff_tables(before: Connection, now: Connection, tables: Iterable[str]) -> list[TableWrites]:
