@@ -93,7 +93,7 @@ def test_post_check_on_a_table_the_migration_does_not_make_is_exit_2_before_any_
     assert [p.name for p in result.phases] == ["preflight", "validate"] and result.phases[-1].status == "blocked"
     assert_unchanged(items_db, plan)
     if items_db.kind != "sqlite":
-        assert not [n for n in server_databases(items_db.kind) if "_safeshift_schema_" in n]
+        assert not [n for n in server_databases(items_db.kind) if n.startswith(f"{items_db.url.database}_safeshift_schema_")]
 
 
 def test_post_check_whose_sql_the_migrated_schema_refuses_is_exit_2(items_db: ItemsDb, tmp_path: Path) -> None:
@@ -143,10 +143,11 @@ def test_the_copy_is_at_the_database_revision(items_db: ItemsDb, tmp_path: Path)
 
 
 def test_a_migration_that_fails_on_the_schema_copy_blocks_before_any_backup(items_db: ItemsDb, tmp_path: Path) -> None:
-    """An up file creating a table the database already has (a legacy database): exit 1, nothing changed."""
+    """An up file the database refuses (it alters a table that is not there): exit 1, nothing changed.
+    (One that creates a table the database already has is refused earlier: a legacy database.)"""
     plan = plan_with(tmp_path / "p", '[[checks.post]]\nkind = "not_empty"\ntable = "items"')
     (tmp_path / "p" / "migrations" / "0001_extra.up.sql").write_text(
-        "CREATE TABLE extra (id INTEGER PRIMARY KEY);\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE extra (id INTEGER PRIMARY KEY);\nALTER TABLE no_such_table ADD COLUMN note INTEGER;\n"
     )
     result = api.run_plan(plan)
     assert result.outcome == "blocked" and result.exit_code == ExitCode.CHECKS_FAILED, result.message

@@ -509,106 +509,78 @@ def scan_archive_counts(path: Path) -> dict[str, dict[str, int]]:
 
 
 def _restore_sql(url: URL, backup_path: Path, what: str | None = None, progress: Progress | None = None) -> None:
-    """Play the backup into ``url``'s database in one transaction, after emptying its schemas.
-
-    pg_restore writes the backup as SQL (it needs no connection for that) and Python pumps
-    it into psql, inside a transaction the prelude opens. The COMMIT is written only after
-    pg_restore succeeded and psql took the whole stream: if safeshift dies (kill -9, the
-    OOM killer), psql sees the end of its input inside the open transaction and the server
-    rolls everything back (psql's ``--single-transaction`` would COMMIT at that end). A
-    truncated backup makes pg_restore fail, so it never commits either. Both tools die
-    with safeshift (they are spawned with a parent-death signal).
-    """
+    """Play the backup into ``url``'s database in one transaction, after emptying its schemas
+    (pg_restore writes the backup as SQL; it needs no connection for that)."""
     pg_restore = _tools.find_tool(["pg_restore"], PACKAGE)
-    psql = _tools.find_tool(["psql"], PACKAGE)
     what = what or f"restoring {backup_path.name} into {url.database}"
     if not backup_path.is_file():
         raise BackupError(f"{what} failed: {backup_path} does not exist")
-    env = _tool_env(url)
-    with (
-        _tools.private_file(_EMPTY_SCHEMAS, ".sql") as prelude,
-        tempfile.TemporaryFile() as render_err,
-        tempfile.TemporaryFile() as play_err,
-    ):
-        render = _tools.spawn(
-            [pg_restore, "--no-owner", "--file=-", str(backup_path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=render_err,
+    with _tools.private_file(_EMPTY_SCHEMAS, ".sql") as prelude:
+        _play(
+            [pg_restore, "--no-owner", "--file=-", str(backup_path)], _tool_env(url), url, what,
+            prelude=prelude, progress=progress,
         )
-        play = _tools.spawn(
-            [
-                psql, "--no-psqlrc", "--quiet", "--no-password",
-                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(url)}", "--command=BEGIN", f"--file={prelude}", "--file=-",
-            ],
-            env=env,
-            stdin=subprocess.PIPE,
-            stderr=play_err,
-        )
-        assert render.stdout is not None and play.stdin is not None
-        try:
-            whole = _pump(render.stdout, play.stdin, progress)
-            render.stdout.close()
-            if not whole:  # psql gave up (its error says why); pg_restore must not wait on a full pipe
-                render.kill()
-            render.wait()
-            if whole and render.returncode != 0:
-                play.kill()  # before psql sees the end of its input and commits
-                play.wait()
-                raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(render_err), 'pg_restore failed')}")
-            with contextlib.suppress(BrokenPipeError):
-                if whole:
-                    faults.hit("restore:before-commit")
-                    play.stdin.write(b"\nCOMMIT;\n")
-                play.stdin.close()
-            play.wait()
-        except BaseException:
-            for proc in (render, play):
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            raise
-        if play.returncode != 0:
-            raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(play_err), 'psql failed')}")
 
 
 def _copy_schema(source: URL, target: URL, what: str) -> None:
     """``pg_dump --schema-only`` of ``source`` played into ``target`` by psql in one transaction."""
     pg_dump = _tools.find_tool(["pg_dump"], PACKAGE)
+    argv = [pg_dump, "--no-password", "--schema-only", "--no-owner", "--no-privileges", f"--dbname={_conninfo(source)}"]
+    _play(argv, _tool_env(source), target, what, fault="schema-copy:before-commit")
+
+
+def _play(
+    producer: list[str],
+    producer_env: dict[str, str],
+    target: URL,
+    what: str,
+    *,
+    prelude: Path | None = None,
+    progress: Progress | None = None,
+    fault: str = "restore:before-commit",
+) -> None:
+    """Pump the SQL a tool writes (pg_restore, pg_dump) into psql on ``target``, in one transaction.
+
+    Python opens the transaction and writes the COMMIT only after the producer succeeded and
+    psql took the whole stream: if safeshift dies (kill -9, the OOM killer), psql sees the end
+    of its input inside the open transaction and the server rolls everything back (psql's
+    ``--single-transaction`` would COMMIT at that end). A truncated input makes the producer
+    fail, so it never commits either. Both tools die with safeshift (parent-death signal).
+    """
     psql = _tools.find_tool(["psql"], PACKAGE)
-    with tempfile.TemporaryFile() as dump_err, tempfile.TemporaryFile() as play_err:
-        dump = _tools.spawn(
-            [pg_dump, "--no-password", "--schema-only", "--no-owner", "--no-privileges", f"--dbname={_conninfo(source)}"],
-            env=_tool_env(source),
-            stdout=subprocess.PIPE,
-            stderr=dump_err,
-        )
+    name = Path(producer[0]).name
+    files = [f"--file={prelude}"] if prelude is not None else []
+    with tempfile.TemporaryFile() as make_err, tempfile.TemporaryFile() as play_err:
+        make = _tools.spawn(producer, env=producer_env, stdout=subprocess.PIPE, stderr=make_err)
         play = _tools.spawn(
             [
-                psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
-                "--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(target)}", "--file=-",
+                psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
+                f"--dbname={_conninfo(target)}", "--command=BEGIN", *files, "--file=-",
             ],
             env=_tool_env(target),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=play_err,
         )
-        assert dump.stdout is not None and play.stdin is not None
+        assert make.stdout is not None and play.stdin is not None
         try:
-            whole = _pump(dump.stdout, play.stdin)
-            dump.stdout.close()
-            if not whole:
-                dump.kill()
-            dump.wait()
-            if whole and dump.returncode != 0:
-                play.kill()  # before psql sees the end of its input and commits
+            whole = _pump(make.stdout, play.stdin, progress)
+            make.stdout.close()
+            if not whole:  # psql gave up (its error says why); the producer must not wait on a full pipe
+                make.kill()
+            make.wait()
+            if whole and make.returncode != 0:
+                play.kill()  # before psql sees the end of its input
                 play.wait()
-                raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(dump_err), 'pg_dump failed')}")
+                raise BackupError(f"{what} failed: {_tools.one_line(_tools.read_back(make_err), f'{name} failed')}")
             with contextlib.suppress(BrokenPipeError):
+                if whole:
+                    faults.hit(fault)
+                    play.stdin.write(b"\nCOMMIT;\n")
                 play.stdin.close()
             play.wait()
         except BaseException:
-            for proc in (dump, play):
+            for proc in (make, play):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
