@@ -232,3 +232,22 @@ def test_a_revision_that_cannot_be_rendered_is_named_and_counts_against_fail_on(
     listed = [f for f in accepted.lint if f["code"] == "SS094"]
     assert listed and all(f["suppressed"] for f in listed), accepted.lint
     assert "revision 0002 could not be rendered" in Path(accepted.report_md or "").read_text()
+
+
+def test_an_env_py_that_reads_the_plans_url_from_the_environment_never_migrates_it_from_a_copy(
+    target: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.environ["DATABASE_URL"]`` in env.py: the plan's database at preflight (allowed), but
+    on the rehearsal's copy it would migrate the real database: refused before anything runs."""
+    monkeypatch.setenv("ELSEWHERE_URL", get_dialect(target).url.render_as_string(hide_password=False))
+    plan = stock_project(tmp_path / "project", "sqlite:///unused.db")
+    env_py = tmp_path / "project" / "migrations" / "env.py"
+    text = env_py.read_text()
+    env_py.write_text(
+        "import os\n" + text.replace(ELSEWHERE, '    connectable = sa_create_engine(os.environ["ELSEWHERE_URL"])')
+        .replace("from sqlalchemy import pool", "from sqlalchemy import pool\nfrom sqlalchemy import create_engine as sa_create_engine")
+    )
+    result = api.rehearse_plan(plan, workdir=tmp_path / "w")
+    assert result.exit_code == ExitCode.USAGE, result.message
+    assert "cannot run on a copy" in result.message
+    assert "things" not in tables(get_dialect(target).url)

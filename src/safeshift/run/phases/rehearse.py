@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from safeshift.backfill import MemoryCheckpoints, backfill_context
 from safeshift.checks import run_checks
 from safeshift.dialects import get_dialect
-from safeshift.errors import ExitCode
+from safeshift.errors import ConfigError, ExitCode
 from safeshift.migrators.base import Output, output_of
 from safeshift.run.context import RunContext, error_text, failure_message
 from safeshift.run.outcome import LockClass, Rehearsal, Stop
@@ -58,10 +58,25 @@ def rehearse(ctx: RunContext) -> Rehearsal:
         return rehearsal
 
 
+def _refuse_if_migration_escapes_the_copy(ctx: RunContext, conn: Connection) -> None:
+    """An env.py that takes its URL from elsewhere (``os.environ["DATABASE_URL"]``) reaches the
+    plan's database at preflight, as it should, but on a copy it would migrate the real
+    database instead: it must use the connection it is given before anything runs on a copy."""
+    try:
+        ctx.migrator.check_target(conn)
+    except ConfigError as exc:
+        raise ConfigError(
+            "the migration cannot run on a copy: it does not use the connection safeshift passes and would "
+            f"reach the real database ({exc.message}); nothing was changed. Make env.py use "
+            "config.attributes['connection'], or skip the copies: [preflight] schema_copy = false, no rehearsal"
+        ) from None
+
+
 def apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> str | None:
     """Migrate the copy behind ``conn`` to the target as apply would (backfills included, with
     checkpoints of its own); why it failed, or None. Timings and output go on ``rehearsal``."""
     outputs: list[Output | None] = []
+    _refuse_if_migration_escapes_the_copy(ctx, conn)
     started = time.perf_counter()
     failure: str | None = None
     try:
