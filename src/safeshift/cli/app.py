@@ -285,7 +285,7 @@ def check(
     epilog=epilog(
         "safeshift checks",
         "safeshift checks --json",
-        exits="0 listed.",
+        exits="0 listed; 2 usage error.",
     ),
 )
 def checks_cmd(json_out: JsonOpt = False) -> None:
