@@ -251,3 +251,18 @@ def test_an_env_py_that_reads_the_plans_url_from_the_environment_never_migrates_
     assert result.exit_code == ExitCode.USAGE, result.message
     assert "cannot run on a copy" in result.message
     assert "things" not in tables(get_dialect(target).url)
+
+
+def test_a_dollar_quoted_function_body_is_one_statement_in_the_offline_render() -> None:
+    """PL/pgSQL bodies hold ``;`` on their own lines: the render must not cut them there
+    (MLflow's secrets trigger did, and the lint then saw an unterminated ``$$``)."""
+    from safeshift.migrators.alembic import _split_sql
+
+    script = (
+        "-- Running upgrade a -> b\n\n"
+        "CREATE OR REPLACE FUNCTION f()\nRETURNS TRIGGER AS $$\nBEGIN\n    RAISE EXCEPTION 'x';\n"
+        "    RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n\n"
+        "CREATE TABLE t (id INTEGER);\n"
+    )
+    parts = _split_sql(script)
+    assert len(parts) == 2 and parts[0].endswith("$$ LANGUAGE plpgsql;") and parts[1].startswith("CREATE TABLE t")

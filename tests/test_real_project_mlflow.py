@@ -118,7 +118,9 @@ def test_mlflow_history_lint_names_what_it_could_not_render(target: URL, tmp_pat
 
 def test_mlflow_history_migrates_to_head_and_a_failing_revision_rolls_back(target: URL, tmp_path: Path) -> None:
     head = _head()
-    accept = '\n[lint]\ndisable = ["SS094"]\n'
+    # MLflow applies its history during downtime: its renames and rewrites are accepted here as a
+    # reviewer would (the lint still runs and lists them; it does not block)
+    accept = '\n[lint]\ndisable = ["SS094"]\nfail_on = "never"\n'
     done = api.run_plan(_plan(tmp_path / "plan", INI, accept), workdir=tmp_path / "w")
     assert done.exit_code == ExitCode.OK, done.message
     assert done.message == f"migrated base → {head}" and _revision(target) == head

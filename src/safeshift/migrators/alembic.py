@@ -7,6 +7,7 @@ The connection is handed to ``env.py`` through ``config.attributes["connection"]
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from alembic import command
@@ -213,7 +214,8 @@ def _split_sql(script: str) -> list[str]:
     """Alembic's offline script as a list of statements.
 
     Blank lines and Alembic's own comments go; a ``-- safeshift:`` comment stays as an item
-    of its own, so the lint applies it to the statement that follows.
+    of its own, so the lint applies it to the statement that follows. A ``;`` inside a
+    PostgreSQL dollar-quoted body (``CREATE FUNCTION ... AS $$ ... $$``) ends nothing.
     """
     statements: list[str] = []
     buf: list[str] = []
@@ -224,12 +226,26 @@ def _split_sql(script: str) -> list[str]:
                 statements.append(stripped.rstrip(";").strip())
             continue
         buf.append(line)
-        if stripped.endswith(";"):
+        if stripped.endswith(";") and not _in_dollar_quote("\n".join(buf)):
             statements.append("\n".join(buf).strip())
             buf = []
     if buf:
         statements.append("\n".join(buf).strip())
     return statements
+
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _in_dollar_quote(text: str) -> bool:
+    """Does ``text`` end inside a ``$tag$ ... $tag$`` body (PostgreSQL's dollar quoting)?"""
+    open_tag: str | None = None
+    for match in _DOLLAR_TAG.finditer(text):
+        if open_tag is None:
+            open_tag = match.group(0)
+        elif match.group(0) == open_tag:
+            open_tag = None
+    return open_tag is not None
 
 
 def _script_folder(location: str, ini_dir: Path) -> Path | None:
