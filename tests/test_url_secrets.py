@@ -97,7 +97,8 @@ def test_a_user_with_a_password_is_never_named_in_output_journal_or_report(
             if conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'").first():
                 conn.exec_driver_sql(f"DROP OWNED BY {user}")
             conn.exec_driver_sql(f"DROP ROLE IF EXISTS {user}")
-            conn.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+            # CREATEDB: the proof's scratch copy (preflight refuses a login that cannot make one)
+            conn.exec_driver_sql(f"CREATE ROLE {user} LOGIN CREATEDB PASSWORD '{password}'")
             conn.exec_driver_sql(f'GRANT ALL ON DATABASE "{database}" TO {user}')
             conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {user}')
         else:

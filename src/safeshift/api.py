@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from safeshift import lint
     from safeshift.adopt import InitResult, ToolRevisions
+    from safeshift.adopt.baseline import BaselineResult
     from safeshift.checks import CheckResult
     from safeshift.config.models import Plan
     from safeshift.demo import BreakMode, DbKind, DemoResult
@@ -420,69 +421,20 @@ def tool_revisions(
     return read_revisions(tool, Path(folder), pending=pending, url_env=url_env)
 
 
-# -- baseline ------------------------------------------------------------------------------------
-
-
-@dataclass
-class BaselineResult:
-    """What ``safeshift baseline REV`` recorded: revisions marked applied, none of them run."""
-
-    database: str
-    engine: str
-    revision: str
-    previous: str | None
-    current: str | None
-    recorded: list[dict[str, Any]]
-    exit_code: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "database": self.database,
-            "engine": self.engine,
-            "revision": self.revision,
-            "previous": self.previous,
-            "current": self.current,
-            "recorded": self.recorded,
-        }
+# -- baseline (the work and its result type live in safeshift.adopt.baseline) ------------------
 
 
 def baseline(plan: PlanLike, revision: str, *, force: bool = False) -> BaselineResult:
-    """Record ``revision`` and everything before it as applied without running it, for a database
-    whose schema was built another way (SQL files: rows with their checksums; Alembic: stamp;
-    command: the plan's ``stamp`` command). Refused when the database is already at ``revision``
-    or beyond, unless ``force``. Holds the database's run lock: never beside a run."""
-    from safeshift.journal import now_iso
-    from safeshift.migrators import get_migrator
-    from safeshift.run.context import new_run_id
-    from safeshift.secrets import safe_url
+    """Record ``revision`` and everything before it as applied without running it (a schema built
+    another way); refused when the database is at ``revision`` or beyond, unless ``force``."""
+    from safeshift.adopt.baseline import record_baseline
 
     loaded = load(plan)
     if not revision.strip():
         raise ConfigError("baseline: expected a revision such as 0001 or head")
-    dialect = _open(loaded)
-    migrator = get_migrator(loaded)
-    engine = dialect.create_engine()
-    try:
-        with dialect.run_lock(engine, f"baseline-{new_run_id()}", now_iso()), engine.connect() as conn:
-            previous = migrator.current(conn)
-            recorded = migrator.stamp(conn, revision, force=force)
-            current = migrator.current(conn)
-    except SafeshiftError:
-        raise
-    except Exception as exc:
-        from safeshift.secrets import first_line
+    return record_baseline(loaded, _open(loaded), revision, force=force)
 
-        raise ConnectError(f"baseline on {safe_url(dialect.url)} failed: {first_line(exc)}") from None
-    finally:
-        engine.dispose()
-    return BaselineResult(
-        database=safe_url(dialect.url),
-        engine=migrator.name,
-        revision=revision,
-        previous=previous,
-        current=current,
-        recorded=[r.to_dict() for r in recorded],
-    )
+
 # -- history, report (their result types live in safeshift.run.history) -------------------------
 
 
@@ -735,9 +687,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``History`` and ``RunReport`` on first use (their module loads the run machinery)."""
+    """``History``, ``RunReport`` and ``BaselineResult`` on first use (their modules load more)."""
     if name in ("History", "RunReport"):
         from safeshift.run import history
 
         return getattr(history, name)
+    if name == "BaselineResult":
+        from safeshift.adopt.baseline import BaselineResult
+
+        return BaselineResult
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import logging
 
     from safeshift.adopt import InitResult, ToolRevisions
+    from safeshift.adopt.baseline import BaselineResult
     from safeshift.api import (
-        BaselineResult,
         CheckKinds,
         CheckReport,
         LintReport,

@@ -296,9 +296,13 @@ class MySQLDialect(ServerDialect):
             if got != 1:
                 raise LockError(_holder_message(conn, main, key, database))
             own_id = int(conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
-            self._lock_check = lambda: conn.execute(
+            holder = [conn]  # the lock's session; a new one once taken again after a restart
+            taken_at = time.time() - _uptime(conn)  # when the server started, by its clock
+            self._lock_check = lambda: holder[0].execute(
                 text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"), {"name": main}
             ).scalar() == 1
+            self._restarted = lambda: _restarted_since(lock_engine, taken_at)
+            self._relock = lambda: _take_again(lock_engine, main, holder, self._lock_ids)
             # a long run must not lose its lock to the server's idle-connection timeout
             conn.execute(text("SET SESSION wait_timeout = GREATEST(@@global.wait_timeout, 86400)"))
             self._lock_ids.add(own_id)
@@ -327,7 +331,11 @@ class MySQLDialect(ServerDialect):
                 with contextlib.suppress(SQLAlchemyError):
                     conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": main})
                 self._lock_ids.difference_update({own_id, *label_ids})
-                self._lock_check = None
+                self._lock_check = self._relock = self._restarted = None
+                if holder[0] is not conn:
+                    with contextlib.suppress(SQLAlchemyError):
+                        holder[0].execute(text("SELECT RELEASE_LOCK(:name)"), {"name": main})
+                        holder[0].close()
         finally:
             with contextlib.suppress(SQLAlchemyError):
                 conn.close()
@@ -371,6 +379,37 @@ def _charset(conn: Connection, database: str) -> str:
     if row is None or not all(isinstance(v, str) and _CHARSET.match(v) for v in row):
         return " CHARACTER SET utf8mb4"
     return f" CHARACTER SET {row[0]} COLLATE {row[1]}"
+
+
+def _uptime(conn: Connection) -> float:
+    value = conn.execute(
+        text("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME'")
+    ).scalar()
+    return float(value or 0)
+
+
+def _restarted_since(engine: Engine, started_at: float) -> bool | None:
+    """Has the server started again since ``started_at`` (its start then)? None: no answer now."""
+    try:
+        with engine.connect() as conn:
+            return time.time() - _uptime(conn) > started_at + 5  # seconds of clock slack
+    except SQLAlchemyError:
+        return None
+
+
+def _take_again(engine: Engine, name: str, holder: list[Connection], ours: set[int]) -> bool:
+    """After a restart every session is gone and the lock is free: take it on a new session."""
+    try:
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if conn.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar() != 1:
+            conn.close()
+            return False
+        conn.execute(text("SET SESSION wait_timeout = GREATEST(@@global.wait_timeout, 86400)"))
+        ours.add(int(conn.execute(text("SELECT CONNECTION_ID()")).scalar_one()))
+    except SQLAlchemyError:
+        return False
+    holder[0] = conn
+    return True
 
 
 def _empty_database(conn: Connection, database: str) -> None:

@@ -8,7 +8,6 @@ stays exactly as it was, rather than half restored.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import subprocess
@@ -26,14 +25,18 @@ from sqlalchemy.pool import NullPool
 from safeshift import faults
 from safeshift.dialects import _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.postgresql_lock import (
+    MAX_IDENTIFIER_BYTES,
+    AdvisoryLock,
+    lock_key,
+    run_label,
+)
 from safeshift.dialects.server import ServerDialect
-from safeshift.errors import BackupError, ConnectError, LockError, causes
-from safeshift.secrets import register_url, safe_url
+from safeshift.errors import BackupError, causes
+from safeshift.secrets import register_url
 
 PACKAGE = "postgresql-client"
-MAX_IDENTIFIER_BYTES = 63
 LOCK_NOT_AVAILABLE = "55P03"
-APP_PREFIX = "safeshift "  # short: application_name keeps 63 bytes, and the id and start time need 51
 _QUERY_CHARS = 500
 
 # Run by psql in the restore transaction before the backup's own SQL: removes everything
@@ -125,7 +128,7 @@ class PostgreSQLDialect(ServerDialect):
 
     def __init__(self, url: URL) -> None:
         super().__init__(url)
-        self._lock_pid: int | None = None  # our lock connection: never terminated by restore
+        self._lock_session: AdvisoryLock | None = None  # the run lock's own session, while held
 
     # -- connecting -------------------------------------------------------------------
     def driver_url(self) -> URL:
@@ -376,46 +379,23 @@ class PostgreSQLDialect(ServerDialect):
     # -- one run per database ---------------------------------------------------------
     @contextlib.contextmanager
     def run_lock(self, engine: Engine, run_id: str, started: str) -> Iterator[None]:
-        """A session-level advisory lock on a dedicated connection, labelled with the run.
-
-        The label (application_name) is what a second run reads to say who holds the lock.
-        """
-        key = _lock_key(engine.url.database or "")
-        label = _label(run_id, started)
-        lock_engine = create_engine(engine.url, poolclass=NullPool)
+        """A session-level advisory lock on a dedicated connection, labelled with the run
+        (application_name: what a second run reads to say who holds the lock)."""
+        session = AdvisoryLock(engine.url, lock_key(engine.url.database or ""), run_label(run_id, started))
+        session.take()
+        self._lock_session = session
+        self._lock_check, self._relock, self._restarted = session.held, session.take_again, session.restarted
         try:
-            conn = lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except SQLAlchemyError as exc:
-            lock_engine.dispose()
-            raise ConnectError(f"cannot connect to {safe_url(engine.url)}: {_tools.db_error(exc)}") from None
-        try:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
-                raise LockError(_holder_message(conn, key, engine.url.database or ""))
-            conn.execute(text("SELECT set_config('application_name', :label, false)"), {"label": label})
-            if conn.dialect.server_version_info and conn.dialect.server_version_info >= (14,):
-                # a long run must not lose its lock to an idle-session timeout
-                conn.execute(text("SET idle_session_timeout = 0"))
-            self._lock_pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-            self._lock_check = lambda: bool(
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-                        "AND pid = pg_backend_pid() AND classid::bigint = :hi AND objid::bigint = :lo"
-                    ),
-                    {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
-                ).scalar_one()
-            )
-            try:
-                yield
-            finally:
-                self._lock_pid = None
-                self._lock_check = None
-                with contextlib.suppress(SQLAlchemyError):  # a dead connection has released it anyway
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            yield
         finally:
-            with contextlib.suppress(SQLAlchemyError):
-                conn.close()
-            lock_engine.dispose()
+            self._lock_session = None
+            self._lock_check = self._relock = self._restarted = None
+            session.release()
+
+    @property
+    def _lock_pid(self) -> int | None:
+        """Our lock connection's backend: never terminated by a restore."""
+        return self._lock_session.pid if self._lock_session is not None else None
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -635,39 +615,6 @@ def _tool_env(url: URL) -> dict[str, str]:
     env.setdefault("PGCONNECT_TIMEOUT", "10")
     env["PGAPPNAME"] = "safeshift"
     return env
-
-
-def _lock_key(database: str) -> int:
-    """A stable signed 64-bit advisory-lock key for the database."""
-    digest = hashlib.blake2b(f"safeshift:{database}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _label(run_id: str, started: str) -> str:
-    """``safeshift <id> <started>``, within the 63 bytes application_name keeps."""
-    clean = [re.sub(r"\s+", "_", part) for part in (run_id, started)]
-    label = APP_PREFIX + " ".join(clean)
-    return label.encode()[:MAX_IDENTIFIER_BYTES].decode("utf-8", "ignore")
-
-
-def _holder_message(conn: Connection, key: int, database: str) -> str:
-    unsigned = key & 0xFFFFFFFFFFFFFFFF
-    row = conn.execute(
-        text(
-            "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND CAST(l.classid AS bigint) = :hi AND CAST(l.objid AS bigint) = :lo LIMIT 1"
-        ),
-        {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF},
-    ).first()
-    if row is None:  # released between our attempt and this look-up
-        return f"another safeshift run holds database {database}; try again"
-    pid, app = int(row[0]), str(row[1] or "")
-    if app.startswith(APP_PREFIX):
-        run_id, _, started = app[len(APP_PREFIX):].partition(" ")
-        return f"another safeshift run holds database {database}: run {run_id} started {started or '?'} (backend pid {pid})"
-    return f"another session holds safeshift's lock on database {database} (backend pid {pid}, application {app!r})"
 
 
 def _sqlstate(exc: BaseException) -> str | None:

@@ -62,19 +62,34 @@ class ServerDialect(Dialect):
                 removed.append(name)
         return removed
 
-    _lock_check: Callable[[], bool] | None = None  # set by run_lock: asks the lock's own session
+    # set by run_lock while the lock is held: ask the lock's own session; take it again; has the
+    # server restarted since it was taken (None: it does not answer now)?
+    _lock_check: Callable[[], bool] | None = None
+    _relock: Callable[[], bool] | None = None
+    _restarted: Callable[[], bool | None] | None = None
 
     def lock_alive(self) -> bool:
-        """The lock's session still holds it: it answers, and the server lists the lock as its.
-        A session terminated server-side (or a lost connection) is a lost lock."""
+        """Does this run still hold the database's run lock?
+
+        Its session answers and the server lists the lock as its: held. Otherwise, a server
+        that restarted ended every session, so the lock is free: it is taken again on a new
+        session (False if another run took it first). A session ended while the server stayed
+        up (a DBA's terminate, a KILL) is a lost lock. A server that does not answer cannot
+        tell: True, and the next step waits for it or fails on its own.
+        """
         check = self._lock_check
         if check is None:
             return True  # no run lock held by this process (status, lint): nothing to lose
         with self._lock_guard:
             try:
-                return check()
-            except Exception:  # noqa: BLE001 - any failure to ask means we cannot be sure we hold it
-                return False
+                if check():
+                    return True
+            except Exception:  # noqa: BLE001 - any failure to ask: find out why below
+                pass
+            restarted = self._restarted() if self._restarted is not None else False
+            if restarted is None:
+                return True
+            return bool(restarted and self._relock is not None and self._relock())
 
     def check_scratch(self, run_id: str, why: str) -> None:
         """Create and drop an empty run-named database: a login that cannot is found at
