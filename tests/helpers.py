@@ -251,3 +251,34 @@ def alembic_project(folder: Path) -> Path:
     (versions / "0001_owners_items.py").write_text(ALEMBIC_FIRST)
     (versions / "0002_note.py").write_text(ALEMBIC_SECOND)
     return folder
+
+
+FAILING_REVISION = '''"""appended by the test: fails while upgrading
+
+Revision ID: zz_fails
+Revises: {head}
+"""
+from alembic import context, op
+import sqlalchemy as sa
+
+revision = "zz_fails"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("{table}", sa.Column("note", sa.String(20)))
+    if not context.is_offline_mode():
+        raise RuntimeError("this release's migration is broken")
+
+
+def downgrade():
+    op.drop_column("{table}", "note")
+'''
+
+
+def failing_revision(head: str, table: str) -> str:
+    """A revision to append to a real project's history: adds a column to ``table``, then fails
+    (online only, so the lint can still render it)."""
+    return FAILING_REVISION.format(head=head, table=table)

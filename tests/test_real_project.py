@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
+from helpers import failing_revision
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
@@ -29,29 +30,6 @@ optuna = pytest.importorskip("optuna")  # a dev dependency: installed by `make t
 pytestmark = pytest.mark.slow
 
 INI = Path(optuna.__file__).parent / "storages" / "_rdb" / "alembic.ini"
-FAILING = '''"""appended by the test: fails while upgrading
-
-Revision ID: zz_fails
-Revises: {head}
-"""
-from alembic import context, op
-import sqlalchemy as sa
-
-revision = "zz_fails"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.add_column("studies", sa.Column("note", sa.String(20)))
-    if not context.is_offline_mode():
-        raise RuntimeError("this release's migration is broken")
-
-
-def downgrade():
-    op.drop_column("studies", "note")
-'''
 
 
 def head_of(ini: Path) -> str:
@@ -124,7 +102,7 @@ def test_the_plans_database_is_migrated_to_head_and_a_failing_revision_rolls_bac
     project = tmp_path / "project"
     shutil.copytree(INI.parent / "alembic", project / "alembic")
     shutil.copy(INI, project / "alembic.ini")
-    (project / "alembic" / "versions" / "zz_fails.py").write_text(FAILING.format(head=head))
+    (project / "alembic" / "versions" / "zz_fails.py").write_text(failing_revision(head, "studies"))
     broken = api.run_plan(
         write_plan(tmp_path / "plan2", project / "alembic.ini", accept + '\n[rollback]\nstrategy = "downgrade-then-restore"\n'),
         workdir=tmp_path / "w",

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
+from helpers import failing_revision
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
@@ -29,29 +30,6 @@ pytestmark = pytest.mark.slow
 
 MIGRATIONS = Path(mlflow.__file__).parent / "store" / "db_migrations"
 INI = MIGRATIONS / "alembic.ini"
-FAILING = '''"""appended by the test: fails while upgrading
-
-Revision ID: zz_fails
-Revises: {head}
-"""
-from alembic import context, op
-import sqlalchemy as sa
-
-revision = "zz_fails"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.add_column("experiments", sa.Column("note", sa.String(20)))
-    if not context.is_offline_mode():
-        raise RuntimeError("this release's migration is broken")
-
-
-def downgrade():
-    op.drop_column("experiments", "note")
-'''
 
 
 def _head() -> str:
@@ -133,7 +111,7 @@ def test_mlflow_history_migrates_to_head_and_a_failing_revision_rolls_back(targe
 
     project = tmp_path / "project"
     shutil.copytree(MIGRATIONS, project, ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "versions" / "zz_fails.py").write_text(FAILING.format(head=head))
+    (project / "versions" / "zz_fails.py").write_text(failing_revision(head, "experiments"))
     ini = project / "alembic.ini"
     ini.write_text(ini.read_text().replace("script_location = mlflow/store/db_migrations", f"script_location = {project}"))
     broken = api.run_plan(
