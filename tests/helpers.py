@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from safeshift.dialects import get_dialect
@@ -282,3 +283,34 @@ def failing_revision(head: str, table: str) -> str:
     """A revision to append to a real project's history: adds a column to ``table``, then fails
     (online only, so the lint can still render it)."""
     return FAILING_REVISION.format(head=head, table=table)
+
+
+# -- reading a database back, on the test's own connection (never through safeshift's checks) --
+def table_names(url: URL) -> set[str]:
+    """The tables the database at ``url`` has now."""
+    engine = get_dialect(url).create_engine()
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def column_names(url: URL, table: str) -> set[str]:
+    """The columns ``table`` has now."""
+    engine = get_dialect(url).create_engine()
+    try:
+        with engine.connect() as conn:
+            return {str(c["name"]) for c in inspect(conn).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def query(url: URL, sql: str) -> list[Any]:
+    """Every row ``sql`` returns, as tuples."""
+    engine = get_dialect(url).create_engine()
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        engine.dispose()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from helpers import ItemsDb, items_plan
+from helpers import ItemsDb, items_plan, table_names
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
 from safeshift.faults import EXIT_CODE
@@ -29,14 +29,6 @@ RESTORES = (
 )
 CLI = [sys.executable, "-m", "safeshift.cli"]
 
-
-def _tables(db: ItemsDb) -> set[str]:
-    engine = get_dialect(db.url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return set(sa.inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def _no_loader_left(db: ItemsDb) -> bool:
@@ -70,7 +62,7 @@ def test_a_kill_inside_the_restore_leaves_a_whole_database_and_rollback_run_fini
     )
     assert killed.returncode == EXIT_CODE, killed.stdout + killed.stderr
     assert _no_loader_left(items_db)
-    tables = _tables(items_db)  # the database exists and answers
+    tables = table_names(items_db.url)  # the database exists and answers
     if items_db.kind == "postgresql":
         assert {"items", "extra"} <= tables  # nothing committed: still as the migration left it
     status = subprocess.run(
@@ -85,7 +77,7 @@ def test_a_kill_inside_the_restore_leaves_a_whole_database_and_rollback_run_fini
     )
     assert rolled.returncode == ExitCode.ROLLED_BACK, rolled.stdout + rolled.stderr
     assert json.loads(rolled.stdout)["rollback"]["proof"]["equal"] is True
-    assert "extra" not in _tables(items_db)
+    assert "extra" not in table_names(items_db.url)
 
 
 def test_a_restore_reports_its_progress(items_db: ItemsDb, tmp_path: Path) -> None:

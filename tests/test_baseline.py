@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
-from helpers import alembic_project
+from helpers import alembic_project, column_names, query, table_names
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
@@ -53,29 +53,7 @@ def execute(url: URL, *statements: str, params: dict[str, list[dict[str, Any]]] 
         engine.dispose()
 
 
-def columns(url: URL, table: str) -> set[str]:
-    engine = get_dialect(url).create_engine()
-    try:
-        return {str(c["name"]) for c in sa.inspect(engine).get_columns(table)}
-    finally:
-        engine.dispose()
 
-
-def query(url: URL, sql: str) -> list[Any]:
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
-
-
-def tables(url: URL) -> set[str]:
-    engine = get_dialect(url).create_engine()
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def legacy_project(folder: Path, url: URL, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -111,7 +89,7 @@ def test_legacy_database_refused_then_baseline_then_run_to_a_target(
     assert "posts, users" in refused.stderr and "no revision is recorded" in refused.stderr
     assert "safeshift baseline <rev>" in refused.stderr
     assert backups(tmp_path) == []  # refused before the backup
-    assert "safeshift_versions" not in tables(db_url)
+    assert "safeshift_versions" not in table_names(db_url)
     dry = runner.invoke(app, ["run", "--plan", str(plan), "--dry-run"])
     assert dry.exit_code == ExitCode.USAGE and "safeshift baseline <rev>" in dry.stderr
 
@@ -128,7 +106,7 @@ def test_legacy_database_refused_then_baseline_then_run_to_a_target(
     assert query(db_url, "SELECT id, email FROM users ORDER BY id") == USERS
     assert query(db_url, "SELECT id, user_id, title FROM posts ORDER BY id") == POSTS
     assert query(db_url, "SELECT COUNT(bio) FROM users") == [(0,)]
-    assert "tags" not in tables(db_url)
+    assert "tags" not in table_names(db_url)
     assert [p["id"] for p in api.status(plan).pending] == ["0003"]  # past the --target: still pending
 
     again = runner.invoke(app, ["baseline", "0001", "--plan", str(plan)])
@@ -159,7 +137,7 @@ def test_a_database_that_only_gains_tables_is_not_legacy(tmp_path: Path, monkeyp
     monkeypatch.setenv("LEGACY_URL", f"sqlite:///{tmp_path / 'app.db'}")
     result = api.run_plan(plan, workdir=tmp_path / "w", target="0001")
     assert result.exit_code == 0, result.message
-    assert {"audit", "users", "posts", "safeshift_versions"} <= tables(url)
+    assert {"audit", "users", "posts", "safeshift_versions"} <= table_names(url)
 
 
 # -- Alembic: stamp ---------------------------------------------------------------------------
@@ -191,7 +169,7 @@ def test_alembic_legacy_database_baseline_is_a_stamp(db_url: URL, tmp_path: Path
     assert run.message == "migrated 0001 → 0002"
     assert query(db_url, "SELECT id, email FROM owners") == [(1, "a@example.org")]
     forced = api.baseline(plan, "0001", force=True)  # back to 0001 on paper: nothing runs
-    assert forced.current == "0001" and "note" in columns(db_url, "items")
+    assert forced.current == "0001" and "note" in column_names(db_url, "items")
 
 
 # -- command engine: its stamp command, or a clear refusal ------------------------------------

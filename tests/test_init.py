@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 import safeshift
-from helpers import ALEMBIC_ITEMS, alembic_project
+from helpers import ALEMBIC_ITEMS, alembic_project, column_names, query
 from safeshift import api
 from safeshift.cli.app import app
 from safeshift.dialects import get_dialect
@@ -55,21 +55,6 @@ def at_first_revision(project: Path, url: URL) -> None:
         engine.dispose()
 
 
-def columns(url: URL, table: str) -> set[str]:
-    engine = get_dialect(url).create_engine()
-    try:
-        return {str(c["name"]) for c in sa.inspect(engine).get_columns(table)}
-    finally:
-        engine.dispose()
-
-
-def query(url: URL, sql: str) -> list[Any]:
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
 
 
 def checks_of(plan: Path) -> list[dict[str, Any]]:
@@ -106,7 +91,7 @@ def test_from_nothing_alembic_init_then_safeshift_init_and_run(
     assert query(db_url, "SELECT id, name, owner_id FROM items ORDER BY id") == ALEMBIC_ITEMS
     assert query(db_url, "SELECT COUNT(*) FROM owners") == [(2,)]
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
-    assert "note" in columns(db_url, "items")
+    assert "note" in column_names(db_url, "items")
     assert PLACEHOLDER in (project / "alembic.ini").read_text()  # safeshift never needed the ini's URL
 
 

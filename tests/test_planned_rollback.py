@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from helpers import ItemsDb, items_plan
+from helpers import ItemsDb, items_plan, table_names
 from safeshift import api
 from safeshift.dialects import get_dialect
 from safeshift.errors import ExitCode
@@ -30,14 +30,6 @@ def _execute(db: ItemsDb, *statements: str) -> None:
     finally:
         engine.dispose()
 
-
-def _tables(db: ItemsDb) -> set[str]:
-    engine = get_dialect(db.url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return set(sa.inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def _plan(tmp_path: Path) -> tuple[Path, Path]:
@@ -62,7 +54,7 @@ def test_a_succeeded_run_is_rolled_back_later_keeping_the_writes_made_since(item
     assert undone.run_id != done.run_id  # a run of its own, with its own report
     assert f"planned rollback of run {done.run_id}" in undone.message and "kept 3 rows" in undone.message
     assert "proven equal" not in undone.message
-    assert "extra" not in _tables(items_db) and not flag.exists()
+    assert "extra" not in table_names(items_db.url) and not flag.exists()
     writes = undone.to_dict()["rollback"]["writes"]
     items = writes["tables"][0]
     assert (items["table"], items["inserted"], items["updated"], items["deleted"]) == ("items", 2, 1, 0)
@@ -88,7 +80,7 @@ def test_it_refuses_when_a_later_run_moved_the_database_on(items_db: ItemsDb, tm
     refused = api.rollback_run(plan, first.run_id, workdir=work)
     assert refused.exit_code == ExitCode.USAGE and refused.outcome == "blocked", refused.message
     assert second.run_id in refused.message and "nothing was changed" in refused.message
-    assert {"extra", "more_stuff"} <= _tables(items_db)
+    assert {"extra", "more_stuff"} <= table_names(items_db.url)
 
 
 def test_the_cli_rolls_back_a_succeeded_run_and_says_so(items_db: ItemsDb, tmp_path: Path) -> None:
@@ -101,6 +93,6 @@ def test_the_cli_rolls_back_a_succeeded_run_and_says_so(items_db: ItemsDb, tmp_p
     assert shown.returncode == ExitCode.ROLLED_BACK, shown.stdout + shown.stderr
     data = json.loads(shown.stdout)
     assert data["outcome"] == "rolled_back" and data["rollback"]["proof"]["equal"] is True  # nobody wrote
-    assert "extra" not in _tables(items_db)
+    assert "extra" not in table_names(items_db.url)
     again = subprocess.run(cli, env=items_db.env, capture_output=True, text=True, timeout=180)
     assert again.returncode == ExitCode.USAGE and "did not succeed" not in again.stdout, again.stdout

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
+from helpers import table_names
 from safeshift import api
 from safeshift.cli.app import app
-from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.loading import load_plan
 
@@ -44,13 +44,6 @@ def project(folder: Path, url: URL, monkeypatch: pytest.MonkeyPatch, extra: str 
     return plan
 
 
-def tables(url: URL) -> set[str]:
-    engine = get_dialect(url).create_engine()
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
@@ -72,11 +65,11 @@ def test_run_and_dry_run_take_target(db_url: URL, tmp_path: Path, monkeypatch: p
 
     stale = invoke("run", "--plan", plan, "--target", "0001", "--approve", head["digest"])
     assert stale.exit_code != 0 and "does not match" in stale.stdout + stale.stderr
-    assert "alpha" not in tables(db_url)
+    assert "alpha" not in table_names(db_url)
     run = invoke("run", "--plan", plan, "--target", "0001", "--approve", as_json["digest"])
     assert run.exit_code == 0, run.output
     assert "migrated base → 0001" in run.stdout
-    assert "alpha" in tables(db_url) and "beta" not in tables(db_url)
+    assert "alpha" in table_names(db_url) and "beta" not in table_names(db_url)
     assert api.status(plan).current == "0001"
 
     unknown = invoke("run", "--plan", plan, "--target", "0009")
@@ -106,7 +99,7 @@ def test_rehearse_takes_target(db_url: URL, tmp_path: Path, monkeypatch: pytest.
     assert data["outcome"] == "rehearsed" and data["target_revision"] == "0001"
     ran = [f["file"] for f in data["rehearsal"]["output"]["files"]]
     assert ran == ["migrations/0001_alpha.up.sql"]  # the copy went to 0001, not to head
-    assert "alpha" not in tables(db_url)  # a rehearsal changes only its copy
+    assert "alpha" not in table_names(db_url)  # a rehearsal changes only its copy
 
 
 # -- ${VAR} in every string value -------------------------------------------------------------
@@ -137,7 +130,7 @@ def test_env_in_target_and_other_values(tmp_path: Path, monkeypatch: pytest.Monk
     run = api.run_plan(plan)
     assert run.exit_code == 0, run.message
     assert run.backup is not None and Path(run.backup.path).parent == tmp_path / "elsewhere"
-    assert "beta" not in tables(url)
+    assert "beta" not in table_names(url)
 
     monkeypatch.setenv("MIN_ROWS_EXPECT", ">= 1")  # a value from the environment changes the digest
     monkeypatch.setenv("WS_TARGET", "0002")
