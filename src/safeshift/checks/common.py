@@ -163,6 +163,11 @@ def primary_key(conn: Connection, table: TableRef) -> list[str]:
     return list(pk.get("constrained_columns") or [])
 
 
+def column_names(conn: Connection, table: TableRef) -> list[str]:
+    """The table's columns in order, asked of the database."""
+    return [str(c["name"]) for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)]
+
+
 def key_columns(conn: Connection, table: TableRef, configured: Sequence[str] | None) -> list[str]:
     """The columns naming a row in samples: the plan's ``key``, else the primary key."""
     return list(configured) if configured else primary_key(conn, table)

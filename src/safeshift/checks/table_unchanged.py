@@ -47,6 +47,7 @@ from safeshift.checks.common import (
     Reference,
     TableName,
     TableRef,
+    column_names,
     identity,
     primary_key,
     render,
@@ -249,7 +250,7 @@ class TableUnchangedCheck(Check[TableUnchangedConfig]):
         key = list(self.config.key or primary_key(conn, ref))
         if not key:
             raise ValueError(f"table {ref} has no primary key: set key")
-        columns = list(self.config.columns or [c["name"] for c in sa.inspect(conn).get_columns(ref.name, schema=ref.schema)])
+        columns = list(self.config.columns or column_names(conn, ref))
         hasher = _hasher(conn.dialect.name)
         hasher.prepare(conn)
         rows = int(conn.execute(sa.select(sa.func.count()).select_from(ref.core())).scalar_one())

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from safeshift.checks.common import TableRef, identity, primary_key
+from safeshift.checks.common import TableRef, column_names, identity, primary_key
 from safeshift.checks.table_unchanged import hasher_for
 
 FIRST_KEYS = 10  # keys listed per kind of change in the report; the saved file holds all
@@ -107,10 +107,6 @@ def _row_hashes(conn: Connection, ref: TableRef, key: Sequence[str], columns: Se
         yield tuple(row[:width]), int(row[width])
 
 
-def _columns(conn: Connection, ref: TableRef) -> list[str]:
-    return [c["name"] for c in sa.inspect(conn).get_columns(ref.name, schema=ref.schema)]
-
-
 def diff_table(before: Connection, now: Connection, name: str) -> TableWrites:
     """Keys inserted, updated and deleted in ``name`` between the before-state and now.
 
@@ -125,8 +121,8 @@ def diff_table(before: Connection, now: Connection, name: str) -> TableWrites:
         return TableWrites(
             name, rows_before=int(before.execute(count).scalar_one()), rows_now=int(now.execute(count).scalar_one())
         )
-    present = set(_columns(now, ref))
-    columns = [c for c in _columns(before, ref) if c in present]
+    present = set(column_names(now, ref))
+    columns = [c for c in column_names(before, ref) if c in present]
     old = dict(_row_hashes(before, ref, key, columns))
     result = TableWrites(name)
     for row_key, row_hash in _row_hashes(now, ref, key, columns):
@@ -209,7 +205,7 @@ def save_writes(now: Connection, writes: list[TableWrites], path: Path) -> int:
             if not key:
                 out.write("-- no primary key: the rows are in the backup taken before the rollback\n")
                 continue
-            columns = _columns(now, ref)
+            columns = column_names(now, ref)
             table = ref.core(*columns)
             for kind, keys in (("inserted", writes_of.inserted), ("updated", writes_of.updated), ("deleted", writes_of.deleted)):
                 for row_key in keys:
