@@ -211,3 +211,32 @@ def test_a_kill_before_the_restore_loses_no_write_unsaved(items_db: ItemsDb, tmp
         assert f"= {key}" in saved or f"({key}, " in saved, key
     backups = list((tmp_path / "w" / ".safeshift" / "backups").glob("*.before-rollback*"))
     assert len([b for b in backups if not b.name.endswith(".json")]) == 2  # the interrupted one's is kept
+
+
+def test_the_version_table_is_never_an_application_write(items_db: ItemsDb, tmp_path: Path) -> None:
+    """No maintenance (the application counts as live) and a restore: the version table the
+    migration moved on is the migrator's bookkeeping, not a write to save (it once made a clean
+    restore end "writes_saved", exit 4, with alembic_version's two rows "discarded")."""
+    first = api.run_plan(items_plan(tmp_path / "plan"), workdir=tmp_path / "w")
+    assert first.exit_code == ExitCode.OK, first.message  # the version table now holds 0001
+    plan = items_plan(tmp_path / "plan", FAILS_AFTER_APPLY)
+    migrations = plan.parent / "migrations"
+    (migrations / "0002_more.up.sql").write_text("CREATE TABLE more_items (id INTEGER PRIMARY KEY);\n")
+    (migrations / "0002_more.down.sql").write_text("DROP TABLE more_items;\n")
+    result = api.run_plan(plan, workdir=tmp_path / "w")
+    assert result.outcome == "rolled_back" and result.exit_code == ExitCode.ROLLED_BACK, result.message
+    assert result.to_dict()["rollback"].get("writes") is None and "discarded" not in result.message
+    assert not list((tmp_path / "w").rglob("discarded-writes*.sql"))
+    assert sorted(_rows(items_db)) == list(range(1, 201))
+
+
+FAILS_AFTER_APPLY = """
+[rollback]
+strategy = "restore"
+
+[[checks.post]]
+name = "cannot pass"
+kind = "row_count"
+table = "items"
+expect = "== 0"
+"""

@@ -72,7 +72,9 @@ def rollback(ctx: RunContext, reason: str) -> Rollback:
 
 
 def _writes(ctx: RunContext, tables: list[str], record: Rollback) -> Writes | None:
-    """Rows of ``tables`` that differ from the before-state (the run's backup, in a scratch copy)."""
+    """Rows of ``tables`` that differ from the before-state (the run's backup, in a scratch copy).
+    The migrator's version table is its own bookkeeping: never an application's write."""
+    tables = [t for t in tables if t not in ctx.migrator.version_tables]
     if not tables or ctx.result.backup is None:
         return None
     with ctx.phase("rollback:writes") as ph, ctx.before_copy() as engine, engine.connect() as before, ctx.connect() as now:
