@@ -62,4 +62,4 @@ def test_a_section_run_alone_merges_into_the_full_report(tmp_path: Path) -> None
     assert [r["sections"] for r in merged["runs"]] == ["checks", "rollback"]
     text = out.read_text()
     assert "| rollback | day 2 | `benchmarks/run.py --only rollback` |" in text
-    assert "| sqlite | downgrade | 1.00 s | 2.00 s | 3.00 s (– s) | 6.00 s | 2.00 s | 1.50 | – | yes |" in text
+    assert "| sqlite | downgrade | 1.00 s | – s | 2.00 s | 3.00 s (– s) | 6.00 s | 2.00 s | 1.50 | – | yes |" in text

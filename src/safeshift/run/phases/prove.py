@@ -5,13 +5,18 @@ Unknown (unreachable, a hash that cannot be computed) counts as not equal.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from safeshift.checks import Check, CheckResult, capture_baseline
 from safeshift.dialects.base import SchemaShape
 from safeshift.run.context import RunContext, error_text
-from safeshift.run.outcome import Proof
+from safeshift.run.outcome import PhaseResult, Proof
 from safeshift.run.phases.snapshot import PROOF_PREFIX, table_hash_checks
 
 
@@ -24,9 +29,20 @@ def prove(ctx: RunContext, *, quick: bool = False) -> Proof:
         return Proof(equal=False, differences=[f"cannot prove: {error_text(exc)}"])
 
 
+@dataclass
+class _Seen:
+    """What the proof learnt before counting rows: revision, schema, the tables to compare."""
+
+    revision: Any
+    schema: SchemaShape
+    comparable: list[Check[Any]]  # tables whose columns are back as they were
+    missing: list[Check[Any]]  # of those, the ones without row hashes from before
+    differences: list[str]
+    changed: dict[str, str]  # table -> how its rows differ (counts or hashes): maybe writes
+
+
 def _prove(ctx: RunContext, quick: bool = False) -> Proof:
     result = ctx.result
-    before = result.snapshot
     with ctx.phase("prove") as ph, ctx.connect() as conn:
         differences: list[str] = []
         changed: dict[str, str] = {}  # table -> how its rows differ (counts or hashes): maybe writes
@@ -44,67 +60,85 @@ def _prove(ctx: RunContext, quick: bool = False) -> Proof:
                 differences.append(f"table {name} should not exist")
             elif schema[name] != ctx.schema[name]:
                 differences.append(_shape_difference(name, ctx.schema[name], schema[name]))
-        counts = ctx.dialect.row_counts(conn, [t for t in before if t in schema])
-        for name, want in before.items():
-            got = counts.get(name)
-            if got is not None and got != want and name not in ctx.migrator.version_tables:
-                changed[name] = f"table {name} has {got} rows, expected {want}"
-        conn.rollback()
-        if quick and (differences or changed):
-            proof = Proof(equal=False, differences=differences + list(changed.values()), revision=revision,
-                          tables_compared=len(before), row_counts=counts, changed_tables=sorted(changed))
-            ph.detail.update(equal=False, differences=proof.differences, quick=True)
-            ph.status = "failed"
-            return proof
-        checks = ctx.run_checks(conn, ctx.pre_checks, before)
-        comparable = _comparable(ctx, schema)
-        if revision != result.start_revision:  # its rows are the revision, already a difference:
-            # hashing them would only restore the whole backup into a copy to say it again
-            comparable = [c for c in comparable if c.name[len(PROOF_PREFIX):] not in ctx.migrator.version_tables]
+        comparable = _comparable(ctx, schema, revision)
         missing = [c for c in comparable if c.name not in ctx.baseline]
-        direct: list[CheckResult] = []
-        if missing and ctx.plan.rollback.prove_contents == "backup":
-            if result.backup is not None:
-                direct = _compared_with_backup(ctx, missing, counts, ph.detail)
-                proven = {r.name for r in direct}
-                rest = [c for c in missing if c.name not in proven]
-                if rest:
-                    ctx.baseline.update(_baseline_from_backup(ctx, rest))
-                ph.detail["row_hashes_from"] = "backup"
-            else:  # the run stopped before its backup, so before anything was applied
-                ph.detail["row_hashes_from"] = "none: no backup was taken, nothing was applied"
-        hashed = [c for c in comparable if c.name in ctx.baseline]
-        checks += ctx.run_checks(conn, hashed, before)
-        ctx.result.checks.extend(direct)
-        checks += direct
-        for check_result in checks:
-            check_result.phase = "proof"
-        for failed in (r for r in checks if not r.passed):
-            if failed.name.startswith(PROOF_PREFIX):
-                table = failed.name[len(PROOF_PREFIX):]
-                if failed.error:  # unknown is not equal, but it is not "changed rows" either
-                    differences.append(f"table {table}: its rows could not be compared: {failed.message}")
-                    continue
-                keys = ", ".join(map(str, failed.samples)) or failed.message
-                if table in ctx.migrator.version_tables:  # the migrator's bookkeeping, never the application's
-                    differences.append(f"table {table} holds other revisions (first: {keys})")
-                    continue
-                changed.setdefault(table, f"table {table} has changed rows (first keys: {keys})")
-            else:
-                differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
-        proof = Proof(
-            equal=not differences and not changed,
-            differences=differences + list(changed.values()),
-            changed_tables=sorted(changed),
-            revision=revision,
-            tables_compared=len(before),
-            tables_hashed=len(hashed) + len(direct),
-            row_counts=counts,
-        )
-        ph.detail.update(equal=proof.equal, differences=proof.differences)
-        if not proof.equal:
-            ph.status = "failed"
+        by_backup = bool(missing) and ctx.plan.rollback.prove_contents == "backup" and result.backup is not None
+        # not quick: the rows are compared with the backup (dump tools, files) while the server counts and checks
+        job = _Job(lambda: _compared_with_backup(ctx, missing, ph.detail)) if by_backup and not quick else None
+        seen = _Seen(revision, schema, comparable, missing, differences, changed)
+        try:
+            return _rows_and_verdict(ctx, conn, ph, seen, quick, job)
+        finally:
+            if job is not None:
+                job.wait()
+
+
+def _rows_and_verdict(
+    ctx: RunContext, conn: Connection, ph: PhaseResult, seen: _Seen, quick: bool, job: _Job | None
+) -> Proof:
+    """Row counts, pre-checks and row comparisons, then the verdict."""
+    result = ctx.result
+    before = result.snapshot
+    revision, schema, missing = seen.revision, seen.schema, seen.missing
+    differences, changed = seen.differences, seen.changed
+    counts = ctx.dialect.row_counts(conn, [t for t in before if t in schema])
+    for name, want in before.items():
+        got = counts.get(name)
+        if got is not None and got != want and name not in ctx.migrator.version_tables:
+            changed[name] = f"table {name} has {got} rows, expected {want}"
+    conn.rollback()
+    if quick and (differences or changed):
+        proof = Proof(equal=False, differences=differences + list(changed.values()), revision=revision,
+                      tables_compared=len(before), row_counts=counts, changed_tables=sorted(changed))
+        ph.detail.update(equal=False, differences=proof.differences, quick=True)
+        ph.status = "failed"
         return proof
+    checks = ctx.run_checks(conn, ctx.pre_checks, before)
+    direct: list[CheckResult] = []
+    if missing and ctx.plan.rollback.prove_contents == "backup":
+        if result.backup is not None:
+            direct = job.result() if job is not None else _compared_with_backup(ctx, missing, ph.detail)
+            for r in direct:
+                r.details["rows"] = counts.get(r.name[len(PROOF_PREFIX):])
+            proven = {r.name for r in direct}
+            rest = [c for c in missing if c.name not in proven]
+            if rest:
+                ctx.baseline.update(_baseline_from_backup(ctx, rest))
+            ph.detail["row_hashes_from"] = "backup"
+        else:  # the run stopped before its backup, so before anything was applied
+            ph.detail["row_hashes_from"] = "none: no backup was taken, nothing was applied"
+    hashed = [c for c in seen.comparable if c.name in ctx.baseline]
+    checks += ctx.run_checks(conn, hashed, before)
+    ctx.result.checks.extend(direct)
+    checks += direct
+    for check_result in checks:
+        check_result.phase = "proof"
+    for failed in (r for r in checks if not r.passed):
+        if failed.name.startswith(PROOF_PREFIX):
+            table = failed.name[len(PROOF_PREFIX):]
+            if failed.error:  # unknown is not equal, but it is not "changed rows" either
+                differences.append(f"table {table}: its rows could not be compared: {failed.message}")
+                continue
+            keys = ", ".join(map(str, failed.samples)) or failed.message
+            if table in ctx.migrator.version_tables:  # the migrator's bookkeeping, never the application's
+                differences.append(f"table {table} holds other revisions (first: {keys})")
+                continue
+            changed.setdefault(table, f"table {table} has changed rows (first keys: {keys})")
+        else:
+            differences.append(f"pre-check {failed.name!r} fails: {failed.value} {failed.expected or ''}".strip())
+    proof = Proof(
+        equal=not differences and not changed,
+        differences=differences + list(changed.values()),
+        changed_tables=sorted(changed),
+        revision=revision,
+        tables_compared=len(before),
+        tables_hashed=len(hashed) + len(direct),
+        row_counts=counts,
+    )
+    ph.detail.update(equal=proof.equal, differences=proof.differences)
+    if not proof.equal:
+        ph.status = "failed"
+    return proof
 
 
 def _shape_difference(table: str, before: list[str], now: list[str]) -> str:
@@ -117,20 +151,22 @@ def _shape_difference(table: str, before: list[str], now: list[str]) -> str:
     return f"table {table} differs: " + ", ".join(p for p in parts if p)
 
 
-def _comparable(ctx: RunContext, schema: SchemaShape) -> list[Check[Any]]:
-    """Content hashes for tables whose columns are back as they were (others already differ)."""
+def _comparable(ctx: RunContext, schema: SchemaShape, revision: Any) -> list[Check[Any]]:
+    """Content hashes for tables whose columns are back as they were (others already differ).
+    At another revision the version table's rows are that revision, already a difference:
+    hashing them would only restore the whole backup into a copy to say it again."""
     if not ctx.proof_checks and ctx.schema and ctx.result.snapshot:
         with ctx.connect() as conn:
             ctx.proof_checks = table_hash_checks(ctx, conn)
+    skip = set(ctx.migrator.version_tables) if revision != ctx.result.start_revision else set()
     return [
         c for c in ctx.proof_checks
         if (table := c.name[len(PROOF_PREFIX):]) in schema and schema[table] == ctx.schema.get(table)
+        and table not in skip
     ]
 
 
-def _compared_with_backup(
-    ctx: RunContext, checks: list[Check[Any]], counts: dict[str, int], detail: dict[str, Any]
-) -> list[CheckResult]:
+def _compared_with_backup(ctx: RunContext, checks: list[Check[Any]], detail: dict[str, Any]) -> list[CheckResult]:
     """Passing results for the tables whose every row is shown equal to the backup's without
     loading it (run/phases/backup_rows.py); the others, and all of them if that comparison
     cannot run, go through :func:`_baseline_from_backup` and their hashes."""
@@ -149,10 +185,38 @@ def _compared_with_backup(
         tables[t].result(
             True, value=0, expected="== 0 differing rows", seconds=seconds / max(len(same), 1),
             message="every row equal to the backup's (compared directly)",
-            details={"rows": counts.get(t), "compared": "directly with the backup"},
+            details={"compared": "directly with the backup"},
         )
         for t in sorted(same)
     ]
+
+
+class _Job:
+    """A function run in a thread of its own; :meth:`result` waits and returns (or raises) its
+    outcome in the caller's thread. The direct comparison mostly waits on a dump tool and
+    parses files, so it overlaps the server's counting and the pre-checks."""
+
+    def __init__(self, fn: Callable[[], list[CheckResult]]) -> None:
+        self._fn = fn
+        self._out: list[CheckResult] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="safeshift-proof-rows", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._out = self._fn()
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> list[CheckResult]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._out
 
 
 def _baseline_from_backup(ctx: RunContext, checks: list[Check[Any]]) -> dict[str, Any]:
