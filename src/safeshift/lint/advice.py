@@ -36,29 +36,57 @@ def backfill_snippet(table: str | None, assignments: dict[str, str], where: str 
 
 
 def expand_backfill_contract(
-    dialect: str, table: str | None, column: str, new_type: str, cast: str | None = None
+    dialect: str,
+    table: str | None,
+    column: str,
+    new_type: str,
+    version: ServerVersion,
+    *,
+    new: str | None = None,
+    value: str | None = None,
 ) -> str:
-    """A column's type changed without a table rewrite: a new column, filled in batches, swapped in
-    a later release. ``cast``: the SQL that computes the new value from the old column."""
+    """A column changed (its type, or its name when ``new`` is given) without a table rewrite or a
+    broken running application: a new column, filled in batches, the old one dropped in a later release.
+    ``value``: the SQL that computes the new column from the old (default: a CAST to ``new_type``)."""
     t, c = table or "<table>", column if column != "a column" else "<column>"
-    new = f"{c}_new"
-    value = cast or f"CAST({c} AS {new_type})"
+    target = new or f"{c}_new"
+    value = value or f"CAST({c} AS {new_type})"
     if dialect == "mysql":
-        add = f"ALTER TABLE {t} ADD COLUMN {new} {new_type} NULL, ALGORITHM=INSTANT;"
-        swap = f"ALTER TABLE {t} DROP COLUMN {c}, RENAME COLUMN {new} TO {c}, ALGORITHM=INPLACE, LOCK=NONE;"
+        add = f"ALTER TABLE {t} ADD COLUMN {target} {new_type} NULL, {mysql_add_algorithm(version)};"
+        rename = f", RENAME COLUMN {target} TO {c}" if new is None else ""
+        swap = f"ALTER TABLE {t} DROP COLUMN {c}{rename}, ALGORITHM=INPLACE, LOCK=NONE;"
     else:
-        add = f"ALTER TABLE {t} ADD COLUMN {new} {new_type};"
-        swap = f"ALTER TABLE {t} DROP COLUMN {c}; ALTER TABLE {t} RENAME COLUMN {new} TO {c};"
+        add = f"ALTER TABLE {t} ADD COLUMN {target} {new_type};"
+        swap = f"ALTER TABLE {t} DROP COLUMN {c};" + (f" ALTER TABLE {t} RENAME COLUMN {target} TO {c};" if new is None else "")
     return "\n".join(
         [
             "expand, backfill, contract:",
             f"1. expand (this release): {add}",
             "2. backfill in batches: add to safeshift.toml",
-            backfill_snippet(t, {new: value}, f"{new} IS NULL AND {c} IS NOT NULL"),
-            f"3. the application writes both {c} and {new}, then reads {new}",
+            backfill_snippet(t, {target: value}, f"{target} IS NULL AND {c} IS NOT NULL"),
+            f"3. the application writes both {c} and {target}, then reads {target}",
             f"4. contract (a later release): {swap}",
         ]
     )
+
+
+def keep_old_table_name(dialect: str, old: str | None, new: str | None) -> str | None:
+    """A table rename the running application survives: the old name stays as a view of the new
+    table (a simple view is updatable on PostgreSQL and MySQL/MariaDB); None on SQLite (read-only views)."""
+    a, b = old or "<old>", new or "<new>"
+    if dialect == "postgresql":
+        return (
+            f"rename and keep the old name as a view, in one transaction: ALTER TABLE {a} RENAME TO {b}; "  # noqa: S608
+            f"CREATE VIEW {a} AS SELECT * FROM {b}; (the running application keeps reading and writing {a}); "
+            f"in a later release: DROP VIEW {a};"
+        )
+    if dialect == "mysql":
+        return (
+            f"rename and keep the old name as a view, back to back: RENAME TABLE {a} TO {b}; "  # noqa: S608
+            f"CREATE VIEW {a} AS SELECT * FROM {b}; (the running application keeps reading and writing {a}); "
+            f"in a later release: DROP VIEW {a};"
+        )
+    return None
 
 
 def fill_then_require(

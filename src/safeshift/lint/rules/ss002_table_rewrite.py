@@ -234,7 +234,7 @@ class TableRewrite(Rule):
             )
         else:
             guess = ""
-            advice = expand_backfill_contract("postgresql", table, columns[0], _new_type(stmt))
+            advice = expand_backfill_contract("postgresql", table, columns[0], _new_type(stmt), ctx.version)
         yield Hit(f"changing the type of {what} copies {table} while writes wait{guess}", table, suggestion=advice)
 
 

@@ -10,8 +10,8 @@ from safeshift.lint.rules.base import Hit, Rule, register
 from safeshift.lint.statement import Statement
 from safeshift.lint.version import pg_attach_without_access_exclusive, pg_detach_concurrently
 
-_DETACH = re.compile(r"\bDETACH\s+PARTITION\s+(\S+)", re.IGNORECASE)
-_ATTACH = re.compile(r"\bATTACH\s+PARTITION\s+(\S+)", re.IGNORECASE)
+_DETACH = re.compile(r"\bDETACH\s+PARTITION\s+([^\s;]+)", re.IGNORECASE)
+_ATTACH = re.compile(r"\bATTACH\s+PARTITION\s+([^\s;]+)", re.IGNORECASE)
 
 
 @register

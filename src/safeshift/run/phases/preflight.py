@@ -208,10 +208,10 @@ def _lint(ctx: RunContext, ph: PhaseResult) -> None:
     if blocking:
         first = blocking[0]
         more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
+        where = "the migration" if first.statement is None else first.table or f"statement {first.statement}"
         if first.statement is None or first.not_linted:  # the finding says what to do
-            where, hint = "the migration", first.suggestion
+            hint = first.suggestion
         else:
-            where = first.table or f"statement {first.statement}"
             hint = "see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON"
         raise Stop(
             "blocked", f"lint: {first.code} {first.severity} on {where}: {first.message}{more} ({hint})", ExitCode.CHECKS_FAILED
