@@ -163,3 +163,10 @@ def test_a_run_is_blocked_at_preflight_by_a_statement_it_could_not_parse(items_d
     assert "Not linted (1):" in report and "counts as error" in report and "Advice for " in report
     html = next((tmp_path / "w" / ".safeshift" / "runs").glob("*/report.html")).read_text()
     assert "Not linted (1):" in html
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+@pytest.mark.parametrize("sql", ["FROBNICATE users;", "users WITH garbage;", "42;"])
+def test_words_sqlglot_reads_as_an_expression_are_not_a_statement(dialect: str, sql: str) -> None:
+    # sqlglot parses "FROBNICATE users" as "FROBNICATE AS users": no rule could judge it
+    assert [f.code for f in lint_statements([sql], dialect, use_squawk=False)] == ["SS000"]

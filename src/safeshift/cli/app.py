@@ -307,7 +307,7 @@ def checks_cmd(json_out: JsonOpt = False) -> None:
         "safeshift lint --json --sarif lint.sarif         # for CI",
         "safeshift lint m.sql --dialect mariadb --server-version 10.3   # advice for that server",
         exits="0 no finding at or above fail_on; 1 a finding at or above fail_on (a statement, revision or file "
-        "not linted counts as [lint] unlintable says: an error by default); 2 usage/config error.",
+        "not linted counts as \\[lint] unlintable says: an error by default); 2 usage/config error.",
     ),
 )
 def lint_cmd(
@@ -324,7 +324,7 @@ def lint_cmd(
             "--server-version",
             metavar="VERSION",
             help="The server the advice is for, e.g. 13, 8.0.28, 'MariaDB 10.6' (default: the live server's, "
-            "else [lint] server_version, else the oldest supported release).",
+            "else \\[lint] server_version, else the oldest supported release).",
         ),
     ] = None,
     json_out: JsonOpt = False,

@@ -47,7 +47,7 @@ class MetaRule:
 
 
 META_RULES = [
-    MetaRule(COULD_NOT_PARSE, "could-not-parse", "The statement could not be parsed, so no rule could judge it: review it by hand."),
+    MetaRule(COULD_NOT_PARSE, "could-not-parse", "The statement could not be parsed, so no rule judged it: it counts as [lint] unlintable says."),
     MetaRule("SS090", "suppression-without-reason", "A safeshift: allow comment without 'because <reason>' suppresses nothing."),
     MetaRule("SS091", "unused-suppression", "A safeshift: allow comment that matches no finding of its statement."),
     MetaRule(SQUAWK_UNAVAILABLE, "squawk-unavailable", "squawk is not installed or failed: PostgreSQL was linted with safeshift's own rules only."),

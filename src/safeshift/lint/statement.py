@@ -87,6 +87,14 @@ _TEXT_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("SAVEPOINT", re.compile(r"^\s*(?:SAVEPOINT|RELEASE)\b", re.I)),
 ]
 _VERB = re.compile(r"^\s*([A-Za-z]+)")
+# What a statement may start with. sqlglot reads any words as an expression ("FROBNICATE users" is
+# "FROBNICATE AS users"): a tree is only understood when the statement starts like one.
+_VERBS = frozenset(
+    "ALTER ANALYZE ATTACH BEGIN CALL CHECKPOINT CLUSTER COMMENT COMMIT COPY CREATE DEALLOCATE DECLARE DELETE DESC "
+    "DESCRIBE DETACH DISCARD DO DROP END EXECUTE EXPLAIN FLUSH GRANT INSERT KILL LISTEN LOAD LOCK MERGE NOTIFY "
+    "OPTIMIZE PRAGMA PREPARE REFRESH REINDEX RELEASE RENAME REPLACE RESET REVOKE ROLLBACK SAVEPOINT SELECT SET SHOW "
+    "START TABLE TRUNCATE UNLOCK UPDATE UPSERT USE VACUUM VALUES WITH".split()
+)
 
 
 @dataclass
@@ -118,7 +126,11 @@ class Statement:
     @property
     def understood(self) -> bool:
         """Whether we know what this statement does (a tree, or a recognised text form)."""
-        return self.comment_only or (self.tree is not None and not isinstance(self.tree, exp.Command)) or self.kind != "OTHER"
+        if self.comment_only or self.kind != "OTHER":
+            return True
+        verb = _VERB.match(self.scanned.code)
+        parsed = self.tree is not None and not isinstance(self.tree, exp.Command)
+        return parsed and verb is not None and verb.group(1).upper() in _VERBS
 
     @property
     def actions(self) -> list[exp.Expression]:
