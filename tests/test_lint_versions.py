@@ -146,6 +146,7 @@ def _snippets() -> list[str]:
     sqls = [*CASES,
         ("postgresql", "15", "ALTER TABLE users ALTER COLUMN age TYPE bigint;", set(), (), ()),
         ("postgresql", "15", "ALTER TABLE users ADD COLUMN n serial;", set(), (), ()),
+        ("postgresql", "15", "ALTER TABLE users ADD COLUMN total int GENERATED ALWAYS AS (a + b) STORED;", set(), (), ()),
         ("mysql", "8.0", "UPDATE users SET is_active = 1, email = LOWER(email);", set(), (), ()),
         ("sqlite", "3.45", 'UPDATE "user list" SET "the flag" = \'a "quoted" value\';', set(), (), ()),
         ("mysql", "8.0", "ALTER TABLE users CHANGE COLUMN name full_name VARCHAR(100);", set(), (), ()),

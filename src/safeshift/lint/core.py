@@ -85,8 +85,8 @@ def unreadable(source: str, reason: str, settings: LintSettings | None = None) -
         name="unreadable-file",
         severity="error",
         message=f"{source}: not linted: {reason}",
-        suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8), then lint it again; "
-        '(or accept it unlinted: [lint] unlintable = "allow")',
+        suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8) and lint it again, "
+        'or accept it unlinted: [lint] unlintable = "allow"',
     )
     return [counted(finding, settings)]
 
@@ -142,7 +142,8 @@ def lint_statements(
     ``table_sizes`` (from :func:`table_sizes_from_facts`) scales severities; None means
     sizes are unknown (scaled findings are warnings). ``destructive_ok`` is True when the
     plan takes a verified backup first: drops become notes. ``server_version``: the server the
-    advice is for (:func:`server_version_for`). Never raises on bad SQL.
+    advice is for (:func:`server_version_for`; a text that is no version of this dialect is a
+    ValueError). Never raises on bad SQL.
     """
     return _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version).findings
 
@@ -256,8 +257,8 @@ def _lint(
                     message=f"not linted: could not parse {stmt.first_line!r}{why}; no rule judged it",
                     statement=stmt.index,
                     line=stmt.line + 1,
-                    suggestion="review its locks by hand, then say so: -- safeshift: allow SS000 because <what it locks>; "
-                    '(or [lint] unlintable = "warning" | "allow")',
+                    suggestion="review its locks by hand, then say so: -- safeshift: allow SS000 because <what it locks>, "
+                    'or count such statements as warnings: [lint] unlintable = "warning"',
                 )
             )
         for rule in rules:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlglot import exp
 
 from safeshift.lint.advice import (
+    backfill_snippet,
     expand_backfill_contract,
     fill_then_require,
     no_online_alter,
@@ -186,8 +187,16 @@ class TableRewrite(Rule):
         filled = _filled_columns(stmt)
         for column, why in filled:
             if stmt.dialect == "postgresql" and "generated" in why:
-                advice = fill_then_require("postgresql", table, column, ctx.version, value="<its expression>", require=False)
-                advice += f"\n3. keep it filled for new and changed rows with a BEFORE INSERT OR UPDATE trigger on {table}"
+                col_type, expression = _generated(stmt, column)
+                advice = "\n".join(
+                    [
+                        "a plain column kept filled by a trigger, the existing rows backfilled:",
+                        f"1. ALTER TABLE {table} ADD COLUMN {column} {col_type};",
+                        f"2. a BEFORE INSERT OR UPDATE trigger on {table} that sets NEW.{column} := {expression};",
+                        "3. backfill the existing rows in batches: add to safeshift.toml",
+                        backfill_snippet(table, {column: expression}, f"{column} IS NULL"),
+                    ]
+                )
             elif stmt.dialect == "postgresql":
                 seq = f"{table}_{column}_seq"
                 advice = (
@@ -252,6 +261,20 @@ def _new_type(stmt: Statement) -> str:
     return "<new type>"
 
 
+def _generated(stmt: Statement, name: str) -> tuple[str, str]:
+    """(type, expression) of a generated column the statement adds (placeholders where unknown)."""
+    for column in added_columns(stmt):
+        if column.name != name:
+            continue
+        kind = column.args.get("kind")
+        computed = next((k for k in _constraint_kinds(column) if isinstance(k, exp.ComputedColumnConstraint)), None)
+        col_type = kind.sql("postgres") if isinstance(kind, exp.DataType) else "<type>"
+        if computed is not None and isinstance(computed.this, exp.Expression):
+            return col_type, computed.this.sql("postgres")
+        return col_type, "<its expression>"
+    return "<type>", "<its expression>"
+
+
 def _default_of(column: exp.ColumnDef) -> exp.Expression | None:
     for kind in _constraint_kinds(column):
         value = kind.this if isinstance(kind, exp.DefaultColumnConstraint) else None
@@ -292,7 +315,7 @@ def _mysql_rebuilds(stmt: Statement, ctx: LintContext, skip: set[str], body: str
     (writes go on, but the copy takes as long as the table, and replicas replay it after)."""
     table, version = stmt.table, ctx.version
     algorithm = stmt.options.get("ALGORITHM")
-    if algorithm in ("INPLACE", "NOCOPY") or stmt.options.get("LOCK") == "NONE" and algorithm != "INSTANT":
+    if algorithm in ("INPLACE", "NOCOPY") or (stmt.options.get("LOCK") == "NONE" and algorithm != "INSTANT"):
         return  # the statement asks for an in-place rebuild without blocking writes: its author's choice
     for column in added_columns(stmt):
         at = positioned(column)
