@@ -86,7 +86,7 @@ CASES: list[tuple[str, str, str, set[str], tuple[str, ...], tuple[str, ...]]] = 
     # SQLite: DROP COLUMN from 3.35.0, RENAME COLUMN from 3.25.0, else the table rebuild
     ("sqlite", "3.34.1", DROP, {"SS009@error", "SS005"}, ("PRAGMA foreign_keys = OFF;", "ALTER TABLE users_new RENAME TO users;", "batch_alter_table"), ()),
     ("sqlite", "3.35.0", DROP, {"SS005"}, (), ()),
-    ("sqlite", "3.24.0", RENAME, {"SS009@error", "SS006"}, ("INSERT INTO users_new",), ()),
+    ("sqlite", "3.24.0", RENAME, {"SS009@error", "SS006"}, ("INSERT INTO users_new", "has no DROP COLUMN"), ("DROP COLUMN name;",)),
     ("sqlite", "3.25", RENAME, {"SS006"}, ("[[migration.backfill]]",), ()),
 ]
 

@@ -12,7 +12,7 @@ import json
 import re
 
 from safeshift.lint.statement import Statement
-from safeshift.lint.version import ServerVersion, instant_add_column
+from safeshift.lint.version import ServerVersion, instant_add_column, sqlite_drop_column
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -53,8 +53,11 @@ def expand_backfill_contract(
     value = value or f"CAST({c} AS {new_type})"
     if dialect == "mysql":
         add = f"ALTER TABLE {t} ADD COLUMN {target} {new_type} NULL, {mysql_add_algorithm(version)};"
-        rename = f", RENAME COLUMN {target} TO {c}" if new is None else ""
+        rename = f", CHANGE COLUMN {target} {c} {new_type}" if new is None else ""
         swap = f"ALTER TABLE {t} DROP COLUMN {c}{rename}, ALGORITHM=INPLACE, LOCK=NONE;"
+    elif dialect == "sqlite" and not sqlite_drop_column(version):
+        add = f"ALTER TABLE {t} ADD COLUMN {target} {new_type};"
+        swap = f"rebuild {t} without {c} ({version.label} has no DROP COLUMN: SQLite's table rebuild, or Alembic's batch_alter_table)"
     else:
         add = f"ALTER TABLE {t} ADD COLUMN {target} {new_type};"
         swap = f"ALTER TABLE {t} DROP COLUMN {c};" + (f" ALTER TABLE {t} RENAME COLUMN {target} TO {c};" if new is None else "")
