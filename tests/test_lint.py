@@ -196,7 +196,8 @@ def test_never_crashes_on_bad_sql(dialect: str, sql: str) -> None:
     findings = lint_statements([sql], dialect)
     unclosed = sql.startswith(("'", "/*", "$$"))
     for finding in findings:
-        assert finding.severity in ("note", "warning") or (unclosed and finding.code == "SS096")
+        # what could not be parsed is an error ([lint] unlintable), never silently a note
+        assert finding.severity in ("note", "warning") or finding.code == "SS000" or (unclosed and finding.code == "SS096")
     # an unclosed comment or string is never silent: the rest of the file is swallowed by it
     assert unclosed == any(f.code == "SS096" and f.severity == "error" for f in findings)
     annotate([sql], dialect)
@@ -210,10 +211,11 @@ def test_an_item_holding_several_statements_is_judged_statement_by_statement() -
     assert [(i.index, i.kind, len(i.findings)) for i in infos] == [(0, "SELECT", 0), (1, "ALTER TABLE", 1), (1, "UPDATE", 0)]
 
 
-def test_unparseable_sql_is_a_note() -> None:
+def test_unparseable_sql_is_an_error_by_default() -> None:
+    # what no rule could judge must not pass as clean: [lint] unlintable = "error" by default
     findings = lint_statements(["FROBNICATE users WITH (;"], "mysql")
-    assert open_findings(findings) == [("SS000", "note")]
-    assert "could not parse" in findings[0].message
+    assert open_findings(findings) == [("SS000", "error")]
+    assert "not linted: could not parse" in findings[0].message
 
 
 def test_mariadb_online_ddl_clauses_are_read_even_where_sqlglot_cannot_parse_them() -> None:
@@ -335,6 +337,7 @@ def test_findings_to_dict_for_json() -> None:
         "suppressed": False,
         "reason": None,
         "line": 1,
+        "not_linted": False,
     }
     assert "batch" in data["suggestion"]
 
@@ -344,7 +347,7 @@ def test_findings_to_dict_for_json() -> None:
 
 def test_every_rule_documents_its_anti_pattern_and_best_practice() -> None:
     rules = rule_classes()
-    assert list(rules) == ["SS001", "SS002", "SS003", "SS004", "SS005", "SS006", "SS007", "SS008", "SS009"]
+    assert list(rules) == ["SS001", "SS002", "SS003", "SS004", "SS005", "SS006", "SS007", "SS008", "SS009", "SS010"]
     for code, cls in rules.items():
         assert cls.code == code and cls.name
         assert len(cls.section("Anti-pattern")) > 40, code

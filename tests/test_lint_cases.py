@@ -78,6 +78,7 @@ def test_lint_case(case: Path) -> None:
         dialect,
         sizes,
         destructive_ok=headers.get("destructive-ok", "false").lower() == "true",
+        server_version=headers.get("server"),
     )
     expected = [] if headers["expect"].lower() == "none" else [e.strip() for e in headers["expect"].split(",") if e.strip()]
     actual = [f"{f.code}@{f.severity}" for f in findings if not f.suppressed]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from helpers import drop_scratch, scratch_url
+from helpers import ItemsDb, drop_scratch, scratch_url
 from safeshift.dialects import get_dialect
 from safeshift.lint import (
     LintSettings,
@@ -116,3 +117,48 @@ def test_live_table_sizes_scale_the_severity(db_kind: str, db_engine: Engine) ->
     assert big.describe() in findings[0].message
     tiny = lint_statements([f"{index} ix_tiny ON tiny (id);"], dialect.name, sizes)
     assert [f.severity for f in tiny] == ["note"]
+
+
+# -- the live server's version reaches the lint ---------------------------------------------------
+
+# (statement, text the advice has on the live server, --server-version of an older one, what changes there)
+VERSIONED = {
+    "postgresql": ("REINDEX TABLE items;", "REINDEX TABLE CONCURRENTLY items", "11", "has no REINDEX CONCURRENTLY"),
+    "mysql": ("ALTER TABLE items ADD COLUMN note VARCHAR(20) NULL FIRST;", None, "10.3", "rebuilds items on MariaDB 10.3"),
+    "sqlite": ("-- safeshift: allow SS006 because nothing reads items.qty\nALTER TABLE items RENAME COLUMN qty TO quantity;", None, "3.24.0", "SQLite 3.24.0 has no ALTER TABLE RENAME COLUMN"),
+}
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mysql", "sqlite"])
+def test_the_live_server_version_picks_the_advice(items_db: ItemsDb, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from helpers import items_plan
+    from safeshift.cli.app import app
+
+    sql, live_advice, older, older_text = VERSIONED[items_db.kind]
+    plan = items_plan(tmp_path / "plan")
+    (tmp_path / "plan" / "migrations" / "0001_extra.up.sql").write_text(sql + "\n")
+    with get_dialect(items_db.url).create_engine().connect() as conn:
+        live = get_dialect(items_db.url).server_facts(conn).version
+    result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    version = data["server_version"]
+    assert version["source"] == "server" and version["version"] in live, (version, live)
+    assert version["product"] == {"postgresql": "postgresql", "mysql": "mariadb", "sqlite": "sqlite"}[items_db.kind]
+    advice = " ".join(f["message"] + " " + f["suggestion"] for f in data["findings"])
+    if live_advice:
+        assert live_advice in advice
+    assert older_text not in advice
+    if items_db.kind == "mysql":  # MariaDB 10.4+ adds a column anywhere instantly
+        assert data["statements"][0]["algorithm"] == "instant"
+    human = CliRunner().invoke(app, ["lint", "--plan", str(plan)])
+    assert "from the server" in " ".join(human.output.split())
+    # the same plan, linted for an older server than the live one (--server-version wins)
+    result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--json", "--server-version", older])
+    data = json.loads(result.stdout)
+    assert data["server_version"]["source"] == "--server-version"
+    assert older_text in " ".join(f["message"] + " " + f["suggestion"] for f in data["findings"])
+    if items_db.kind == "mysql":  # the lock view follows the version too
+        assert data["statements"][0]["algorithm"] == "inplace"  # (the second: the version table's INSERT)

@@ -483,6 +483,7 @@ class LintReport:
     findings: list[lint.Finding]
     statements: list[lint.StatementInfo]
     fail_on: str
+    server_version: lint.ServerVersion | None = None  # the server the advice is for
 
     @property
     def blocking(self) -> list[lint.Finding]:
@@ -495,11 +496,15 @@ class LintReport:
         return 1 if self.blocking else 0
 
     def to_dict(self) -> dict[str, Any]:
+        from safeshift.lint import unlintable
+
         return {
             "source": self.source,
             "dialect": self.dialect,
             "fail_on": self.fail_on,
             "blocking": len(self.blocking),
+            "server_version": self.server_version.to_dict() if self.server_version else None,
+            "not_linted": [f.message for f in unlintable(self.findings)],
             "findings": [f.to_dict() for f in self.findings],
             "statements": [s.to_dict() for s in self.statements],
         }
@@ -507,22 +512,7 @@ class LintReport:
     def sarif(self) -> dict[str, Any]:
         from safeshift.lint import to_sarif
 
-        return to_sarif(self.findings, self.source)
-
-
-def _lint_dialect(name: str, *, given: bool) -> str:
-    """``name`` as the lint knows it (``mariadb`` is ``mysql``); a database it has no rules for is
-    a usage error, not a crash."""
-    from safeshift.lint.statement import normalize_dialect
-
-    try:
-        return normalize_dialect(name)
-    except ValueError:
-        if given:
-            raise ConfigError(f"--dialect: expected sqlite, postgresql, mysql or mariadb, got {name!r}") from None
-        raise ConfigError(
-            f"lint: no lint rules for {name!r} databases (sqlite, postgresql, mysql, mariadb)"
-        ) from None
+        return to_sarif(self.findings, self.source, self.server_version)
 
 
 def lint_plan(
@@ -532,6 +522,7 @@ def lint_plan(
     *,
     sarif: Path | None = None,
     target: str | None = None,
+    server_version: str | None = None,
 ) -> LintReport:
     """Lint the plan's pending migration against the live table sizes, or SQL files as given.
 
@@ -539,6 +530,7 @@ def lint_plan(
     and there is no such file (the default ``[lint]`` settings, no backup assumed).
     ``sarif``: also write the findings as SARIF 2.1.0 to this file (for CI). ``target``
     replaces the plan's ``[migration] target`` (not with files: they are linted as given).
+    ``server_version``: the server the advice is for (else the live one, ``[lint] server_version``, assumed).
     """
     from safeshift import lint
     from safeshift.config.models import DEFAULT_PLAN
@@ -555,30 +547,21 @@ def lint_plan(
         plan = DEFAULT_PLAN
     loaded = load(plan, target=target) if plan is not None else None
     settings = lint.LintSettings.from_section(loaded.lint) if loaded is not None else lint.LintSettings()
+    live: str | None = None
     if files:
         if dialect_name is not None:
-            name = _lint_dialect(dialect_name, given=True)
+            product, name = dialect_name, lint.lint_dialect(dialect_name, given=True)
         else:
             assert loaded is not None  # no dialect: the plan was loaded
-            name = _lint_dialect(loaded.database_url().get_backend_name(), given=False)
-        statements: list[str] = []
-        unrendered: list[lint.Finding] = []
-        for path in files:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-            try:
-                statements += lint.split_script(raw.decode("utf-8-sig"), name)
-            except UnicodeDecodeError as exc:  # named, and the other files are still linted
-                line = raw.count(b"\n", 0, exc.start) + 1
-                unrendered += lint.unreadable(str(path), f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})")
+            product = loaded.database_url().get_backend_name()
+            name = lint.lint_dialect(product, given=False)
+        statements, unrendered = lint.read_sql_files(files, name, settings)
         sizes: dict[str, lint.TableSize] | None = None  # no database: sizes unknown ([lint] assume_rows)
         source = ", ".join(str(p) for p in files)
     else:
         assert loaded is not None  # no files: the plan was loaded
         dialect = _open(loaded)
-        name = dialect.name
+        name = product = dialect.name
         migrator = get_migrator(loaded)
         if not migrator.renders_sql:
             raise ConfigError(
@@ -587,16 +570,21 @@ def lint_plan(
         with _connected(dialect) as conn:
             facts = dialect.server_facts(conn)
             current = migrator.current(conn)
+        live = facts.version
         target = migrator.resolve_target(loaded.migration.target)
         pieces = migrator.render_each(current, target, name)
         statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
         unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
+    try:
+        version = lint.resolve_version(product, given=server_version, live=live, setting=settings.server_version)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
-    linted, infos = lint.lint_and_annotate(statements, name, sizes, **options)
+    linted, infos = lint.lint_and_annotate(statements, name, sizes, server_version=version, **options)
     findings = unrendered + linted
-    report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)
+    report = LintReport(source, name, findings, infos, settings.fail_on, version)
     if sarif is not None:
         sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
     return report

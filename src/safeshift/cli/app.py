@@ -305,7 +305,9 @@ def checks_cmd(json_out: JsonOpt = False) -> None:
         "safeshift lint                   # the pending migration, live table sizes",
         "safeshift lint 0042.sql --dialect postgresql     # SQL files, no plan",
         "safeshift lint --json --sarif lint.sarif         # for CI",
-        exits="0 no finding at or above fail_on; 1 a finding at or above fail_on; 2 usage/config error.",
+        "safeshift lint m.sql --dialect mariadb --server-version 10.3   # advice for that server",
+        exits="0 no finding at or above fail_on; 1 a finding at or above fail_on (a statement, revision or file "
+        "not linted counts as \\[lint] unlintable says: an error by default); 2 usage/config error.",
     ),
 )
 def lint_cmd(
@@ -316,13 +318,24 @@ def lint_cmd(
     ] = None,
     dialect: Annotated[LintDialect | None, typer.Option("--dialect", help="With files: the SQL's database (default: the plan's).")] = None,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as SARIF 2.1.0 to this file (for CI).")] = None,
+    server_version: Annotated[
+        str | None,
+        typer.Option(
+            "--server-version",
+            metavar="VERSION",
+            help="The server the advice is for, e.g. 13, 8.0.28, 'MariaDB 10.6' (default: the live server's, "
+            "else \\[lint] server_version, else the oldest supported release).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     target: TargetOpt = None,
 ) -> None:
     r"""Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's \[lint] fail_on."""
     from safeshift import api
 
-    report = _call(lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif, target=target))
+    report = _call(
+        lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif, target=target, server_version=server_version)
+    )
     render.finish(report, json_out, render.lint_report)
 
 

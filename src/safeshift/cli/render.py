@@ -292,9 +292,9 @@ def run_result(result: RunResult) -> None:
             f"rehearsal: {'passed' if r.passed else 'FAILED'}, predicted apply time "
             f"{r.predicted_apply_seconds}s, {r.statement_count} statements"
         )
-    unlinted = [f for f in result.lint if f.get("code") == "SS094"]
-    for f in unlinted:  # an unknown is shown at once, blocking or not
-        out.print(f"[yellow]not linted:[/] {esc(f['message'])}", soft_wrap=True)
+    for f in result.lint:  # an unknown is shown at once, blocking or not
+        if f.get("not_linted") or f.get("code") == "SS094":  # SS094: a report written before not_linted
+            out.print(f"[yellow]not linted:[/] {esc(_unlinted(f))}", soft_wrap=True)
     if result.digest and result.outcome in ("planned", "blocked"):
         out.print(f"plan digest: [bold]{esc(result.digest)}[/] (approve with --approve {esc(result.digest)})")
     if result.approval:
@@ -354,8 +354,17 @@ def check_kinds(kinds: CheckKinds) -> None:
     say(f"Every kind also takes {common}.", soft_wrap=True)
 
 
+def _unlinted(f: dict[str, Any]) -> str:
+    """What was not linted and how it counts: "error", "warning", or suppressed with its reason."""
+    where = f"statement {f['statement']}: " if f.get("statement") is not None else ""
+    message = str(f["message"]).removeprefix("not linted: ")
+    counts = f"suppressed: {f.get('reason')}" if f.get("suppressed") else f"counts as {f.get('severity')}"
+    return f"{where}{message} ({counts})"
+
+
 def lint_report(report: LintReport) -> None:
-    table = Table(title=f"lint: {esc(report.source)} ({esc(report.dialect)})")
+    version = f"; advice for {report.server_version.describe()}" if report.server_version else ""
+    table = Table(title=f"lint: {esc(report.source)} ({esc(report.dialect)}{esc(version)})")
     for col in ("#", "lock", "table", "finding", "message"):
         table.add_column(col)
     for f in report.findings:
@@ -366,6 +375,9 @@ def lint_report(report: LintReport) -> None:
         at = "" if f.statement is None else str(f.statement)
         table.add_row(at, esc(info.lock) if info else "", esc(f.table or ""), code, message)
     out.print(table)
+    for f in report.findings:
+        if f.not_linted:
+            out.print(f"[yellow]not linted:[/] {esc(_unlinted(f.to_dict()))}", soft_wrap=True)
     blocking = len(report.blocking)
     out.print(f"{len(report.findings)} findings, {blocking} at or above fail_on = {esc(report.fail_on)}")
 

@@ -465,6 +465,9 @@ class RehearsalSection(Strict):
     enabled: bool = False
 
 
+_SERVER_VERSION = re.compile(r"(?i)(?:(?:postgres(?:ql)?|mysql|mariadb|sqlite)\s*)?\d+(?:\.\d+){0,2}")
+
+
 class LintSection(Strict):
     """Lock-hazard lint: unsuppressed findings at or above ``fail_on`` block the run in preflight.
 
@@ -479,6 +482,21 @@ class LintSection(Strict):
     assume_rows: int = Field(
         default=10_000_000, ge=0, description="rows a table of unknown size counts as when no database is reachable (CI)"
     )
+    unlintable: Literal["error", "warning", "allow"] = Field(
+        default="error", description="what a statement, revision or file the lint could not judge counts as"
+    )
+    server_version: str | None = Field(
+        default=None, description="the server the advice is for when no database is reachable, e.g. 13, 8.0.28, MariaDB 10.6"
+    )
+
+    @field_validator("server_version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(_SERVER_VERSION, value.strip()):
+            raise PydanticCustomError(
+                "lint_version", "expected a version such as 15, 8.0.29 or 'MariaDB 10.6', got '{value}'", {"value": value}
+            )
+        return value
 
     @field_validator("disable")
     @classmethod

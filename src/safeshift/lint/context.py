@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from safeshift.lint.model import LintSettings, TableSize
 from safeshift.lint.statement import Statement, table_name
+from safeshift.lint.version import ServerVersion
 
 _FK_CHECKS = re.compile(r"foreign_key_checks\s*(?::?=|\bTO\b)\s*'?(\w+)", re.IGNORECASE)
 
@@ -41,6 +42,7 @@ class LintContext:
     dialect: str
     settings: LintSettings
     sizes: dict[str, TableSize] | None
+    version: ServerVersion  # the server the advice is for (live, given or assumed)
     destructive_ok: bool = False
     rebuilds: list[Rebuild] = field(default_factory=list)
     fresh: set[str] = field(default_factory=set)  # created here and still empty

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from safeshift.lint import squawk as _squawk
+from safeshift.lint.advice import index_constraint_advice
 from safeshift.lint.context import LintContext, find_rebuilds
 from safeshift.lint.locks import lock_level
 from safeshift.lint.model import (
@@ -27,6 +28,7 @@ from safeshift.lint.rules.ss002_table_rewrite import string_retype
 from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
 from safeshift.lint.suppress import apply_suppressions, parse_suppressions
+from safeshift.lint.version import ServerVersion, parse_server_version, resolve_version
 
 COULD_NOT_PARSE = "SS000"
 SQUAWK_UNAVAILABLE = "SS092"
@@ -45,7 +47,7 @@ class MetaRule:
 
 
 META_RULES = [
-    MetaRule(COULD_NOT_PARSE, "could-not-parse", "The statement could not be parsed, so no rule could judge it: review it by hand."),
+    MetaRule(COULD_NOT_PARSE, "could-not-parse", "The statement could not be parsed, so no rule judged it: it counts as [lint] unlintable says."),
     MetaRule("SS090", "suppression-without-reason", "A safeshift: allow comment without 'because <reason>' suppresses nothing."),
     MetaRule("SS091", "unused-suppression", "A safeshift: allow comment that matches no finding of its statement."),
     MetaRule(SQUAWK_UNAVAILABLE, "squawk-unavailable", "squawk is not installed or failed: PostgreSQL was linted with safeshift's own rules only."),
@@ -56,35 +58,51 @@ META_RULES = [
 ]
 
 
-def unreadable(source: str, reason: str) -> list[Finding]:
-    """A file that could not be read is an error finding naming it: never a crash, never a silent pass."""
-    return [
-        Finding(
-            code=UNREADABLE,
-            name="unreadable-file",
-            severity="error",
-            message=f"{source}: not linted: {reason}",
-            suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8), then lint it again",
-        )
-    ]
+def counted(finding: Finding, settings: LintSettings | None) -> Finding:
+    """An item the lint could not judge counts as ``[lint] unlintable`` says ("error" or "warning"
+    against fail_on); allowed or disabled it is still listed, suppressed with that setting as the
+    reason: a report never looks like a full lint when it was not."""
+    settings = settings or LintSettings()
+    if finding.suppressed:
+        return finding
+    finding.severity = "error" if settings.unlintable == "allow" else settings.unlintable
+    if finding.code in settings.disable:
+        finding.suppressed, finding.reason = True, f'[lint] disable = ["{finding.code}"]'
+    elif settings.unlintable == "allow":
+        finding.suppressed, finding.reason = True, '[lint] unlintable = "allow"'
+    return finding
+
+
+def unlintable(findings: list[Finding]) -> list[Finding]:
+    """The findings that name something the lint could not judge (a statement, revision or file)."""
+    return [f for f in findings if f.not_linted]
+
+
+def unreadable(source: str, reason: str, settings: LintSettings | None = None) -> list[Finding]:
+    """A file that could not be read is a finding naming it: never a crash, never a silent pass."""
+    finding = Finding(
+        code=UNREADABLE,
+        name="unreadable-file",
+        severity="error",
+        message=f"{source}: not linted: {reason}",
+        suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8) and lint it again, "
+        'or accept it unlinted: [lint] unlintable = "allow"',
+    )
+    return [counted(finding, settings)]
 
 
 def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
-    """An unlinted revision is a finding (an error: an unknown must not pass as clean). Disabled,
-    it is still listed, suppressed: the report never looks like a full lint when it was not."""
+    """An unlinted revision is a finding (by default an error: an unknown must not pass as clean)."""
     what = f"revision {revision}" if revision else "the migration"
-    disabled = settings is not None and NOT_RENDERED in settings.disable
-    return [
-        Finding(
-            code=NOT_RENDERED,
-            name="not-rendered",
-            severity="error",
-            message=f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
-            suggestion=f"make it renderable offline (alembic upgrade --sql), or accept it unlinted: [lint] disable = [\"{NOT_RENDERED}\"]",
-            suppressed=disabled,
-            reason=f"[lint] disable = [\"{NOT_RENDERED}\"]" if disabled else None,
-        )
-    ]
+    finding = Finding(
+        code=NOT_RENDERED,
+        name="not-rendered",
+        severity="error",
+        message=f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
+        suggestion="make it renderable offline (alembic upgrade --sql), or accept it unlinted: "
+        f'[lint] disable = ["{NOT_RENDERED}"] or [lint] unlintable = "allow"',
+    )
+    return [counted(finding, settings)]
 
 
 @dataclass
@@ -93,6 +111,20 @@ class _Result:
     findings: list[Finding]
     sizes: dict[int, TableSize | None]  # by Statement.pos
     fresh: set[int]  # Statement.pos of statements on a table created (empty) earlier in the migration
+    version: ServerVersion
+
+
+Version = ServerVersion | str | None
+
+
+def server_version_for(dialect_name: str, given: Version, settings: LintSettings | None = None) -> ServerVersion:
+    """The version the advice is for: ``given`` (a ServerVersion, or text such as "PostgreSQL 10.5"),
+    else ``[lint] server_version``, else the assumed one (lint/version.py)."""
+    if isinstance(given, ServerVersion):
+        return given
+    if given:
+        return parse_server_version(given, dialect_name, "given")
+    return resolve_version(dialect_name, setting=(settings or LintSettings()).server_version)
 
 
 def lint_statements(
@@ -103,14 +135,17 @@ def lint_statements(
     destructive_ok: bool = False,
     settings: LintSettings | None = None,
     use_squawk: bool = True,
+    server_version: Version = None,
 ) -> list[Finding]:
     """Lock and safety findings for ``statements`` (in order) on ``dialect_name``.
 
     ``table_sizes`` (from :func:`table_sizes_from_facts`) scales severities; None means
     sizes are unknown (scaled findings are warnings). ``destructive_ok`` is True when the
-    plan takes a verified backup first: drops become notes. Never raises on bad SQL.
+    plan takes a verified backup first: drops become notes. ``server_version``: the server the
+    advice is for (:func:`server_version_for`; a text that is no version of this dialect is a
+    ValueError). Never raises on bad SQL.
     """
-    return _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk).findings
+    return _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version).findings
 
 
 def lint_and_annotate(
@@ -121,9 +156,10 @@ def lint_and_annotate(
     destructive_ok: bool = False,
     settings: LintSettings | None = None,
     use_squawk: bool = True,
+    server_version: Version = None,
 ) -> tuple[list[Finding], list[StatementInfo]]:
     """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once)."""
-    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version)
     return result.findings, _infos(result)
 
 
@@ -135,19 +171,20 @@ def annotate(
     destructive_ok: bool = False,
     settings: LintSettings | None = None,
     use_squawk: bool = True,
+    server_version: Version = None,
 ) -> list[StatementInfo]:
     """Each statement with its lock, table, table size and findings: the dry run's view.
 
     Findings not tied to one statement (e.g. squawk unavailable) are attached to the first.
     """
-    return _infos(_lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk))
+    return _infos(_lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version))
 
 
 def _infos(result: _Result) -> list[StatementInfo]:
     infos: list[StatementInfo] = []
     taken: set[int] = set()  # an item holding two statements: its findings go with the first
     for stmt in result.statements:
-        level = lock_level(stmt)
+        level = lock_level(stmt, result.version)
         infos.append(
             StatementInfo(
                 index=stmt.index,
@@ -175,14 +212,16 @@ def _lint(
     destructive_ok: bool,
     settings: LintSettings | None,
     use_squawk: bool,
+    server_version: Version = None,
 ) -> _Result:
     dialect = normalize_dialect(dialect_name)
     settings = settings or LintSettings()
+    version = server_version_for(dialect_name, server_version, settings)
     statements = _parse_all(texts, dialect)
     sizes = {name.lower(): size for name, size in table_sizes.items()} if table_sizes is not None else None
     # no database at all (CI): an unknown size counts as [lint] assume_rows
     assumed = settings.assume_rows if sizes is None else None
-    ctx = LintContext(dialect=dialect, settings=settings, sizes=sizes, destructive_ok=destructive_ok, assume_rows=assumed)
+    ctx = LintContext(dialect, settings, sizes, version, destructive_ok=destructive_ok, assume_rows=assumed)
     ctx.rebuilds = find_rebuilds(statements)
     rules: list[Rule] = [
         cls() for code, cls in LINT_RULES.items() if code not in settings.disable and dialect in cls.dialects
@@ -208,17 +247,18 @@ def _lint(
         sizes_at[stmt.pos] = TableSize(rows=0, bytes=0, source="exact") if stmt.kind == "CREATE TABLE" else ctx.size(stmt.table)
         if stmt.kind == "CREATE TABLE" or ctx.is_fresh(stmt.table):
             fresh.add(stmt.pos)
-        if not stmt.understood and COULD_NOT_PARSE not in settings.disable:
+        if not stmt.understood and stmt.scanned.unterminated is None:  # an unclosed one: SS096 names it
             why = f": {stmt.parse_error}" if stmt.parse_error else ""
             findings.append(
                 Finding(
                     code=COULD_NOT_PARSE,
                     name="could-not-parse",
-                    severity="note",
-                    message=f"could not parse {stmt.first_line!r}{why}; no rule judged it",
+                    severity="warning" if settings.unlintable == "warning" else "error",
+                    message=f"not linted: could not parse {stmt.first_line!r}{why}; no rule judged it",
                     statement=stmt.index,
                     line=stmt.line + 1,
-                    suggestion="review this statement's locks by hand",
+                    suggestion="review its locks by hand, then say so: -- safeshift: allow SS000 because <what it locks>, "
+                    'or count such statements as warnings: [lint] unlintable = "warning"',
                 )
             )
         for rule in rules:
@@ -238,15 +278,17 @@ def _lint(
                 )
         ctx.advance(stmt)
     if dialect == "postgresql" and use_squawk:
-        findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed)
+        findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed, version)
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
     # a migration rendered for several databases carries suppressions for each: one naming a
     # squawk rule is meant for PostgreSQL, and unused elsewhere by design
     portable = (lambda s: any(c.startswith("squawk:") for c in s.codes)) if dialect != "postgresql" else None
     findings.extend(apply_suppressions(findings, suppressions, _codes_of, portable))
+    for finding in unlintable(findings):  # an inline reason first, then [lint] unlintable / disable
+        counted(finding, settings)
     findings.sort(key=lambda f: (f.statement if f.statement is not None else -1, -SEVERITY_RANK[f.severity], f.code))
-    return _Result(statements, findings, sizes_at, fresh)
+    return _Result(statements, findings, sizes_at, fresh, version)
 
 
 def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
@@ -265,7 +307,11 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
             stmt.line = line + text.count("\n", 0, at)
             stmt.pos = len(statements)
             statements.append(stmt)
-            for inner in _do_block_statements(stmt):  # what a DO block runs is judged too
+            inner_statements, unseen = _do_block(stmt)
+            if stmt.dialect == "postgresql" and _DO.match(stmt.scanned.stripped):
+                # a DO block is understood when the lint sees all it runs; else SS000 says why not
+                stmt.kind, stmt.parse_error = ("OTHER", unseen) if unseen else ("DO", None)
+            for inner in inner_statements:  # what a DO block runs is judged too
                 nested = parse_statement(index, inner, dialect)
                 nested.line = stmt.line
                 nested.pos = len(statements)
@@ -277,26 +323,33 @@ def _parse_all(texts: list[str], dialect: str) -> list[Statement]:
 
 _DO = re.compile(r"^\s*DO\s+(?:LANGUAGE\s+\w+\s+)?(\$[A-Za-z_0-9]*\$)(.*)\1", re.IGNORECASE | re.DOTALL)
 _EXECUTE = re.compile(r"\bEXECUTE\s+'((?:[^']|'')*)'", re.IGNORECASE)
+_DYNAMIC = re.compile(r"\bEXECUTE\s+(?!')", re.IGNORECASE)
 _BODY_DDL = re.compile(
     r"^\s*(ALTER|CREATE|DROP|TRUNCATE|UPDATE|DELETE|REINDEX|VACUUM|CLUSTER|LOCK)\b", re.IGNORECASE
 )
+# body statements that run no SQL of their own (the EXECUTE of a literal is judged as that literal)
+_BODY_PLAIN = re.compile(r"^\s*(RAISE|PERFORM|NULL|RETURN|END|EXECUTE\s+'|INSERT|SELECT)\b|^\s*$", re.IGNORECASE)
 
 
-def _do_block_statements(stmt: Statement) -> list[str]:
-    """The SQL a PostgreSQL ``DO $$ ... $$`` block runs: ``EXECUTE '<literal>'`` strings and
-    the DDL/DML written directly in its body (dynamic SQL built at run time stays unseen)."""
+def _do_block(stmt: Statement) -> tuple[list[str], str | None]:
+    """The SQL a PostgreSQL ``DO $$ ... $$`` block runs (``EXECUTE '<literal>'`` strings and the
+    DDL/DML written directly in its body), and why the rest cannot be seen (None: nothing hidden):
+    SQL built at run time, or control flow (IF, LOOP) around statements."""
     if stmt.dialect != "postgresql" or stmt.nested:
-        return []
+        return [], None
     m = _DO.match(stmt.scanned.stripped)
     if not m:
-        return []
+        return [], None
     body = m.group(2)
     found = [literal.replace("''", "'") for literal in _EXECUTE.findall(body)]
+    unseen = "its body runs SQL built at run time (EXECUTE of an expression)" if _DYNAMIC.search(scan(body).masked) else None
     for piece in split_script(body, "postgresql"):
         code = re.sub(r"^\s*(DECLARE\b.*?\bBEGIN|BEGIN)\b", "", piece, flags=re.IGNORECASE | re.DOTALL)
         if _BODY_DDL.match(code):
             found.append(code.strip())
-    return found
+        elif not _BODY_PLAIN.match(code) and unseen is None:
+            unseen = f"its body holds {code.split()[0].upper()} ..., which the lint does not follow"
+    return found, unseen
 
 
 def _several(text: str, dialect: str) -> bool:
@@ -331,34 +384,6 @@ def _codes_of(finding: Finding) -> set[str]:
     return codes
 
 
-_INDEX_CONSTRAINT = re.compile(
-    r"\bADD\s+(?:CONSTRAINT\s+(\S+)\s+)?(UNIQUE|PRIMARY\s+KEY|EXCLUDE)\b(?!\s+USING\s+INDEX)\s*(?:USING\s+\w+\s*)?(\([^;]*?\))?",
-    re.IGNORECASE,
-)
-
-
-def _index_constraint_advice(stmt: Statement) -> str | None:
-    """UNIQUE, PRIMARY KEY and EXCLUDE constraints cannot be NOT VALID (PostgreSQL refuses):
-    their safe form is an index built CONCURRENTLY first, then the constraint USING INDEX."""
-    m = _INDEX_CONSTRAINT.search(stmt.masked)
-    if m is None or stmt.dialect != "postgresql":
-        return None
-    t = stmt.table or "<table>"
-    kind = " ".join(m.group(2).upper().split())
-    if kind == "EXCLUDE":
-        return (
-            "PostgreSQL has no NOT VALID and no USING INDEX for EXCLUDE: the constraint's index is built under "
-            "ACCESS EXCLUSIVE. Add it in a maintenance window, or on a new table filled in batches and swapped in."
-        )
-    name = m.group(1) or f"{t}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
-    columns = stmt.sql[m.start(3) : m.end(3)] if m.group(3) else "(<columns>)"
-    return (
-        f"NOT VALID does not apply to {kind} (PostgreSQL refuses it): CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} {columns}; "
-        f"then ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;"
-        + (" (the columns must already be NOT NULL)" if kind == "PRIMARY KEY" else "")
-    )
-
-
 def _judged_safe(rule: str, stmt: Statement, statements: list[Statement]) -> bool:
     """squawk findings the statement's context shows to be safe (it sees one statement at a time)."""
     if rule == "changing-column-type":
@@ -379,6 +404,7 @@ def _with_squawk(
     fresh: set[int],
     settings: LintSettings,
     assumed: int | None = None,
+    version: ServerVersion | None = None,
 ) -> list[Finding]:
     """Add squawk's findings; drop ours where squawk reported the same hazard on the same statement."""
     binary = _squawk.find_squawk()
@@ -389,7 +415,8 @@ def _with_squawk(
     else:
         exclude = tuple(code[len("squawk:") :] for code in settings.disable if code.startswith("squawk:"))
         try:
-            violations = _squawk.run_squawk(binary, [s for s in statements if not s.comment_only], exclude)
+            pg_version = ".".join(map(str, version.number[:2])) if version and version.product == "postgresql" else None
+            violations = _squawk.run_squawk(binary, [s for s in statements if not s.comment_only], exclude, pg_version=pg_version)
         except Exception as exc:  # a broken squawk must not break the lint: degrade and say so
             problem = f"squawk failed: {exc}"
     if problem is not None:
@@ -424,7 +451,7 @@ def _with_squawk(
             continue  # a lock on a table this migration just created blocks nobody
         equivalent = _squawk.EQUIVALENT.get(v.rule)
         suggestion = (
-            (_index_constraint_advice(stmt) if stmt is not None else None)
+            (index_constraint_advice(stmt) if stmt is not None else None)
             or our_advice.get((stmt.index if stmt else None, equivalent or ""))
             or v.help
             or ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from safeshift.lint.statement import Statement
+from safeshift.lint.version import ServerVersion, instant_add_column, instant_drop_column
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
 SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
@@ -42,15 +43,16 @@ class LockLevel:
 _NONE = LockLevel("none", "nothing")
 
 
-def lock_level(stmt: Statement) -> LockLevel:
-    """The lock ``stmt`` takes in its dialect."""
-    if stmt.kind in ("COMMENT", "BEGIN", "COMMIT", "ROLLBACK", "SET"):
+def lock_level(stmt: Statement, version: ServerVersion | None = None) -> LockLevel:
+    """The lock ``stmt`` takes in its dialect (on MySQL/MariaDB: on this server version, default
+    the newest behaviour)."""
+    if stmt.kind in ("COMMENT", "BEGIN", "COMMIT", "ROLLBACK", "SET", "SAVEPOINT", "DO"):
         return _NONE
     if stmt.dialect == "postgresql":
         mode = _pg_mode(stmt)
         return LockLevel(mode, _PG_BLOCKS.get(mode, "writes"))
     if stmt.dialect == "mysql":
-        return _mysql(stmt)
+        return _mysql(stmt, version)
     return _sqlite(stmt)
 
 
@@ -84,6 +86,8 @@ def _pg_mode(stmt: Statement) -> str:
         return ACCESS_EXCLUSIVE
     if kind == "CREATE TRIGGER":
         return "SHARE ROW EXCLUSIVE"
+    if kind == "REFRESH MATERIALIZED VIEW":
+        return "EXCLUSIVE" if concurrently else ACCESS_EXCLUSIVE
     if kind == "ALTER TABLE":
         return _pg_alter_mode(stmt, tree)
     if kind.startswith(("DROP", "TRUNCATE", "CLUSTER", "RENAME")) or kind.startswith("ALTER"):
@@ -114,8 +118,8 @@ def _pg_alter_mode(stmt: Statement, tree: exp.Expression | None) -> str:
     return max(modes, key=order.index)
 
 
-def _mysql_algorithm(stmt: Statement) -> str:
-    """instant | inplace | copy: the server's likely pick (MySQL 8 / MariaDB 10.6+)."""
+def _mysql_algorithm(stmt: Statement, version: ServerVersion | None = None) -> str:
+    """instant | inplace | copy: the server's likely pick on ``version`` (None: MySQL 8.0.29+ / MariaDB 10.4+)."""
     stated = stmt.options.get("ALGORITHM")
     if stated in ("INSTANT", "INPLACE", "COPY"):
         return stated.lower()
@@ -130,6 +134,8 @@ def _mysql_algorithm(stmt: Statement) -> str:
     worst = "instant"
     for action in stmt.actions:
         guess = _mysql_action(action)
+        if guess == "instant" and version is not None and not _instant_on(action, version):
+            guess = "inplace"  # an older server rebuilds the table in place
         if guess == "copy":
             return "copy"
         if guess == "inplace":
@@ -154,7 +160,21 @@ def _mysql_action(action: exp.Expression) -> str:
     return "inplace"
 
 
-def _mysql(stmt: Statement) -> LockLevel:
+def positioned(column: exp.Expression) -> bool:
+    """``ADD COLUMN ... FIRST`` or ``AFTER other``: not the last column."""
+    return column.args.get("position") is not None
+
+
+def _instant_on(action: exp.Expression, version: ServerVersion) -> bool:
+    """Whether an action the newest servers do instantly is instant on ``version`` too."""
+    if isinstance(action, exp.ColumnDef):
+        return instant_add_column(version, positioned=positioned(action))
+    if isinstance(action, exp.Drop):
+        return instant_drop_column(version)
+    return True
+
+
+def _mysql(stmt: Statement, version: ServerVersion | None = None) -> LockLevel:
     kind = stmt.kind
     if kind in ("UPDATE", "DELETE", "INSERT"):
         return LockLevel("shared metadata lock + InnoDB row locks", "writers of the same rows")
@@ -165,7 +185,7 @@ def _mysql(stmt: Statement) -> LockLevel:
     if kind in ("DROP TABLE", "TRUNCATE", "RENAME TABLE", "LOCK TABLE") or kind.startswith("DROP"):
         return LockLevel("exclusive metadata lock", "reads and writes (briefly, after waiting for open transactions)")
     if kind in ("ALTER TABLE", "CREATE INDEX", "DROP INDEX", "OPTIMIZE TABLE"):
-        algorithm = _mysql_algorithm(stmt)
+        algorithm = _mysql_algorithm(stmt, version)
         lock = stmt.options.get("LOCK")
         if algorithm == "copy" or lock in ("SHARED", "EXCLUSIVE"):
             blocks = "reads and writes" if lock == "EXCLUSIVE" else "writes for the whole copy"

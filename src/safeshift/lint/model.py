@@ -13,10 +13,16 @@ from safeshift.dialects.base import ASSUMED_ROW_BYTES, ServerFacts
 
 Severity = Literal["note", "warning", "error"]
 FailOn = Literal["warning", "error", "never"]
+Unlintable = Literal["error", "warning", "allow"]
 
 SEVERITY_RANK: dict[str, int] = {"note": 0, "warning": 1, "error": 2}
 
 DEFAULT_ASSUME_ROWS = 10_000_000
+
+# Findings that name what the lint could not judge: a statement it could not parse (SS000), a
+# revision it could not render (SS094), a file it could not read (SS095). [lint] unlintable
+# says how they count; they are never dropped.
+UNLINTABLE = frozenset({"SS000", "SS094", "SS095"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,10 @@ class LintSettings:
     # With no database (CI on a pull request) a table's size is unknown: count it as this many
     # rows, so a lock hazard fails the check instead of passing as a warning. None: unknown stays a warning.
     assume_rows: int | None = DEFAULT_ASSUME_ROWS
+    # what a statement, revision or file the lint could not judge counts as: an error or a
+    # warning against fail_on, or "allow" (listed, suppressed with that reason, never hidden)
+    unlintable: Unlintable = "error"
+    server_version: str | None = None  # no database: the server the advice is for (lint/version.py)
 
     @classmethod
     def from_section(cls, section: Any) -> LintSettings:
@@ -96,6 +106,8 @@ class LintSettings:
             medium_table_rows=section.medium_table_rows,
             disable=frozenset(section.disable),
             assume_rows=getattr(section, "assume_rows", DEFAULT_ASSUME_ROWS),
+            unlintable=getattr(section, "unlintable", "error"),
+            server_version=getattr(section, "server_version", None),
         )
 
     def severity_for_rows(self, rows: int | None) -> Severity:
@@ -131,8 +143,13 @@ class Finding:
         """Whether this finding counts against ``threshold`` ("note" | "warning" | "error")."""
         return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[threshold]
 
+    @property
+    def not_linted(self) -> bool:
+        """Whether this names something no rule judged (see :data:`UNLINTABLE`)."""
+        return self.code in UNLINTABLE
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "not_linted": self.not_linted}
 
 
 @dataclass

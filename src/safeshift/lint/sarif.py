@@ -8,6 +8,7 @@ from typing import Any
 from safeshift.lint.core import META_RULES
 from safeshift.lint.model import Finding
 from safeshift.lint.rules import rule_classes
+from safeshift.lint.version import ServerVersion
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -41,8 +42,9 @@ def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
     return rules
 
 
-def to_sarif(findings: list[Finding], source_name: str) -> dict[str, Any]:
-    """A SARIF log with one run; ``source_name`` is the artifact the lines refer to."""
+def to_sarif(findings: list[Finding], source_name: str, server_version: ServerVersion | None = None) -> dict[str, Any]:
+    """A SARIF log with one run; ``source_name`` is the artifact the lines refer to; the run's
+    properties say which server version the advice was written for."""
     rules = _rules(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results: list[dict[str, Any]] = []
@@ -81,6 +83,7 @@ def to_sarif(findings: list[Finding], source_name: str) -> dict[str, Any]:
                     }
                 },
                 "results": results,
+                **({"properties": {"serverVersion": server_version.describe()}} if server_version else {}),
             }
         ],
     }

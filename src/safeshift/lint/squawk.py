@@ -40,6 +40,11 @@ EQUIVALENT: dict[str, str] = {
     "constraint-missing-not-valid": "SS004",
     "renaming-column": "SS006",
     "renaming-table": "SS006",
+    "adding-field-with-default": "SS002",
+    "require-concurrent-reindex": "SS001",
+    "disallowed-unique-constraint": "SS001",
+    "adding-serial-primary-key-field": "SS001",
+    "require-concurrent-partition-detach": "SS010",
 }
 
 # Schema-style advice: worth reading, never a lock hazard.
@@ -96,11 +101,16 @@ def fixed_severity(rule: str) -> Severity | None:
 
 
 def run_squawk(
-    binary: str, statements: list[Statement], exclude: tuple[str, ...] = (), timeout: float = 60.0
+    binary: str,
+    statements: list[Statement],
+    exclude: tuple[str, ...] = (),
+    timeout: float = 60.0,
+    pg_version: str | None = None,
 ) -> list[Violation]:
     """Lint the statements as one script and map each violation back to its statement.
 
-    ``Violation.line`` is the 1-based line inside the statement's own text.
+    ``Violation.line`` is the 1-based line inside the statement's own text. ``pg_version``
+    ("10.5", "15"): the server squawk judges for (ADD COLUMN ... DEFAULT rewrites before 11).
     """
     pieces: list[str] = []
     starts: list[int] = []
@@ -115,6 +125,8 @@ def run_squawk(
     args = [binary, "--reporter", "json", "--stdin-filepath", "migration.sql"]
     excluded = sorted({*EXCLUDED, *exclude})
     args.append("--exclude=" + ",".join(excluded))
+    if pg_version:
+        args.append("--pg-version=" + (pg_version if "." in pg_version else pg_version + ".0"))
     proc = subprocess.run(args, input="\n".join(pieces) + "\n", capture_output=True, text=True, timeout=timeout, check=False)
     out = proc.stdout.strip()
     if not out:

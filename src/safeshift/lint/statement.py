@@ -69,7 +69,7 @@ _TEXT_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("VACUUM", re.compile(r"^\s*VACUUM\b(?:\s*\([^)]*\))?(?:\s+(?:FULL|FREEZE|VERBOSE|ANALYZE))*\s*" + _IDENT + r"?", re.I)),
     ("CLUSTER", re.compile(r"^\s*CLUSTER\b(?:\s+VERBOSE)?\s*" + _IDENT + r"?", re.I)),
     ("OPTIMIZE TABLE", re.compile(r"^\s*OPTIMIZE\s+(?:NO_WRITE_TO_BINLOG\s+|LOCAL\s+)?TABLES?\s+" + _IDENT, re.I)),
-    ("REINDEX", re.compile(r"^\s*REINDEX\b(?:\s*\([^)]*\))?\s+(?:TABLE|INDEX|SCHEMA|DATABASE|SYSTEM)\s+(?:CONCURRENTLY\s+)?" + _IDENT, re.I)),
+    ("REINDEX", re.compile(r"^\s*REINDEX\b(?:\s*\([^)]*\))?\s+(?:(?:TABLE|INDEX|SCHEMA|DATABASE|SYSTEM)\s+)?(?:CONCURRENTLY\s+)?" + _IDENT, re.I)),
     ("LOCK TABLE", re.compile(r"^\s*LOCK\s+TABLES?\s+(?:ONLY\s+)?" + _IDENT, re.I)),
     ("ALTER TABLE", re.compile(r"^\s*ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?" + _IDENT, re.I)),
     ("CREATE INDEX", re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\b[^;]*?\bON\s+(?:ONLY\s+)?" + _IDENT, re.I)),
@@ -77,8 +77,24 @@ _TEXT_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("TRUNCATE", re.compile(r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?" + _IDENT, re.I)),
     ("UPDATE", re.compile(r"^\s*UPDATE\s+(?:ONLY\s+)?" + _IDENT, re.I)),
     ("DELETE", re.compile(r"^\s*DELETE\s+FROM\s+(?:ONLY\s+)?" + _IDENT, re.I)),
+    # what sqlglot leaves as a Command in real migrations (MLflow's triggers, extensions, enums)
+    ("CREATE TRIGGER", re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?TRIGGER\b[^;]*?\bON\s+" + _IDENT, re.I)),
+    ("CREATE FUNCTION", re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)),
+    ("EXTENSION", re.compile(r"^\s*(?:CREATE|ALTER|DROP)\s+EXTENSION\b", re.I)),
+    ("ALTER TYPE", re.compile(r"^\s*ALTER\s+TYPE\b", re.I)),
+    ("ALTER SEQUENCE", re.compile(r"^\s*ALTER\s+SEQUENCE\b", re.I)),
+    ("REFRESH MATERIALIZED VIEW", re.compile(r"^\s*REFRESH\s+MATERIALIZED\s+VIEW\b(?:\s+CONCURRENTLY)?\s+" + _IDENT, re.I)),
+    ("SAVEPOINT", re.compile(r"^\s*(?:SAVEPOINT|RELEASE)\b", re.I)),
 ]
 _VERB = re.compile(r"^\s*([A-Za-z]+)")
+# What a statement may start with. sqlglot reads any words as an expression ("FROBNICATE users" is
+# "FROBNICATE AS users"): a tree is only understood when the statement starts like one.
+_VERBS = frozenset(
+    "ALTER ANALYZE ATTACH BEGIN CALL CHECKPOINT CLUSTER COMMENT COMMIT COPY CREATE DEALLOCATE DECLARE DELETE DESC "
+    "DESCRIBE DETACH DISCARD DO DROP END EXECUTE EXPLAIN FLUSH GRANT INSERT KILL LISTEN LOAD LOCK MERGE NOTIFY "
+    "OPTIMIZE PRAGMA PREPARE REFRESH REINDEX RELEASE RENAME REPLACE RESET REVOKE ROLLBACK SAVEPOINT SELECT SET SHOW "
+    "START TABLE TRUNCATE UNLOCK UPDATE UPSERT USE VACUUM VALUES WITH".split()
+)
 
 
 @dataclass
@@ -110,7 +126,11 @@ class Statement:
     @property
     def understood(self) -> bool:
         """Whether we know what this statement does (a tree, or a recognised text form)."""
-        return self.comment_only or (self.tree is not None and not isinstance(self.tree, exp.Command)) or self.kind != "OTHER"
+        if self.comment_only or self.kind != "OTHER":
+            return True
+        verb = _VERB.match(self.scanned.code)
+        parsed = self.tree is not None and not isinstance(self.tree, exp.Command)
+        return parsed and verb is not None and verb.group(1).upper() in _VERBS
 
     @property
     def actions(self) -> list[exp.Expression]:

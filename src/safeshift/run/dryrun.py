@@ -109,13 +109,15 @@ def _apply_statements(ctx: RunContext, segments: Segments, sql_dialect: SqlDiale
     what = ctx.migrator.name
     entries: list[tuple[int, PlannedStatement]]
     sizes = lint.table_sizes_from_facts(ctx.result.facts) if ctx.result.facts is not None else None
-    if ctx.migrator.renders_sql and sizes is not None:
+    if ctx.migrator.renders_sql and sizes is not None and ctx.result.facts is not None:
+        settings = lint.LintSettings.from_section(ctx.plan.lint)
         infos = lint.annotate(
             texts,
             ctx.dialect.name,
             sizes,
             destructive_ok=ctx.plan.backup.verifies,
-            settings=lint.LintSettings.from_section(ctx.plan.lint),
+            settings=settings,
+            server_version=lint.resolve_version(ctx.dialect.name, live=ctx.result.facts.version, setting=settings.server_version),
         )
         entries = []
         for info in infos:

@@ -147,11 +147,12 @@ def annotate_locks(data: dict[str, Any]) -> None:
 
             sizes = {str(t["name"]).lower(): lint.TableSize(rows=t.get("row_estimate"), bytes=t.get("bytes"))
                      for t in facts.get("tables", [])}
+            version = lint.resolve_version(dialect, live=facts.get("version"))  # MySQL's algorithm depends on it
         except Exception:  # noqa: BLE001  (a lint bug must not cost the report)
             return
         for statement in statements:
             try:  # one at a time: the lint may read two statements as one item
-                infos = lint.annotate([statement["sql"]], dialect, sizes, use_squawk=False)
+                infos = lint.annotate([statement["sql"]], dialect, sizes, use_squawk=False, server_version=version)
             except Exception:  # noqa: BLE001
                 continue
             if not infos:

@@ -44,6 +44,20 @@ def _time(text: str) -> datetime | None:
         return None
 
 
+def lint_summary(data: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The server version the lint's advice was for (from preflight), and each statement, revision or
+    file it could not judge, with how it counted against fail_on ([lint] unlintable) or why it did not."""
+    version = next(
+        (p["detail"]["lint"].get("server_version") for p in data.get("phases", []) if "lint" in (p.get("detail") or {})), None
+    )
+    unlinted = []
+    for f in data.get("lint") or []:
+        if f.get("not_linted") or f.get("code") == "SS094":  # SS094: a report written before not_linted
+            counts = f"suppressed: {f.get('reason')}" if f.get("suppressed") else f"counts as {f.get('severity')}"
+            unlinted.append(f"{f['code']}: {f['message']} ({counts})")
+    return version, unlinted
+
+
 def maintenance_window(phases: list[dict[str, Any]], finished: str) -> tuple[float, int] | None:
     """Seconds the application spent in maintenance mode during the run (the rollback's too):
     from each ``maintenance:on`` to the end of the ``maintenance:off`` after it (or the run's end)."""
@@ -198,7 +212,11 @@ def render_markdown(data: dict[str, Any]) -> str:
             lines += ["", "| seconds | statement (slowest first) |", "|---:|---|"]
             lines += [f"| {st['seconds']:.4f} | `{st['sql'][:120]}` |" for st in rehearsal["statements"][:10]]
     if data.get("lint"):
-        lines += ["", "## Lint", "", "| code | severity | where | finding | suppressed |", "|---|---|---|---|---|"]
+        version, unlinted = lint_summary(data)
+        lines += ["", "## Lint", ""] + ([f"Advice for {version}.", ""] if version else [])
+        if unlinted:  # what no rule judged is named first, with how it counts
+            lines += [f"Not linted ({len(unlinted)}):"] + [f"- {text}" for text in unlinted] + [""]
+        lines += ["| code | severity | where | finding | suppressed |", "|---|---|---|---|---|"]
         for f in data["lint"]:
             where = f.get("table") or (f"statement {f['statement']}" if f.get("statement") is not None else "the migration")
             suppressed = f"yes: {f.get('reason') or ''}" if f.get("suppressed") else ""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from safeshift.run.report import maintenance_window
+from safeshift.run.report import lint_summary, maintenance_window
 from safeshift.run.report_svg import e, line_chart, parse_time, secs, timeline_svg
 
 # Every report has these sections (a run that never reached one says so inside it).
@@ -352,7 +352,11 @@ def _lint(data: dict[str, Any]) -> str:
         suppressed = f"yes: {f.get('reason') or ''}" if f.get("suppressed") else ""
         rows.append([e(f.get("code")), e(f.get("severity")), e(where), e(f.get("message")), e(suppressed)])
         classes.append("" if f.get("suppressed") else "fail" if f.get("severity") == "error" else "warn" if f.get("severity") == "warning" else "")
-    return _section("lint", "Lint", _table(["code", "severity", "where", "finding", "suppressed"], rows, classes=classes))
+    version, unlinted = lint_summary(data)
+    head = f"<p>Advice for {e(version)}.</p>" if version else ""
+    if unlinted:  # what no rule judged is named first, with how it counts
+        head += f"<p>Not linted ({len(unlinted)}):</p><ul>" + "".join(f"<li>{e(text)}</li>" for text in unlinted) + "</ul>"
+    return _section("lint", "Lint", head + _table(["code", "severity", "where", "finding", "suppressed"], rows, classes=classes))
 
 
 def _schema(data: dict[str, Any]) -> str:

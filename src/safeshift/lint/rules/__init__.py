@@ -12,6 +12,7 @@ from safeshift.lint.rules import (  # noqa: F401  (each module registers its rul
     ss007_unbatched_dml,
     ss008_explicit_lock,
     ss009_sqlite_refuses,
+    ss010_partition_lock,
 )
 from safeshift.lint.rules.base import LINT_RULES, Hit, Rule, register, rule_classes
 

@@ -7,9 +7,24 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
+from safeshift.lint.advice import (
+    backfill_snippet,
+    expand_backfill_contract,
+    fill_then_require,
+    no_online_alter,
+    online_tool,
+)
 from safeshift.lint.context import LintContext
+from safeshift.lint.locks import positioned
 from safeshift.lint.rules.base import Hit, Rule, register
 from safeshift.lint.statement import Statement
+from safeshift.lint.version import (
+    ServerVersion,
+    instant_add_column,
+    instant_add_column_since,
+    instant_drop_column,
+    pg_add_column_default_rewrites,
+)
 
 _ONLINE_ALGORITHMS = ("INPLACE", "NOCOPY", "INSTANT")
 
@@ -85,32 +100,12 @@ def string_retype(stmt: Statement) -> bool:
     return True
 
 
-def online_tool(table: str | None, alter: str) -> str:
-    """The gh-ost / pt-online-schema-change command that runs ``alter`` by copying in chunks."""
-    t = table or "<table>"
-    return (
-        f'gh-ost --database=<db> --table={t} --alter="{alter}" --execute, or '
-        f'pt-online-schema-change --alter "{alter}" D=<db>,t={t} --execute'
-    )
-
-
 def _alter_body(stmt: Statement) -> str:
     """The ALTER's actions as written (without ALTER TABLE t and the ALGORITHM/LOCK clauses)."""
     text = " ".join(stmt.scanned.stripped.split()).rstrip("; ")
     text = re.sub(r"^ALTER\s+(ONLINE\s+)?(IGNORE\s+)?TABLE\s+\S+\s*", "", text, flags=re.IGNORECASE)
     text = re.sub(r",?\s*\b(ALGORITHM|LOCK)\s*=?\s*\w+", "", text, flags=re.IGNORECASE)
     return text.strip(" ,")
-
-
-def _pg_expand_contract(table: str | None, column: str) -> str:
-    t, c = table or "<table>", column if column != "a column" else "<column>"
-    return (  # advice shown to a person, never executed
-        f"expand, backfill, contract: ALTER TABLE {t} ADD COLUMN {c}_new <new type>; "  # noqa: S608 (advice text)
-        f"backfill {c}_new from {c} in batches ([[migration.backfill]] in the plan, or "
-        f"UPDATE {t} SET {c}_new = {c}::<new type> WHERE id > :last AND id <= :last + 5000); "
-        f"write both from the application, switch reads, then in a later release: "
-        f"ALTER TABLE {t} DROP COLUMN {c}; ALTER TABLE {t} RENAME COLUMN {c}_new TO {c};"
-    )
 
 
 @register
@@ -186,24 +181,37 @@ class TableRewrite(Rule):
             yield Hit(
                 f"CONVERT TO CHARACTER SET copies {table} and rewrites every text column",
                 table,
-                suggestion="no online ALTER exists for this: " + online_tool(table, body),
+                suggestion=no_online_alter(table, body, ctx.version),
             )
             return
-        for column, why in _filled_columns(stmt):
+        filled = _filled_columns(stmt)
+        for column, why in filled:
             if stmt.dialect == "postgresql" and "generated" in why:
-                advice = (
-                    f"ALTER TABLE {table} ADD COLUMN {column} <type>; keep it filled with a BEFORE INSERT OR UPDATE trigger; "
-                    f"backfill the existing rows in batches ([[migration.backfill]])"
+                col_type, expression = _generated(stmt, column)
+                advice = "\n".join(
+                    [
+                        "a plain column kept filled by a trigger, the existing rows backfilled:",
+                        f"1. ALTER TABLE {table} ADD COLUMN {column} {col_type};",
+                        f"2. a BEFORE INSERT OR UPDATE trigger on {table} that sets NEW.{column} := {expression};",
+                        "3. backfill the existing rows in batches: add to safeshift.toml",
+                        backfill_snippet(table, {column: expression}, f"{column} IS NULL"),
+                    ]
                 )
             elif stmt.dialect == "postgresql":
+                seq = f"{table}_{column}_seq"
                 advice = (
-                    f"ALTER TABLE {table} ADD COLUMN {column} bigint; CREATE SEQUENCE {table}_{column}_seq OWNED BY {table}.{column}; "
-                    f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT nextval('{table}_{column}_seq'); then backfill the "
-                    f"existing rows in batches ([[migration.backfill]])"
+                    f"CREATE SEQUENCE {seq}; then "
+                    + fill_then_require("postgresql", table, column, ctx.version, "bigint", f"nextval('{seq}')")
+                    + f"\n4. ALTER SEQUENCE {seq} OWNED BY {table}.{column};"
                 )
             else:
-                advice = "MariaDB cannot add it with LOCK=NONE: " + online_tool(table, body)
+                advice = no_online_alter(table, body, ctx.version)
             yield Hit(f"ADD COLUMN {column} rewrites {table}: {why} while writes wait", table, suggestion=advice)
+        skip = {column for column, _ in filled}
+        if stmt.dialect == "postgresql":
+            yield from _pg_defaults(stmt, ctx, skip)
+        elif stmt.dialect == "mysql":
+            yield from _mysql_rebuilds(stmt, ctx, skip, body)
         if stmt.dialect == "mysql" and stmt.has(r"\bDROP\s+PRIMARY\s+KEY\b") and algorithm not in _ONLINE_ALGORITHMS:
             yield Hit(
                 f"DROP PRIMARY KEY copies {table} (the clustered index is rebuilt) while writes wait",
@@ -235,5 +243,117 @@ class TableRewrite(Rule):
             )
         else:
             guess = ""
-            advice = _pg_expand_contract(table, columns[0])
+            advice = expand_backfill_contract("postgresql", table, columns[0], _new_type(stmt), ctx.version)
         yield Hit(f"changing the type of {what} copies {table} while writes wait{guess}", table, suggestion=advice)
+
+
+_VOLATILE = re.compile(
+    r"\b(random|gen_random_uuid|uuid_generate_v1(?:mc)?|uuid_generate_v4|clock_timestamp|timeofday|nextval|txid_current)\s*\(",
+    re.IGNORECASE,
+)
+
+
+def _new_type(stmt: Statement) -> str:
+    for action in stmt.actions:
+        dtype = action.args.get("dtype") if isinstance(action, exp.AlterColumn) else None
+        if isinstance(dtype, exp.DataType):
+            return dtype.sql("postgres")
+    return "<new type>"
+
+
+def _generated(stmt: Statement, name: str) -> tuple[str, str]:
+    """(type, expression) of a generated column the statement adds (placeholders where unknown)."""
+    for column in added_columns(stmt):
+        if column.name != name:
+            continue
+        kind = column.args.get("kind")
+        computed = next((k for k in _constraint_kinds(column) if isinstance(k, exp.ComputedColumnConstraint)), None)
+        col_type = kind.sql("postgres") if isinstance(kind, exp.DataType) else "<type>"
+        if computed is not None and isinstance(computed.this, exp.Expression):
+            return col_type, computed.this.sql("postgres")
+        return col_type, "<its expression>"
+    return "<type>", "<its expression>"
+
+
+def _default_of(column: exp.ColumnDef) -> exp.Expression | None:
+    for kind in _constraint_kinds(column):
+        value = kind.this if isinstance(kind, exp.DefaultColumnConstraint) else None
+        if isinstance(value, exp.Expression) and not isinstance(value, exp.Null):
+            return value
+    return None
+
+
+def _pg_defaults(stmt: Statement, ctx: LintContext, skip: set[str]) -> Iterable[Hit]:
+    """ADD COLUMN ... DEFAULT: a volatile default is written into every row on every version, a
+    constant one before PostgreSQL 11 (since 11 it is stored once in the catalog)."""
+    table, version = stmt.table, ctx.version
+    for column in added_columns(stmt):
+        default = _default_of(column)
+        if column.name in skip or default is None:
+            continue
+        value = default.sql("postgres")
+        volatile = _VOLATILE.search(value) is not None
+        if not volatile and not pg_add_column_default_rewrites(version):
+            continue
+        why = (
+            f"the volatile default {value} is computed for every existing row"
+            if volatile
+            else f"{version.label} writes the default into every row (PostgreSQL 11 stopped rewriting for a constant default)"
+        )
+        kind = column.args.get("kind")
+        not_null = any(isinstance(k, exp.NotNullColumnConstraint) for k in _constraint_kinds(column))
+        col_type = kind.sql("postgres") if isinstance(kind, exp.DataType) else "<type>"
+        yield Hit(
+            f"ADD COLUMN {column.name} rewrites {table} under ACCESS EXCLUSIVE: {why}",
+            table,
+            suggestion=fill_then_require("postgresql", table, column.name, version, col_type, value, require=not_null),
+        )
+
+
+def _mysql_rebuilds(stmt: Statement, ctx: LintContext, skip: set[str], body: str) -> Iterable[Hit]:
+    """ADD/DROP COLUMN where this server has no INSTANT for it: the table is rebuilt in place
+    (writes go on, but the copy takes as long as the table, and replicas replay it after)."""
+    table, version = stmt.table, ctx.version
+    algorithm = stmt.options.get("ALGORITHM")
+    if algorithm in ("INPLACE", "NOCOPY") or (stmt.options.get("LOCK") == "NONE" and algorithm != "INSTANT"):
+        return  # the statement asks for an in-place rebuild without blocking writes: its author's choice
+    for column in added_columns(stmt):
+        at = positioned(column)
+        if column.name in skip or instant_add_column(version, positioned=at):
+            continue
+        since = instant_add_column_since(version, positioned=at)
+        where = " with FIRST/AFTER" if at else ""
+        if at and instant_add_column(version, positioned=False):
+            last = column.copy()
+            last.set("position", None)
+            advice = f"add it as the last column, which {version.label} adds instantly: ALTER TABLE {table} ADD COLUMN {last.sql('mysql')}, ALGORITHM=INSTANT;"
+        else:
+            advice = (
+                f"ALTER TABLE {table} {body}, ALGORITHM=INPLACE, LOCK=NONE; (writes go on during the rebuild); "
+                f"for a big table: {online_tool(table, body)}"
+            )
+        yield _mysql_hit(algorithm, f"ADD COLUMN {column.name}{where}", table, version, since, advice)
+    dropped = [a for a in stmt.actions if isinstance(a, exp.Drop) and str(a.args.get("kind") or "").upper() == "COLUMN"]
+    if dropped and not instant_drop_column(version):
+        since = "MariaDB 10.4" if version.mariadb else "MySQL 8.0.29"
+        advice = (
+            f"ALTER TABLE {table} {body}, ALGORITHM=INPLACE, LOCK=NONE; (writes go on during the rebuild); "
+            f"for a big table: {online_tool(table, body)}"
+        )
+        yield _mysql_hit(algorithm, "DROP COLUMN", table, version, since, advice)
+
+
+def _mysql_hit(algorithm: str | None, what: str, table: str | None, version: ServerVersion, since: str, advice: str) -> Hit:
+    if algorithm == "INSTANT":
+        return Hit(
+            f"{version.label} refuses ALGORITHM=INSTANT for {what} (instant since {since}): the migration fails",
+            table,
+            severity="error",
+            suggestion=advice,
+        )
+    return Hit(
+        f"{what} rebuilds {table} on {version.label} (instant since {since}): writes go on, but the copy takes as "
+        "long as the table and replicas lag behind it",
+        table,
+        suggestion=advice,
+    )

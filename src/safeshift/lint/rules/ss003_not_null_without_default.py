@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
+from safeshift.lint.advice import fill_then_require
 from safeshift.lint.context import LintContext
 from safeshift.lint.rules.base import Hit, Rule, register
 from safeshift.lint.statement import Statement
+from safeshift.lint.version import instant_add_column, pg_add_column_default_rewrites
 
 
 def _required_columns(stmt: Statement) -> list[str]:
@@ -33,23 +35,32 @@ def _required_columns(stmt: Statement) -> list[str]:
     return found
 
 
-def _advice(stmt: Statement, column: str) -> str:
-    """The safe sequence, as SQL for the statement's dialect."""
+def _advice(stmt: Statement, column: str, ctx: LintContext) -> str:
+    """The safe sequence, as SQL for the statement's dialect and server version."""
     t = stmt.table or "<table>"
     c = column if column != "a column" else "<column>"
-    if stmt.dialect == "postgresql":
+    col_type = _type_of(stmt, column)
+    version = ctx.version
+    batched = fill_then_require(stmt.dialect, t, c, version, col_type)
+    if stmt.dialect == "postgresql" and not pg_add_column_default_rewrites(version):
         return (
-            f"ALTER TABLE {t} ADD COLUMN {c} <type>; backfill it in batches ([[migration.backfill]]); deploy code that writes it; "
-            f"then ALTER TABLE {t} ADD CONSTRAINT {t}_{c}_not_null CHECK ({c} IS NOT NULL) NOT VALID; "
-            f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_{c}_not_null; ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL; "
-            f"ALTER TABLE {t} DROP CONSTRAINT {t}_{c}_not_null;"
+            f"a constant default fills every row without a rewrite on {version.label} (since PostgreSQL 11): "
+            f"ALTER TABLE {t} ADD COLUMN {c} {col_type} NOT NULL DEFAULT <constant>;\nor, for a value computed per row, {batched}"
         )
-    if stmt.dialect == "mysql":
+    if stmt.dialect == "mysql" and instant_add_column(version, positioned=False):
         return (
-            f"ALTER TABLE {t} ADD COLUMN {c} <type> NULL, ALGORITHM=INSTANT; backfill it in batches ([[migration.backfill]]); "
-            f"deploy code that writes it; then ALTER TABLE {t} MODIFY COLUMN {c} <type> NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;"
+            f"a constant default: ALTER TABLE {t} ADD COLUMN {c} {col_type} NOT NULL DEFAULT <constant>, ALGORITHM=INSTANT;"
+            f"\nor, for a value computed per row, {batched}"
         )
-    return f"ALTER TABLE {t} ADD COLUMN {c} <type> NOT NULL DEFAULT <constant>; (SQLite needs a constant default for NOT NULL)"
+    return batched
+
+
+def _type_of(stmt: Statement, column: str) -> str:
+    for action in stmt.actions:
+        kind = action.args.get("kind") if isinstance(action, exp.ColumnDef) and action.name == column else None
+        if isinstance(kind, exp.DataType):
+            return kind.sql("postgres" if stmt.dialect == "postgresql" else stmt.dialect)
+    return "<type>"
 
 
 @register
@@ -82,7 +93,7 @@ class NotNullWithoutDefault(Rule):
             return
         rows = ctx.rows(table)
         what = ", ".join(columns)
-        advice = _advice(stmt, columns[0])
+        advice = _advice(stmt, columns[0], ctx)
         if stmt.dialect == "sqlite":
             yield Hit(f"SQLite refuses ADD COLUMN {what} NOT NULL without a default", table, severity="error", suggestion=advice)
         elif stmt.dialect == "postgresql" and rows:

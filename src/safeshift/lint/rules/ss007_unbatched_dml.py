@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
+from safeshift.lint.advice import backfill_snippet
 from safeshift.lint.context import LintContext
 from safeshift.lint.rules.base import Hit, Rule, register
 from safeshift.lint.statement import Statement
@@ -52,4 +53,32 @@ class UnbatchedDml(Rule):
         elif stmt.has(r"\bWHERE\b") or stmt.has(r"\bLIMIT\b"):
             return
         verb = "updates" if stmt.kind == "UPDATE" else "deletes"
-        yield Hit(f"{stmt.kind} without WHERE {verb} every row of {table or 'the table'} in one transaction", table)
+        yield Hit(f"{stmt.kind} without WHERE {verb} every row of {table or 'the table'} in one transaction", table, suggestion=_advice(stmt))
+
+
+_SQLGLOT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+
+
+def _advice(stmt: Statement) -> str:
+    """The UPDATE as a batched backfill in the plan; a DELETE as a loop of small deletes."""
+    t = stmt.table or "<table>"
+    if isinstance(stmt.tree, exp.Update):
+        dialect = _SQLGLOT[stmt.dialect]
+        assignments = {
+            e.this.sql(dialect): e.expression.sql(dialect) for e in stmt.tree.expressions if isinstance(e, exp.EQ)
+        }
+        if assignments:
+            return "\n".join(
+                [
+                    "take it out of the migration and let safeshift run it in primary-key batches, each committed: add to safeshift.toml",
+                    backfill_snippet(t, assignments),
+                    '(it runs after the upgrade; after = "<revision>" runs it between revisions)',
+                ]
+            )
+    if stmt.kind == "DELETE":
+        # advice shown to a person, never executed
+        mysql = f"DELETE FROM {t} LIMIT 5000;"  # noqa: S608
+        other = f"DELETE FROM {t} WHERE id IN (SELECT id FROM {t} LIMIT 5000);"  # noqa: S608
+        batch = mysql if stmt.dialect == "mysql" else other
+        return f"delete in batches, each its own transaction, until none is left: {batch}"
+    return UnbatchedDml.suggestion

@@ -1,4 +1,4 @@
-"""SS009: an ALTER TABLE ... ADD COLUMN that SQLite refuses."""
+"""SS009: an ALTER TABLE that SQLite refuses (its ADD COLUMN limits, DROP/RENAME COLUMN on old versions)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
+from safeshift.lint.advice import sqlite_rebuild
 from safeshift.lint.context import LintContext
 from safeshift.lint.rules.base import Hit, Rule, register
 from safeshift.lint.statement import Statement
+from safeshift.lint.version import sqlite_drop_column, sqlite_rename_column
 
 
 def _refusals(column: exp.ColumnDef) -> list[str]:
@@ -34,25 +36,27 @@ def _refusals(column: exp.ColumnDef) -> list[str]:
 
 
 @register
-class SqliteRefusesAddColumn(Rule):
-    """``ALTER TABLE ... ADD COLUMN`` that SQLite refuses outright: the migration fails.
+class SqliteRefusesAlter(Rule):
+    """``ALTER TABLE`` that SQLite refuses outright: the migration fails.
 
     *Anti-pattern*: ADD COLUMN with UNIQUE or PRIMARY KEY, a STORED generated column, or a
     non-constant default (CURRENT_TIMESTAMP, an expression in parentheses): SQLite's ALTER
-    TABLE cannot fill existing rows with them and stops with an error.
+    TABLE cannot fill existing rows with them and stops with an error. DROP COLUMN before
+    SQLite 3.35.0 and RENAME COLUMN before 3.25.0 do not exist at all.
 
     *Best practice*: add the column plain (nullable or with a constant default), then
     ``CREATE UNIQUE INDEX`` for uniqueness, a trigger or the application for computed values;
-    or rebuild the table (Alembic batch mode: ``with op.batch_alter_table(...)``).
+    or rebuild the table (SQLite's 12-step rebuild; Alembic batch mode: ``with op.batch_alter_table(...)``).
     """
 
     code = "SS009"
-    name = "sqlite-refuses-add-column"
+    name = "sqlite-refuses-alter"
     dialects = frozenset({"sqlite"})
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterable[Hit]:
         if stmt.kind != "ALTER TABLE":
             return
+        yield from _missing_in_version(stmt, ctx)
         for column in stmt.actions:
             if not isinstance(column, exp.ColumnDef):
                 continue
@@ -66,3 +70,23 @@ class SqliteRefusesAddColumn(Rule):
                     + (f" then CREATE UNIQUE INDEX ux_{stmt.table}_{column.name} ON {stmt.table} ({column.name});" if "a UNIQUE column" in why else "")
                     + " or rebuild the table (Alembic batch_alter_table)",
                 )
+
+
+def _missing_in_version(stmt: Statement, ctx: LintContext) -> Iterable[Hit]:
+    """DROP COLUMN (3.35.0) and RENAME COLUMN (3.25.0) on a SQLite older than they are."""
+    version, table = ctx.version, stmt.table
+    drops = any(isinstance(a, exp.Drop) and str(a.args.get("kind") or "").upper() == "COLUMN" for a in stmt.actions)
+    renames = any(isinstance(a, exp.RenameColumn) for a in stmt.actions)
+    if not stmt.actions and (stmt.tree is None or isinstance(stmt.tree, exp.Command)):
+        drops, renames = stmt.has(r"\bDROP\s+COLUMN\b"), stmt.has(r"\bRENAME\s+COLUMN\b")
+    for present, supported, what, since in (
+        (drops, sqlite_drop_column, "DROP COLUMN", "3.35.0"),
+        (renames, sqlite_rename_column, "RENAME COLUMN", "3.25.0"),
+    ):
+        if present and not supported(version):
+            yield Hit(
+                f"{version.label} has no ALTER TABLE {what} (SQLite {since} added it): the migration fails here",
+                table,
+                severity="error",
+                suggestion=sqlite_rebuild(table, what.lower(), version),
+            )

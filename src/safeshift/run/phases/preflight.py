@@ -186,28 +186,32 @@ def _lint(ctx: RunContext, ph: PhaseResult) -> None:
         return
     settings = lint.LintSettings.from_section(ctx.plan.lint)
     result = ctx.result
+    facts = ctx.result.facts
+    version = lint.resolve_version(ctx.dialect.name, live=facts.version, setting=settings.server_version)
     pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
     statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
     unrendered = [f for piece in pieces if piece.error is not None for f in lint.not_rendered(piece.revision, piece.error, settings)]
     findings = unrendered + lint.lint_statements(
         statements,
         ctx.dialect.name,
-        lint.table_sizes_from_facts(ctx.result.facts),
+        lint.table_sizes_from_facts(facts),
         destructive_ok=ctx.plan.backup.verifies,
         settings=settings,
+        server_version=version,
     )
     ctx.result.lint = [f.to_dict() for f in findings]
     blocking = lint.blocking_findings(findings, settings.fail_on)
-    ph.detail["lint"] = {"findings": len(findings), "blocking": len(blocking)}
-    if unrendered:
-        ph.detail["lint"]["not_linted"] = [f.message for f in unrendered]
+    ph.detail["lint"] = {"findings": len(findings), "blocking": len(blocking), "server_version": version.describe()}
+    not_linted = lint.unlintable(findings)
+    if not_linted:  # named with its reason, whether it blocks ([lint] unlintable) or not
+        ph.detail["lint"]["not_linted"] = [f.message for f in not_linted]
     if blocking:
         first = blocking[0]
         more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
-        if first.statement is None:  # not tied to a statement: the finding says what to do
-            where, hint = "the migration", first.suggestion
+        where = "the migration" if first.statement is None else first.table or f"statement {first.statement}"
+        if first.statement is None or first.not_linted:  # the finding says what to do
+            hint = first.suggestion
         else:
-            where = first.table or f"statement {first.statement}"
             hint = "see `safeshift lint`; suppress with -- safeshift: allow CODE because REASON"
         raise Stop(
             "blocked", f"lint: {first.code} {first.severity} on {where}: {first.message}{more} ({hint})", ExitCode.CHECKS_FAILED

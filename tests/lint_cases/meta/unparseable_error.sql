@@ -1,3 +1,3 @@
 -- dialect: mysql
--- expect: SS000@note
+-- expect: SS000@error
 FROBNICATE THE users WITH (garbage;
