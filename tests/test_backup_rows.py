@@ -1,4 +1,4 @@
-"""The rollback proof's direct comparison with the backup (run/phases/backup_rows.py).
+"""The rollback proof's direct comparison with the backup (dialects/_rowsums.py).
 
 It may only ever say "equal": every way two tables can differ (a value, its type, its
 case, a row more or less, a column's name or order, a NULL key) must leave it silent, so
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safeshift.run.phases.backup_rows import _copy_sums, _insert_sums, _sqlite_table_same, _uri
+from safeshift.dialects._rowsums import _copy_sums, _insert_sums, _sqlite_table_same, _uri
 
 SCHEMA = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, amount NUMERIC, extra)"
 ROWS = [(1, "alice", 1.5, None), (2, "bob", 2, 2), (3, "", 0, "x")]

@@ -296,6 +296,12 @@ class Dialect(ABC):
                     removed.append(str(path))
         return removed
 
+    def rows_same_as_backup(self, engine: Engine, backup: Path, tables: list[str], scratch: Path) -> set[str]:
+        """The tables of ``tables`` whose every row equals the backup's, compared without loading
+        the backup (the rollback proof's fast path); raises when it cannot tell. ``scratch``: a
+        file it may write and must remove. Here: none, so the slow path (a scratch copy) decides."""
+        return set()
+
     def drop_scratch_copy(self, url: URL) -> None:
         """Remove a scratch copy made by :meth:`scratch_copy`."""
         raise NotImplementedError(f"{self.name} cannot make scratch copies")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from safeshift import faults
-from safeshift.dialects import _tools
+from safeshift.dialects import _rowsums, _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.server import ServerDialect
 from safeshift.errors import BackupError, ConnectError, LockError, causes
@@ -188,6 +188,11 @@ class MySQLDialect(ServerDialect):
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
             self.drop_database(url.database)
+
+    def rows_same_as_backup(self, engine: Engine, backup: Path, tables: list[str], scratch: Path) -> set[str]:
+        """The backup's INSERT rows against a dump of the live database by the same tool and options."""
+        sums = _rowsums.mysql_sums(backup, lambda dest: self.backup(engine, dest), scratch)
+        return _rowsums.equal_tables(sums, tables)
 
     # -- apply session ----------------------------------------------------------------
     def session_settings(self, lock_timeout_s: float) -> list[str]:

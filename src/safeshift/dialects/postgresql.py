@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from safeshift import faults
-from safeshift.dialects import _tools
+from safeshift.dialects import _rowsums, _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
 from safeshift.dialects.postgresql_lock import (
     MAX_IDENTIFIER_BYTES,
@@ -252,6 +252,16 @@ class PostgreSQLDialect(ServerDialect):
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
             self.drop_database(url.database)
+
+    def rows_same_as_backup(self, engine: Engine, backup: Path, tables: list[str], scratch: Path) -> set[str]:
+        """The backup's COPY text (pg_restore, no server) against the live database's (pg_dump
+        with the same settings: the same text for the same value), summed per table."""
+        with engine.connect() as conn:
+            schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        before = [_tools.find_tool(["pg_restore"], PACKAGE), "--data-only", "--file=-", str(backup)]
+        dbname = f"--dbname={_conninfo(engine.url)}"
+        now = [_tools.find_tool(["pg_dump"], PACKAGE), "--no-password", "--data-only", "--file=-", dbname]
+        return _rowsums.equal_tables(_rowsums.postgresql_sums(before, now, _tool_env(engine.url), schema), tables)
 
     def after_bulk_load(self, conn: Connection, tables: list[str]) -> None:
         """Move each serial/identity sequence past the largest id inserted explicitly."""

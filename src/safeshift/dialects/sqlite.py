@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
+from safeshift.dialects import _rowsums
 from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, TableFacts
 from safeshift.errors import BackupError, ConnectError, LockError
 
@@ -262,6 +263,10 @@ class SQLiteDialect(Dialect):
             self.drop_scratch_copy(url)
             raise
         return url
+
+    def rows_same_as_backup(self, engine: Engine, backup: Path, tables: list[str], scratch: Path) -> set[str]:
+        """The backup file attached read-only beside the database: one join on the key a table."""
+        return _rowsums.sqlite_same(engine.url.database, backup, tables)
 
     def drop_scratch_copy(self, url: URL) -> None:
         if url.database:
