@@ -78,31 +78,31 @@ def unlintable(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.not_linted]
 
 
+def _not_linted(code: str, name: str, message: str, suggestion: str, settings: LintSettings | None) -> list[Finding]:
+    """Something the lint could not judge, counted as ``[lint] unlintable`` says."""
+    finding = Finding(code=code, name=name, severity="error", message=message, suggestion=suggestion)
+    return [counted(finding, settings)]
+
+
 def unreadable(source: str, reason: str, settings: LintSettings | None = None) -> list[Finding]:
     """A file that could not be read is a finding naming it: never a crash, never a silent pass."""
-    finding = Finding(
-        code=UNREADABLE,
-        name="unreadable-file",
-        severity="error",
-        message=f"{source}: not linted: {reason}",
-        suggestion="save the file as UTF-8 (iconv -f LATIN1 -t UTF-8) and lint it again, "
+    return _not_linted(
+        UNREADABLE, "unreadable-file", f"{source}: not linted: {reason}",
+        "save the file as UTF-8 (iconv -f LATIN1 -t UTF-8) and lint it again, "
         'or accept it unlinted: [lint] unlintable = "allow"',
+        settings,
     )
-    return [counted(finding, settings)]
 
 
 def not_rendered(revision: str | None, reason: str, settings: LintSettings | None = None) -> list[Finding]:
     """An unlinted revision is a finding (by default an error: an unknown must not pass as clean)."""
     what = f"revision {revision}" if revision else "the migration"
-    finding = Finding(
-        code=NOT_RENDERED,
-        name="not-rendered",
-        severity="error",
-        message=f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
-        suggestion="make it renderable offline (alembic upgrade --sql), or accept it unlinted: "
+    return _not_linted(
+        NOT_RENDERED, "not-rendered", f"{what} could not be rendered to SQL offline, so it was not linted: {reason}",
+        "make it renderable offline (alembic upgrade --sql), or accept it unlinted: "
         f'[lint] disable = ["{NOT_RENDERED}"] or [lint] unlintable = "allow"',
+        settings,
     )
-    return [counted(finding, settings)]
 
 
 @dataclass
