@@ -479,6 +479,10 @@ class LintSection(Strict):
     assume_rows: int = Field(
         default=10_000_000, ge=0, description="rows a table of unknown size counts as when no database is reachable (CI)"
     )
+    observe: bool = Field(
+        default=True,
+        description="apply the migration to a schema-only copy in every run and dry run, and lint the locks each statement took there",
+    )
 
     @field_validator("disable")
     @classmethod

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from safeshift.dialects.observe import Seen
 from safeshift.lint import squawk as _squawk
 from safeshift.lint.context import LintContext, find_rebuilds
 from safeshift.lint.locks import lock_level
@@ -22,6 +23,7 @@ from safeshift.lint.model import (
     StatementInfo,
     TableSize,
 )
+from safeshift.lint.observed import OBSERVED_LOCK, judge
 from safeshift.lint.rules import LINT_RULES, Rule
 from safeshift.lint.rules.ss002_table_rewrite import string_retype
 from safeshift.lint.sqltext import scan, split_script, strip_bom
@@ -53,6 +55,7 @@ META_RULES = [
     MetaRule(NOT_RENDERED, "not-rendered", "A revision could not be rendered to SQL offline, so none of its statements were linted."),
     MetaRule(UNREADABLE, "unreadable-file", "A SQL file could not be read as UTF-8 text, so none of its statements were linted."),
     MetaRule(UNTERMINATED, "unterminated", "A comment, string or quoted identifier is never closed: the server would refuse or misread the rest."),
+    MetaRule(OBSERVED_LOCK, "observed-lock", "Applied to a copy, the statement took a stronger lock than the lint declared, or rewrote a table it did not flag."),
 ]
 
 
@@ -121,9 +124,14 @@ def lint_and_annotate(
     destructive_ok: bool = False,
     settings: LintSettings | None = None,
     use_squawk: bool = True,
+    observed: Mapping[int, Seen] | None = None,
 ) -> tuple[list[Finding], list[StatementInfo]]:
-    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once)."""
-    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk)
+    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once).
+
+    ``observed``: what each statement (by index) was seen to take on a copy; a lock stronger
+    than declared, or a rewrite not flagged, is an SS097 finding (:mod:`safeshift.lint.observed`).
+    """
+    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, observed)
     return result.findings, _infos(result)
 
 
@@ -175,6 +183,7 @@ def _lint(
     destructive_ok: bool,
     settings: LintSettings | None,
     use_squawk: bool,
+    observed: Mapping[int, Seen] | None = None,
 ) -> _Result:
     dialect = normalize_dialect(dialect_name)
     settings = settings or LintSettings()
@@ -239,6 +248,8 @@ def _lint(
         ctx.advance(stmt)
     if dialect == "postgresql" and use_squawk:
         findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed)
+    if observed is not None:  # before the suppressions: an allow comment may name SS097 too
+        findings.extend(judge(statements, findings, observed, settings, sizes))
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
     # a migration rendered for several databases carries suppressions for each: one naming a
