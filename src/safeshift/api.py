@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from safeshift.dialects import BackupInfo, Dialect
     from safeshift.run import Approval, Observer, RunResult
     from safeshift.run.history import History, RunReport
+    from safeshift.run.observe import Observation
     from safeshift.run.phases.approve import Confirm
 
     PlanLike: TypeAlias = Plan | str | os.PathLike[str]
@@ -483,6 +484,7 @@ class LintReport:
     findings: list[lint.Finding]
     statements: list[lint.StatementInfo]
     fail_on: str
+    observed: Observation | None = None  # --observe: each statement that ran, with the locks it took
 
     @property
     def blocking(self) -> list[lint.Finding]:
@@ -502,6 +504,7 @@ class LintReport:
             "blocking": len(self.blocking),
             "findings": [f.to_dict() for f in self.findings],
             "statements": [s.to_dict() for s in self.statements],
+            "observed": self.observed.to_dict() if self.observed is not None else None,
         }
 
     def sarif(self) -> dict[str, Any]:
@@ -520,9 +523,7 @@ def _lint_dialect(name: str, *, given: bool) -> str:
     except ValueError:
         if given:
             raise ConfigError(f"--dialect: expected sqlite, postgresql, mysql or mariadb, got {name!r}") from None
-        raise ConfigError(
-            f"lint: no lint rules for {name!r} databases (sqlite, postgresql, mysql, mariadb)"
-        ) from None
+        raise ConfigError(f"lint: no lint rules for {name!r} databases (sqlite, postgresql, mysql, mariadb)") from None
 
 
 def lint_plan(
@@ -532,8 +533,10 @@ def lint_plan(
     *,
     sarif: Path | None = None,
     target: str | None = None,
+    observe: bool = False,
 ) -> LintReport:
-    """Lint the plan's pending migration against the live table sizes, or SQL files as given.
+    """Lint the plan's pending migration against the live table sizes, or SQL files as given;
+    ``observe``: what ran on a schema-only copy, each statement with the locks it took there.
 
     ``plan`` None: ``./safeshift.toml``; SQL files need no plan when ``dialect_name`` is given
     and there is no such file (the default ``[lint]`` settings, no backup assumed).
@@ -542,10 +545,11 @@ def lint_plan(
     """
     from safeshift import lint
     from safeshift.config.models import DEFAULT_PLAN
+    from safeshift.lint.files import read_sql_files
     from safeshift.migrators import get_migrator
 
-    if files and target is not None:
-        raise ConfigError("--target: lints the plan's pending migration; SQL files are linted as given")
+    if files and (target is not None or observe):
+        raise ConfigError(f"{'--observe' if observe else '--target'}: lints the plan's pending migration; SQL files are linted as given")
     planless = plan is None and bool(files) and not Path(DEFAULT_PLAN).exists()
     if planless and dialect_name is None:
         raise ConfigError(
@@ -561,22 +565,16 @@ def lint_plan(
         else:
             assert loaded is not None  # no dialect: the plan was loaded
             name = _lint_dialect(loaded.database_url().get_backend_name(), given=False)
-        statements: list[str] = []
-        unrendered: list[lint.Finding] = []
-        for path in files:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-            try:
-                statements += lint.split_script(raw.decode("utf-8-sig"), name)
-            except UnicodeDecodeError as exc:  # named, and the other files are still linted
-                line = raw.count(b"\n", 0, exc.start) + 1
-                unrendered += lint.unreadable(str(path), f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})")
+        statements, unrendered = read_sql_files(files, name)
         sizes: dict[str, lint.TableSize] | None = None  # no database: sizes unknown ([lint] assume_rows)
         source = ", ".join(str(p) for p in files)
     else:
         assert loaded is not None  # no files: the plan was loaded
+        if observe:  # what ran on a schema-only copy, linted (run/observe_plan.py)
+            from safeshift.run.observe_plan import observe_pending
+            observed, source = observe_pending(loaded)
+            name = _lint_dialect(loaded.database_url().get_backend_name(), given=False)
+            return _sarif(LintReport(source, name, observed.findings, observed.infos, settings.fail_on, observed), sarif)
         dialect = _open(loaded)
         name = dialect.name
         migrator = get_migrator(loaded)
@@ -593,10 +591,13 @@ def lint_plan(
         unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
         sizes = lint.table_sizes_from_facts(facts)
         source = f"{migrator.name} {current or 'base'}→{target}"
-    options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
-    linted, infos = lint.lint_and_annotate(statements, name, sizes, **options)
-    findings = unrendered + linted
-    report = LintReport(source=source, dialect=name, findings=findings, statements=infos, fail_on=settings.fail_on)
+    destructive_ok = loaded is not None and loaded.backup.verifies
+    linted, infos = lint.lint_and_annotate(statements, name, sizes, destructive_ok=destructive_ok, settings=settings)
+    return _sarif(LintReport(source, name, unrendered + linted, infos, settings.fail_on), sarif)
+
+
+def _sarif(report: LintReport, sarif: Path | None) -> LintReport:
+    """``report``, also written as SARIF 2.1.0 to ``sarif`` when given (for CI)."""
     if sarif is not None:
         sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
     return report
