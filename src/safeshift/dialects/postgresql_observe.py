@@ -11,6 +11,7 @@ see a transaction's uncommitted catalog rows (a table rewritten or created in it
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +91,7 @@ class PgLockObserver(LockObserver):
         added = self._held(self._pids[key]) - held
         named = {**relations, **now}
         existing = self._existing or set()
-        strongest: dict[int, str] = {}
-        for oid, mode in added:  # the strongest mode per relation that was there before the migration
-            if oid not in existing or oid not in named:
-                continue
-            if oid not in strongest or MODES.index(mode) > MODES.index(strongest[oid]):
-                strongest[oid] = mode
+        strongest = _strongest((oid, mode) for oid, mode in added if oid in existing and oid in named)
         locks = sorted(
             (HeldLock(named[oid].name, mode, named[oid].table) for oid, mode in strongest.items()),
             key=lambda lock: (-MODES.index(lock.mode), lock.relation),
@@ -112,7 +108,10 @@ class PgLockObserver(LockObserver):
         if getattr(dbapi_conn, "autocommit", False):
             note = RELEASED
         elif not locks:
-            note = _already(held, named, existing)
+            made = {(oid, mode) for oid, mode in added if oid in named and oid not in existing}
+            note = _listed("locks only what this migration created (nobody else can wait on it): ", made, named) or (
+                _listed("no new lock: its transaction already held ", {(o, m) for o, m in held if o in existing}, named)
+            )
         return Seen(locks=locks, rewrote=rewrote, wrote=wrote, note=note)
 
     def _held(self, pid: int) -> set[tuple[int, str]]:
@@ -129,20 +128,26 @@ class PgLockObserver(LockObserver):
         self._engine.dispose()
 
 
-def _already(held: set[tuple[int, str]], named: dict[int, _Relation], existing: set[int]) -> str | None:
-    """What the transaction held before the statement: a lock it asks for again adds nothing new
-    to pg_locks, so "nothing new" must not read as "nothing locked"."""
-    strongest: dict[str, str] = {}
-    for oid, mode in held:
-        if oid in existing and oid in named and named[oid].kind not in ("i", "I"):
-            name = named[oid].name
-            if name not in strongest or MODES.index(mode) > MODES.index(strongest[name]):
-                strongest[name] = mode
+def _strongest(locks: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """The strongest mode held on each relation."""
+    out: dict[int, str] = {}
+    for oid, mode in locks:
+        if oid not in out or MODES.index(mode) > MODES.index(out[oid]):
+            out[oid] = mode
+    return out
+
+
+def _listed(prefix: str, locks: set[tuple[int, str]], named: dict[int, _Relation]) -> str | None:
+    """The strongest lock per table among ``locks`` (indexes left out), as words after ``prefix``.
+
+    A lock the transaction already held is not added again to pg_locks, and one on a relation
+    the migration created blocks nobody: either way "no lock found" must not read "nothing locked".
+    """
+    strongest = _strongest((oid, mode) for oid, mode in locks if oid in named and named[oid].kind not in ("i", "I"))
     if not strongest:
         return None
-    top = sorted(strongest.items(), key=lambda item: (-MODES.index(item[1]), item[0]))
-    shown = ", ".join(f"{mode} on {name}" for name, mode in top[:3]) + (", ..." if len(top) > 3 else "")
-    return f"no new lock: its transaction already held {shown} from earlier statements"
+    top = sorted(((named[oid].name, mode) for oid, mode in strongest.items()), key=lambda item: (-MODES.index(item[1]), item[0]))
+    return prefix + ", ".join(f"{mode} on {name}" for name, mode in top[:3]) + (", ..." if len(top) > 3 else "")
 
 
 def _relations(dbapi_conn: Any) -> dict[int, _Relation]:

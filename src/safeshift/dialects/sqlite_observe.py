@@ -8,6 +8,8 @@ by a new table (Alembic's batch mode: create, copy, drop, rename), which copied 
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 from safeshift.dialects.observe import (
@@ -27,8 +29,12 @@ class SQLiteLockObserver(LockObserver):
     def __init__(self) -> None:
         self._before: dict[int, tuple[int, int, dict[str, int]]] = {}
         self._start: dict[str, int] | None = None  # root page of each table when the migration began
+        # the last statement seen to change nothing, and total_changes() then: a statement with
+        # RETURNING changes its rows as they are fetched, after the cursor event, so it is settled later
+        self._open: tuple[Any, int, Seen] | None = None
 
     def before(self, dbapi_conn: Any) -> None:
+        self._settle(dbapi_conn)
         state = _state(dbapi_conn)
         if self._start is None:
             self._start = dict(state[2])
@@ -47,9 +53,24 @@ class SQLiteLockObserver(LockObserver):
             name for name, root in roots.items()
             if name in start and root != start[name] and before[2].get(name) != root
         )
-        if not wrote:  # a write that found no rows to change (a schema-only copy has none) takes no lock
-            return Seen(rewrote=rebuilt, wrote=False, note=NO_ROWS)
-        return Seen(locks=[HeldLock(DATABASE, WRITE_LOCK)], rewrote=rebuilt, wrote=True)
+        if wrote:
+            return Seen(locks=[HeldLock(DATABASE, WRITE_LOCK)], rewrote=rebuilt, wrote=True)
+        seen = Seen(rewrote=rebuilt, wrote=False, note=NO_ROWS)  # a write that found no rows (a schema-only copy has none)
+        self._open = (dbapi_conn, changes, seen)
+        return seen
+
+    def close(self) -> None:
+        if self._open is not None:
+            with contextlib.suppress(sqlite3.Error):  # the connection is gone: nothing more to learn
+                self._settle(self._open[0])
+
+    def _settle(self, dbapi_conn: Any) -> None:
+        if self._open is None or self._open[0] is not dbapi_conn:
+            return
+        _, changes, seen = self._open
+        self._open = None
+        if int(cursor_rows(dbapi_conn, "SELECT total_changes()")[0][0]) != changes:
+            seen.locks, seen.wrote, seen.note = [HeldLock(DATABASE, WRITE_LOCK)], True, None
 
 
 def _state(dbapi_conn: Any) -> tuple[int, int, dict[str, int]]:

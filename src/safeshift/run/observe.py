@@ -42,7 +42,7 @@ _CONTROL = re.compile(r"(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTI
 # reads: listed only when the observer saw them write (a function that does DDL)
 _READ = re.compile(r"(SELECT|SHOW|EXPLAIN|DESCRIBE|DESC|PRAGMA|VALUES|TABLE|WITH)\b", re.IGNORECASE)
 STATEMENT_TABLE = "(its table)"  # a MySQL/MariaDB lock class is the statement's table's
-NOT_ASKED = "not asked: the server is asked about ALTER TABLE, CREATE INDEX and DROP INDEX"
+NOT_ASKED = "not asked: only ALTER TABLE and CREATE/DROP INDEX are"
 
 
 @dataclass
