@@ -264,3 +264,57 @@ def test_a_run_and_its_rehearsal_report_what_they_observed(items_db: ItemsDb, tm
     assert "Observed locks on the rehearsal" in Path(result.report_html or "").read_text()
     saved = json.loads((Path(result.report_md or "").parent / "report.json").read_text())
     assert saved["observed"]["statements"] and saved["rehearsal"]["observed"]["statements"]
+
+
+# -- the pure parts: a captured statement made readable, an observation judged ---------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "parameters", "paramstyle", "dialect", "expected"),
+    [
+        ("UPDATE v SET n=%(n)s WHERE n = %(n_1)s", {"n": "0002", "n_1": "0001"}, "pyformat", "postgresql",
+         "UPDATE v SET n='0002' WHERE n = '0001'"),
+        ("SELECT %s, 'a%%b'", ("it's",), "format", "mysql", "SELECT 'it''s', 'a%b'"),
+        ("INSERT INTO t VALUES (?, ?, ?)", (1, None, b"\x01"), "qmark", "sqlite", "INSERT INTO t VALUES (1, NULL, X'01')"),
+        ("SELECT '?' , ?", (True,), "qmark", "sqlite", "SELECT '?' , 1"),  # a ? in a string is no placeholder
+        ("SELECT :a::text, ':b'", {"a": "x"}, "named", "postgresql", "SELECT 'x'::text, ':b'"),
+        ("UPDATE t SET a = %(a)s", [{"a": 1}, {"a": 2}], "pyformat", "postgresql", "UPDATE t SET a = 1"),  # executemany
+        ("SELECT %(missing)s", {}, "pyformat", "postgresql", "SELECT %(missing)s"),  # does not fit: as it ran
+        ("SELECT 1", None, "qmark", "sqlite", "SELECT 1"),
+    ],
+)
+def test_parameters_are_written_in_for_reading(statement: str, parameters: Any, paramstyle: str, dialect: str, expected: str) -> None:
+    from safeshift.lint.observed import inline_parameters
+
+    assert inline_parameters(statement, parameters, paramstyle, dialect) == expected
+
+
+def test_an_observation_is_a_finding_only_when_it_blocks_more_than_declared() -> None:
+    from safeshift.dialects.observe import HeldLock, Seen
+    from safeshift.lint import LintSettings, TableSize, lint_and_annotate
+
+    sizes = {"big": TableSize(rows=5_000_000), "small": TableSize(rows=10)}
+    statements = [
+        "SELECT rebuild_big()",  # 0: a function that locks: stronger than declared, on a big table
+        "UPDATE small SET a = 1 WHERE id = 1",  # 1: as declared
+        "ALTER TABLE big ADD COLUMN c timestamptz DEFAULT clock_timestamp()",  # 2: a rewrite no rule of ours flags
+        "ALTER TABLE big ALTER COLUMN a TYPE bigint",  # 3: a rewrite SS002 flags: declared
+        "CREATE INDEX ix_new ON fresh (a)",  # 4: a table the live database does not have
+        "-- safeshift: allow SS097 because the window is quiet\nSELECT other()",  # 5: suppressed
+    ]
+    seen = {
+        0: Seen(locks=[HeldLock("big", "ACCESS EXCLUSIVE", "big")]),
+        1: Seen(locks=[HeldLock("small", "ROW EXCLUSIVE", "small")]),
+        2: Seen(locks=[HeldLock("big", "ACCESS EXCLUSIVE", "big")], rewrote=["big"]),
+        3: Seen(locks=[HeldLock("big", "ACCESS EXCLUSIVE", "big")], rewrote=["big"]),
+        4: Seen(locks=[HeldLock("fresh", "SHARE", "fresh")]),
+        5: Seen(locks=[HeldLock("big_pkey", "ACCESS EXCLUSIVE", "big")]),
+    }
+    findings, _ = lint_and_annotate(statements, "postgresql", sizes, observed=seen, use_squawk=False)
+    observed = [(f.statement, f.table, f.severity, f.suppressed) for f in findings if f.code == "SS097"]
+    assert observed == [(0, "big", "error", False), (2, "big", "error", False), (5, "big", "error", True)]
+    assert "observed ACCESS EXCLUSIVE on big, though the lint declared ACCESS SHARE for this SELECT" in findings[0].message
+    assert not [f for f in findings if f.code == "SS091"]  # the allow comment was used
+    disabled = LintSettings(disable=frozenset({"SS097"}))
+    findings, _ = lint_and_annotate(statements, "postgresql", sizes, observed=seen, use_squawk=False, settings=disabled)
+    assert not [f for f in findings if f.code == "SS097"]

@@ -63,8 +63,7 @@ def judge(
     if OBSERVED_LOCK in settings.disable or not statements:
         return []
     dialect = statements[0].dialect
-    rewrites = {(f.table or "").lower() for f in findings if f.code in _REWRITE_CODES}
-    rewrites |= {f"#{f.statement}" for f in findings if f.code in _REWRITE_CODES}
+    declared_rewrite = _RewritesDeclared(findings)
     out: list[Finding] = []
     for index, seen in sorted(observed.items()):
         own = [s for s in statements if s.index == index and not s.comment_only]
@@ -78,10 +77,10 @@ def judge(
             if _existed(table, sizes):
                 message = _lock_message(dialect, lock, table, declared, first)
                 out.append(_finding(first, table, message, _lock_advice(dialect), settings, sizes))
-        if first.kind == "TRUNCATE" or f"#{index}" in rewrites:
-            continue  # TRUNCATE swaps in empty storage: no copy; a rewrite the lint named is declared
+        if first.kind == "TRUNCATE":
+            continue  # it swaps in empty storage: nothing is copied
         for table in seen.rewrote:
-            if table.lower() not in rewrites and _existed(table, sizes):
+            if not declared_rewrite(index, table) and _existed(table, sizes):
                 message = f"rewrote {table}: every row was copied into new storage, which the lint did not flag"
                 advice = (
                     "rewrite in a quiet window, or expand, backfill, contract: a new column filled in batches, "
@@ -89,6 +88,24 @@ def judge(
                 )
                 out.append(_finding(first, table, message, advice, settings, sizes))
     return out
+
+
+class _RewritesDeclared:
+    """Whether the lint said a statement rewrites a table: a rewrite finding on the statement, or
+    on the table at an earlier statement of the same rebuild (SQLite's batch mode is flagged at
+    its copy, and seen where the new table is renamed into place). Each finding covers one rewrite."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self._left = sorted(
+            (f.statement, (f.table or "").lower()) for f in findings if f.code in _REWRITE_CODES and f.statement is not None
+        )
+
+    def __call__(self, index: int, table: str) -> bool:
+        for at, (statement, named) in enumerate(self._left):
+            if statement == index or (named == table.lower() and statement <= index):
+                del self._left[at]
+                return True
+        return False
 
 
 def _strongest(dialect: str, locks: list[HeldLock]) -> HeldLock | None:
