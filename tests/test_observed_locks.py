@@ -318,3 +318,26 @@ def test_an_observation_is_a_finding_only_when_it_blocks_more_than_declared() ->
     disabled = LintSettings(disable=frozenset({"SS097"}))
     findings, _ = lint_and_annotate(statements, "postgresql", sizes, observed=seen, use_squawk=False, settings=disabled)
     assert not [f for f in findings if f.code == "SS097"]
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_a_justification_written_for_the_rendered_sql_covers_what_ran(db: ItemsDb, tmp_path: Path) -> None:
+    """Alembic writes a comment in offline mode only: the suppression still covers the statement
+    run on the copy, and an allow naming SS097 is not 'unused' where nothing is observed."""
+    plan = alembic_plan(tmp_path / "p", "sqlite", '\n[lint]\nfail_on = "warning"\nmedium_table_rows = 20\n', third=False)
+    justified = plan.parent / "migrations" / "versions" / "0001.py"
+    justified.write_text(justified.read_text().replace(
+        NOTE,
+        "    from alembic import context\n"
+        "    if context.is_offline_mode():\n"
+        '        op.execute("-- safeshift: allow SS001 SS097 because the window is quiet")\n'
+        '    op.create_index("ix_items_id_qty", "items", ["id", "qty"])',
+    ))
+    code, data, _ = lint_cli(plan, "--observe")
+    index = ran(data, "CREATE INDEX ix_items_id_qty")
+    covered = [f for f in data["findings"] if f["statement"] == index["index"]]
+    assert [(f["code"], f["suppressed"], f["reason"]) for f in covered] == [("SS001", True, "the window is quiet")]
+    assert not [f for f in data["findings"] if f["code"] in ("SS090", "SS091")]
+    _, plain, _ = lint_cli(plan)  # rendered offline: the SS097 part waits for an observation, not unused
+    assert not [f for f in plain["findings"] if f["code"] == "SS091"], plain["findings"]
+    assert code == ExitCode.CHECKS_FAILED  # the unjustified index of 0002 still counts

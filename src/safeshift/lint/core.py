@@ -8,7 +8,7 @@ squawk's on PostgreSQL, and applies the inline suppressions last.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from safeshift.dialects.observe import Seen
@@ -28,7 +28,7 @@ from safeshift.lint.rules import LINT_RULES, Rule
 from safeshift.lint.rules.ss002_table_rewrite import string_retype
 from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
-from safeshift.lint.suppress import apply_suppressions, parse_suppressions
+from safeshift.lint.suppress import Suppression, apply_suppressions, parse_suppressions
 
 COULD_NOT_PARSE = "SS000"
 SQUAWK_UNAVAILABLE = "SS092"
@@ -255,9 +255,19 @@ def _lint(
     # a migration rendered for several databases carries suppressions for each: one naming a
     # squawk rule is meant for PostgreSQL, and unused elsewhere by design
     portable = (lambda s: any(c.startswith("squawk:") for c in s.codes)) if dialect != "postgresql" else None
-    findings.extend(apply_suppressions(findings, suppressions, _codes_of, portable))
+    findings.extend(apply_suppressions(findings, suppressions, _codes_of, _expected_unused(portable, observed is None)))
     findings.sort(key=lambda f: (f.statement if f.statement is not None else -1, -SEVERITY_RANK[f.severity], f.code))
     return _Result(statements, findings, sizes_at, fresh)
+
+
+def _expected_unused(
+    portable: Callable[[Suppression], bool] | None, unobserved: bool
+) -> Callable[[Suppression], bool] | None:
+    """Suppressions that match nothing by design: another database's (``portable``), and one naming
+    SS097 when nothing was observed (it waits for ``safeshift lint --observe`` and the runs)."""
+    if not unobserved:
+        return portable
+    return lambda s: OBSERVED_LOCK in s.codes or (portable is not None and portable(s))
 
 
 def _parse_all(texts: list[str], dialect: str) -> list[Statement]:

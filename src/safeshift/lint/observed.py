@@ -162,6 +162,46 @@ def _finding(
     )
 
 
+# -- the migration's justifications, carried over to what ran ----------------------------------
+
+
+def carried_suppressions(rendered: list[str], dialect: str) -> dict[str, list[str]]:
+    """The ``safeshift: allow`` comments of the migration as rendered, by the statement they cover.
+
+    They are comments: what runs online does not carry them (Alembic emits them in offline mode
+    only, a SQL file's notes above a statement are not sent), yet they justify the same statement
+    run on a copy. Keyed by the statement's code (comments out, string contents blanked, blanks
+    folded), so a literal rendered offline and a parameter written in match.
+    """
+    carried: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for item in rendered:
+        scanned = _scan(item, dialect)
+        allows = [c.text for c in scanned.comments if c.text.lower().startswith("safeshift:")]
+        if not scanned.code:
+            pending += allows  # a comment-only item covers the next statement
+            continue
+        if pending or allows:
+            carried.setdefault(_key(scanned.code), []).extend(pending + allows)
+        pending = []
+    return carried
+
+
+def with_carried(text: str, carried: dict[str, list[str]], dialect: str) -> str:
+    """``text`` with the suppressions the rendered migration wrote for it, as comments above it."""
+    allows = carried.get(_key(_scan(text, dialect).code))
+    return "\n".join([*(f"-- {a}" for a in allows), text]) if allows else text
+
+
+def _scan(text: str, dialect: str) -> Any:
+    mysql = dialect == "mysql"
+    return scan(text, hash_comments=mysql, backslash_escapes=mysql)
+
+
+def _key(code: str) -> str:
+    return code.strip().rstrip(";").strip().lower()
+
+
 # -- a captured statement as text the lint (and a person) can read ------------------------------
 
 
@@ -199,7 +239,7 @@ def _percent(statement: str, parameters: Any, dialect: str) -> str:
 
 
 def _placeholders(statement: str, parameters: Any, paramstyle: str, dialect: str) -> str:
-    masked = scan(statement, hash_comments=dialect == "mysql", backslash_escapes=dialect == "mysql").masked
+    masked = _scan(statement, dialect).masked
     pattern = {"qmark": r"\?", "named": r"(?<![:\w]):([A-Za-z_]\w*)", "numeric": r"(?<![:\w]):(\d+)"}.get(paramstyle)
     if pattern is None:
         return statement

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,12 @@ from safeshift import lint
 from safeshift.dialects import get_dialect
 from safeshift.dialects.observe import HeldLock, LockObserver, Seen
 from safeshift.errors import ExitCode
-from safeshift.lint.observed import OBSERVED_LOCK, inline_parameters
+from safeshift.lint.observed import (
+    OBSERVED_LOCK,
+    carried_suppressions,
+    inline_parameters,
+    with_carried,
+)
 from safeshift.lint.sqltext import scan
 from safeshift.lint.statement import normalize_dialect
 from safeshift.run.context import RunContext, error_text
@@ -68,7 +74,7 @@ class Recorder:
     def __init__(self, url: URL, observer: LockObserver) -> None:
         self.ran: list[Ran] = []
         self._target, self._observer = _identity(url), observer
-        self._engines: dict[int, bool] = {}  # id(engine) -> does it reach the copy
+        self._engines: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()  # does it reach the copy
         self._failed: dict[int, str] = {}
         event.listen(Engine, "before_cursor_execute", self._before, insert=True)
         event.listen(Engine, "after_cursor_execute", self._after)
@@ -85,9 +91,9 @@ class Recorder:
 
     def _watched(self, conn: Connection, statement: str) -> bool:
         engine = conn.engine
-        if id(engine) not in self._engines:
-            self._engines[id(engine)] = _identity(engine.url) == self._target
-        return self._engines[id(engine)] and not _control(statement)
+        if engine not in self._engines:
+            self._engines[engine] = _identity(engine.url) == self._target
+        return self._engines[engine] and not _control(statement)
 
     def _before(self, conn: Connection, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         if not self._watched(conn, statement):
@@ -259,9 +265,10 @@ def judge(
     settings = lint.LintSettings.from_section(ctx.plan.lint)
     facts = ctx.result.facts
     sizes = lint.table_sizes_from_facts(facts) if facts is not None else None
+    carried = carried_suppressions(_rendered(ctx), ctx.dialect.name)
     findings, infos = lint.lint_and_annotate(
-        [r.text for r in kept], ctx.dialect.name, sizes, destructive_ok=ctx.plan.backup.verifies,
-        settings=settings, observed=seen,
+        [with_carried(r.text, carried, ctx.dialect.name) for r in kept], ctx.dialect.name, sizes,
+        destructive_ok=ctx.plan.backup.verifies, settings=settings, observed=seen,
     )
     observation = Observation(where=where, fail_on=settings.fail_on, findings=findings, infos=infos)
     observation.reads = len(recorder.ran) - len(kept)
@@ -278,6 +285,16 @@ def judge(
             )
         )
     return observation
+
+
+def _rendered(ctx: RunContext) -> list[str]:
+    """The pending migration as rendered offline (preflight's, when it rendered it), for the
+    justifications written as comments; a revision that cannot be rendered has none to give."""
+    pieces = ctx.rendered
+    if pieces is None:
+        result = ctx.result
+        pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
+    return [sql for piece in pieces if piece.error is None for sql in piece.statements]
 
 
 def conclude(
