@@ -63,26 +63,35 @@ class Ran:
 
 
 class Recorder:
-    """Captures every statement executed on the database at ``url`` while attached, each observed
-    by ``observer``: on any engine, since an env.py like ``alembic init``'s builds its own from
-    the URL safeshift gives it.
+    """Captures every statement executed on the copy behind ``engine`` while attached, each observed
+    by ``observer``: on any engine that reaches it, since an env.py like ``alembic init``'s builds
+    its own from the URL safeshift gives it.
 
     The observer's own queries run on DB-API cursors, which no event sees. Its ``before`` runs
     ahead of the rehearsal's statement timer, its ``after`` behind it: timings stay the statements'.
     """
 
-    def __init__(self, url: URL, observer: LockObserver) -> None:
+    def __init__(self, engine: Engine, observer: LockObserver) -> None:
         self.ran: list[Ran] = []
-        self._target, self._observer = _identity(url), observer
+        self._engine, self._target, self._observer = engine, _identity(engine.url), observer
         self._engines: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()  # does it reach the copy
         self._failed: dict[int, str] = {}
-        event.listen(Engine, "before_cursor_execute", self._before, insert=True)
-        event.listen(Engine, "after_cursor_execute", self._after)
+        # listeners on the class run ahead of an engine's own (the rehearsal's timer): before()
+        # there, and after() on the copy's engine itself, behind the timer; on any other engine
+        # (an env.py's own) through the class as well
+        event.listen(Engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(Engine, "after_cursor_execute", self._after_elsewhere)
 
     def detach(self) -> None:
         event.remove(Engine, "before_cursor_execute", self._before)
-        event.remove(Engine, "after_cursor_execute", self._after)
+        event.remove(self._engine, "after_cursor_execute", self._after)
+        event.remove(Engine, "after_cursor_execute", self._after_elsewhere)
         self._observer.close()
+
+    def _after_elsewhere(self, conn: Connection, *args: Any) -> None:
+        if conn.engine is not self._engine:
+            self._after(conn, *args)
 
     @property
     def kept(self) -> list[Ran]:
@@ -138,7 +147,7 @@ def _control(statement: str) -> bool:
 @contextlib.contextmanager
 def recording(conn: Connection) -> Iterator[Recorder]:
     """Capture and observe what runs on the copy behind ``conn`` (on any engine) inside the block."""
-    recorder = Recorder(conn.engine.url, get_dialect(conn.engine.url).lock_observer())
+    recorder = Recorder(conn.engine, get_dialect(conn.engine.url).lock_observer())
     try:
         yield recorder
     finally:
