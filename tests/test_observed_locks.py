@@ -198,8 +198,15 @@ def test_lint_observe_errors_are_one_line_exit_2(items_db: ItemsDb, tmp_path: Pa
     result = CliRunner().invoke(app, ["lint", str(sql), "--plan", str(plan), "--observe"])
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.strip().splitlines()[-1].endswith("--observe: lints the plan's pending migration; SQL files are linted as given")
-    if items_db.kind == "sqlite":  # a database with nothing to copy from
-        monkeypatch.setenv("SS_ITEMS_URL", "sqlite://")
+    if items_db.kind == "sqlite":
+        # a migration that fails on the copy: named, and the real database untouched
+        failing = plan.parent / "migrations" / "versions" / "0002.py"
+        failing.write_text(failing.read_text().replace("    top = ", "    op.execute('SELECT * FROM nope')\n    top = "))
+        result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--observe"])
+        assert result.exit_code == ExitCode.USAGE and len(result.stderr.strip().splitlines()) == 1
+        assert "lint --observe: the migration failed on a schema-only copy (no rows): " in result.stderr
+        assert "no such table: nope" in result.stderr and column_names(items_db.url, "items") == {"id", "qty"}
+        monkeypatch.setenv("SS_ITEMS_URL", "sqlite://")  # a database with nothing to copy from
         result = CliRunner().invoke(app, ["lint", "--plan", str(plan), "--observe"])
         assert result.exit_code == ExitCode.USAGE and "Traceback" not in result.output
         assert "lint --observe: cannot make a schema-only copy to observe on" in " ".join(result.stderr.split())

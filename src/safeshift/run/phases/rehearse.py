@@ -1,7 +1,8 @@
 """Rehearse: apply and verify on a scratch copy restored from the fresh backup, timing every statement.
 
-The target is not touched. On MySQL/MariaDB the server is also asked, on a second copy,
-which lock class each DDL needs.
+The target is not touched. Every statement is also observed there (``[lint] observe``: the
+locks it took, linted from what ran; a finding at or above ``fail_on`` blocks the run), and on
+MySQL/MariaDB the server is asked, on a second copy, which lock class each DDL needs.
 """
 
 from __future__ import annotations
