@@ -175,7 +175,8 @@ def test_apply_holds_the_write_lock_from_begin(items_db: ItemsDb, tmp_path: Path
         if isinstance(dbapi_conn, sqlite3.Connection):
             dbapi_conn.create_function("probe_write_lock", 0, probe)
 
-    plan = items_plan(tmp_path / "plan", NO_RETRIES)
+    # the probe asks about this database: only apply may call it (not the observation on a copy)
+    plan = items_plan(tmp_path / "plan", NO_RETRIES + "\n[lint]\nobserve = false\n")
     up = tmp_path / "plan" / "migrations" / "0001_extra.up.sql"
     up.write_text("SELECT probe_write_lock();\n" + up.read_text())
     event.listen(Pool, "connect", register)

@@ -232,14 +232,14 @@ def test_each_refused_approval_leaves_no_backup(items_db: ItemsDb, tmp_path: Pat
     for attempt in (None, "0123456789abcdef", None):
         result = api.run_plan(plan, approve=attempt, rehearse=True)
         assert result.outcome == "blocked" and result.exit_code == ExitCode.USAGE, result.message
-        assert [p.name for p in result.phases] == ["preflight", "approve"]
+        assert [p.name for p in result.phases] == ["preflight", "validate", "approve"]  # validate: observed locks
         assert_unchanged(items_db, plan)
     declined = api.run_plan(plan, confirm=lambda digest, name: None)
     assert declined.outcome == "blocked" and "not typed" in declined.message
     assert_unchanged(items_db, plan)
     approved = api.run_plan(plan, approve=digest, rehearse=True)
     assert approved.outcome == "succeeded", approved.message
-    assert [p.name for p in approved.phases][:5] == ["preflight", "approve", "snapshot", "backup", "rehearse"]
+    assert [p.name for p in approved.phases][:6] == ["preflight", "validate", "approve", "snapshot", "backup", "rehearse"]
     assert len([n for n in backups(plan) if not n.endswith(".manifest.json")]) == 1
 
 

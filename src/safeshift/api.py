@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from safeshift.dialects import BackupInfo, Dialect
     from safeshift.run import Approval, Observer, RunResult
     from safeshift.run.history import History, RunReport
+    from safeshift.run.observe import Observation
     from safeshift.run.phases.approve import Confirm
 
     PlanLike: TypeAlias = Plan | str | os.PathLike[str]
@@ -484,6 +485,7 @@ class LintReport:
     statements: list[lint.StatementInfo]
     fail_on: str
     server_version: lint.ServerVersion | None = None  # the server the advice is for
+    observed: Observation | None = None  # --observe: each statement that ran, with the locks it took
 
     @property
     def blocking(self) -> list[lint.Finding]:
@@ -507,6 +509,7 @@ class LintReport:
             "not_linted": [f.message for f in unlintable(self.findings)],
             "findings": [f.to_dict() for f in self.findings],
             "statements": [s.to_dict() for s in self.statements],
+            "observed": self.observed.to_dict() if self.observed is not None else None,
         }
 
     def sarif(self) -> dict[str, Any]:
@@ -523,8 +526,10 @@ def lint_plan(
     sarif: Path | None = None,
     target: str | None = None,
     server_version: str | None = None,
+    observe: bool = False,
 ) -> LintReport:
-    """Lint the plan's pending migration against the live table sizes, or SQL files as given.
+    """Lint the plan's pending migration against the live table sizes, or SQL files as given;
+    ``observe``: what ran on a schema-only copy, each statement with the locks it took there.
 
     ``plan`` None: ``./safeshift.toml``; SQL files need no plan when ``dialect_name`` is given
     and there is no such file (the default ``[lint]`` settings, no backup assumed).
@@ -536,8 +541,8 @@ def lint_plan(
     from safeshift.config.models import DEFAULT_PLAN
     from safeshift.migrators import get_migrator
 
-    if files and target is not None:
-        raise ConfigError("--target: lints the plan's pending migration; SQL files are linted as given")
+    if files and (target is not None or observe):
+        raise ConfigError(f"{'--observe' if observe else '--target'}: lints the plan's pending migration; SQL files are linted as given")
     planless = plan is None and bool(files) and not Path(DEFAULT_PLAN).exists()
     if planless and dialect_name is None:
         raise ConfigError(
@@ -548,6 +553,7 @@ def lint_plan(
     loaded = load(plan, target=target) if plan is not None else None
     settings = lint.LintSettings.from_section(loaded.lint) if loaded is not None else lint.LintSettings()
     live: str | None = None
+    observed: Observation | None = None
     if files:
         if dialect_name is not None:
             product, name = dialect_name, lint.lint_dialect(dialect_name, given=True)
@@ -560,31 +566,44 @@ def lint_plan(
         source = ", ".join(str(p) for p in files)
     else:
         assert loaded is not None  # no files: the plan was loaded
-        dialect = _open(loaded)
-        name = product = dialect.name
-        migrator = get_migrator(loaded)
-        if not migrator.renders_sql:
-            raise ConfigError(
-                f"{loaded.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint"
-            )
-        with _connected(dialect) as conn:
-            facts = dialect.server_facts(conn)
-            current = migrator.current(conn)
-        live = facts.version
-        target = migrator.resolve_target(loaded.migration.target)
-        pieces = migrator.render_each(current, target, name)
-        statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
-        unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
-        sizes = lint.table_sizes_from_facts(facts)
-        source = f"{migrator.name} {current or 'base'}→{target}"
+        if observe:  # what ran on a schema-only copy, linted there (run/observe_plan.py)
+            from safeshift.run.observe_plan import observe_pending
+
+            if server_version is not None:
+                raise ConfigError("--server-version: with --observe the advice is for the server the migration ran on")
+            observed, source, live = observe_pending(loaded)
+            product = name = lint.lint_dialect(loaded.database_url().get_backend_name(), given=False)
+        else:
+            dialect = _open(loaded)
+            name = product = dialect.name
+            migrator = get_migrator(loaded)
+            if not migrator.renders_sql:
+                raise ConfigError(
+                    f"{loaded.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint"
+                )
+            with _connected(dialect) as conn:
+                facts = dialect.server_facts(conn)
+                current = migrator.current(conn)
+            live = facts.version
+            target = migrator.resolve_target(loaded.migration.target)
+            pieces = migrator.render_each(current, target, name)
+            statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
+            unrendered = [f for p in pieces if p.error is not None for f in lint.not_rendered(p.revision, p.error, settings)]
+            sizes = lint.table_sizes_from_facts(facts)
+            source = f"{migrator.name} {current or 'base'}→{target}"
     try:
         version = lint.resolve_version(product, given=server_version, live=live, setting=settings.server_version)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if observed is not None:  # what ran on the copy, linted there (run/observe.py)
+        return _sarif(LintReport(source, name, observed.findings, observed.infos, settings.fail_on, version, observed), sarif)
     options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
     linted, infos = lint.lint_and_annotate(statements, name, sizes, server_version=version, **options)
-    findings = unrendered + linted
-    report = LintReport(source, name, findings, infos, settings.fail_on, version)
+    return _sarif(LintReport(source, name, unrendered + linted, infos, settings.fail_on, version), sarif)
+
+
+def _sarif(report: LintReport, sarif: Path | None) -> LintReport:
+    """``report``, also written as SARIF 2.1.0 to ``sarif`` when given (for CI)."""
     if sarif is not None:
         sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
     return report

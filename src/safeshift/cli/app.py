@@ -306,8 +306,10 @@ def checks_cmd(json_out: JsonOpt = False) -> None:
         "safeshift lint 0042.sql --dialect postgresql     # SQL files, no plan",
         "safeshift lint --json --sarif lint.sarif         # for CI",
         "safeshift lint m.sql --dialect mariadb --server-version 10.3   # advice for that server",
+        "safeshift lint --observe         # what ran on a schema-only copy, with the locks it took",
         exits="0 no finding at or above fail_on; 1 a finding at or above fail_on (a statement, revision or file "
-        "not linted counts as \\[lint] unlintable says: an error by default); 2 usage/config error.",
+        "not linted counts as \\[lint] unlintable says: an error by default); 2 usage/config error "
+        "(with --observe also: no database, or a copy that cannot be made or migrated).",
     ),
 )
 def lint_cmd(
@@ -329,12 +331,23 @@ def lint_cmd(
     ] = None,
     json_out: JsonOpt = False,
     target: TargetOpt = None,
+    observe: Annotated[
+        bool,
+        typer.Option(
+            "--observe",
+            help="Apply the pending migration to a schema-only copy (dropped after) and lint what ran there, "
+            "with the locks each statement took: revisions that cannot be rendered offline too.",
+        ),
+    ] = False,
 ) -> None:
     r"""Lock hazards of the pending migration, sized by the live tables. Exit 1 at the plan's \[lint] fail_on."""
     from safeshift import api
 
     report = _call(
-        lambda: api.lint_plan(plan, files, dialect.value if dialect else None, sarif=sarif, target=target, server_version=server_version)
+        lambda: api.lint_plan(
+            plan, files, dialect.value if dialect else None, sarif=sarif, target=target,
+            server_version=server_version, observe=observe,
+        )
     )
     render.finish(report, json_out, render.lint_report)
 

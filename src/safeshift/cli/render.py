@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from safeshift.dialects import BackupInfo
     from safeshift.run import PhaseResult, RunResult
     from safeshift.run.history import History, RunReport
+    from safeshift.run.observe import Observation
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -292,6 +293,9 @@ def run_result(result: RunResult) -> None:
             f"rehearsal: {'passed' if r.passed else 'FAILED'}, predicted apply time "
             f"{r.predicted_apply_seconds}s, {r.statement_count} statements"
         )
+    for seen in (result.observed, result.rehearsal.observed if result.rehearsal is not None else None):
+        if seen is not None:  # in full before the change (a dry run, a stop, a rehearsal); else counted
+            observed(seen, brief=result.outcome not in ("planned", "blocked", "rehearsed"))
     for f in result.lint:  # an unknown is shown at once, blocking or not
         if f.get("not_linted") or f.get("code") == "SS094":  # SS094: a report written before not_linted
             out.print(f"[yellow]not linted:[/] {esc(_unlinted(f))}", soft_wrap=True)
@@ -378,8 +382,33 @@ def lint_report(report: LintReport) -> None:
     for f in report.findings:
         if f.not_linted:
             out.print(f"[yellow]not linted:[/] {esc(_unlinted(f.to_dict()))}", soft_wrap=True)
+    if report.observed is not None:
+        observed(report.observed)
     blocking = len(report.blocking)
     out.print(f"{len(report.findings)} findings, {blocking} at or above fail_on = {esc(report.fail_on)}")
+
+
+def observed(obs: Observation, *, brief: bool = False) -> None:
+    """Each statement that ran on the copy: the lint's lock for it, the locks it took, a rewrite."""
+    if obs.skipped is not None:
+        out.print(f"[yellow]not observed[/] on {esc(obs.where)}: {esc(obs.skipped)}", soft_wrap=True)
+        return
+    if brief:
+        say(f"observed on {obs.where}: {len(obs.statements)} statements, {len(obs.blocking)} findings at or above fail_on")
+        return
+    table = Table(title=f"observed on {esc(obs.where)}")
+    for col in ("#", "statement", "declared", "observed", "rewrote"):
+        table.add_column(col)
+    for st in obs.statements:
+        locks = ", ".join(lock.mode if lock.relation.startswith("(") else f"{lock.mode} on {lock.relation}" for lock in st.locks)
+        seen = "; ".join(part for part in (locks, st.note or "") if part) or "nothing held"
+        sql = " ".join(st.sql.split())
+        marks = "".join(f"\n[red]{esc(f.code)} {esc(f.severity)}[/]: {esc(f.message)}" for f in st.findings)
+        table.add_row(str(st.index), esc(sql[:160] + ("…" if len(sql) > 160 else "")) + marks, esc(st.declared),
+                      esc(seen), esc(", ".join(st.rewrote) or "no"))
+    out.print(table)
+    if obs.reads:
+        say(f"({obs.reads} reads that changed nothing are not listed)")
 
 
 def backup_info(info: BackupInfo) -> None:

@@ -497,6 +497,10 @@ class LintSection(Strict):
                 "lint_version", "expected a version such as 15, 8.0.29 or 'MariaDB 10.6', got '{value}'", {"value": value}
             )
         return value
+    observe: bool = Field(
+        default=True,
+        description="apply the migration to a schema-only copy in every run and dry run, and lint the locks each statement took there",
+    )
 
     @field_validator("disable")
     @classmethod

@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import Pool
 
+from safeshift.dialects.observe import LockObserver
+
 # progress(done, total) for long work such as a backup; total may be None when unknown.
 Progress = Callable[[int, int | None], None]
 
@@ -366,6 +368,12 @@ class Dialect(ABC):
         lock rows and tables statement by statement: nothing to do here.
         """
         yield
+
+    def lock_observer(self) -> LockObserver:
+        """What watches a migration applied to this database (a scratch copy): the locks each
+        statement took and the tables it rewrote (see :mod:`safeshift.dialects.observe`). This
+        base sees nothing; a database whose server is asked instead sets ``asks_lock_classes``."""
+        return LockObserver()
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether an error means 'gave up waiting for a lock' (worth a retry)."""

@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from safeshift import faults
 from safeshift.dialects import _rowsums, _tools
 from safeshift.dialects.base import BackupInfo, Progress, ServerFacts, Session, TableFacts
+from safeshift.dialects.observe import LockObserver
 from safeshift.dialects.postgresql_lock import (
     MAX_IDENTIFIER_BYTES,
     AdvisoryLock,
@@ -288,6 +289,13 @@ class PostgreSQLDialect(ServerDialect):
         millis = max(1, round(lock_timeout_s * 1000))
         value = f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
         return [f"SET lock_timeout = '{value}'"]
+
+    def lock_observer(self) -> LockObserver:
+        """pg_locks from a second session while each statement's transaction is open, and
+        relfilenodes before and after it (a rewrite)."""
+        from safeshift.dialects.postgresql_observe import PgLockObserver
+
+        return PgLockObserver(self.driver_url())
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return any(_sqlstate(e) == LOCK_NOT_AVAILABLE for e in causes(exc))

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
 from safeshift.dialects import _rowsums
 from safeshift.dialects.base import BackupInfo, Dialect, Progress, ServerFacts, TableFacts
+from safeshift.dialects.observe import LockObserver
 from safeshift.errors import BackupError, ConnectError, LockError
 
 _PAGES_PER_STEP = 4096
@@ -58,6 +59,12 @@ class SQLiteDialect(Dialect):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
 
         return engine
+
+    def lock_observer(self) -> LockObserver:
+        """The database's write lock per statement, and tables replaced by a rebuild."""
+        from safeshift.dialects.sqlite_observe import SQLiteLockObserver
+
+        return SQLiteLockObserver()
 
     @contextlib.contextmanager
     def apply_transactions(self, conn: Connection) -> Iterator[None]:

@@ -8,9 +8,10 @@ squawk's on PostgreSQL, and applies the inline suppressions last.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from safeshift.dialects.observe import Seen
 from safeshift.lint import squawk as _squawk
 from safeshift.lint.advice import index_constraint_advice
 from safeshift.lint.context import LintContext, find_rebuilds
@@ -23,11 +24,12 @@ from safeshift.lint.model import (
     StatementInfo,
     TableSize,
 )
+from safeshift.lint.observed import OBSERVED_LOCK, judge
 from safeshift.lint.rules import LINT_RULES, Rule
 from safeshift.lint.rules.ss002_table_rewrite import string_retype
 from safeshift.lint.sqltext import scan, split_script, strip_bom
 from safeshift.lint.statement import Statement, normalize_dialect, parse_statement
-from safeshift.lint.suppress import apply_suppressions, parse_suppressions
+from safeshift.lint.suppress import Suppression, apply_suppressions, parse_suppressions
 from safeshift.lint.version import ServerVersion, parse_server_version, resolve_version
 
 COULD_NOT_PARSE = "SS000"
@@ -55,6 +57,7 @@ META_RULES = [
     MetaRule(NOT_RENDERED, "not-rendered", "A revision could not be rendered to SQL offline, so none of its statements were linted."),
     MetaRule(UNREADABLE, "unreadable-file", "A SQL file could not be read as UTF-8 text, so none of its statements were linted."),
     MetaRule(UNTERMINATED, "unterminated", "A comment, string or quoted identifier is never closed: the server would refuse or misread the rest."),
+    MetaRule(OBSERVED_LOCK, "observed-lock", "Applied to a copy, the statement took a stronger lock than the lint declared, or rewrote a table it did not flag."),
 ]
 
 
@@ -157,9 +160,14 @@ def lint_and_annotate(
     settings: LintSettings | None = None,
     use_squawk: bool = True,
     server_version: Version = None,
+    observed: Mapping[int, Seen] | None = None,
 ) -> tuple[list[Finding], list[StatementInfo]]:
-    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once)."""
-    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version)
+    """:func:`lint_statements` and :func:`annotate` from one pass (squawk runs once).
+
+    ``observed``: what each statement (by index) was seen to take on a copy; a lock stronger
+    than declared, or a rewrite not flagged, is an SS097 finding (:mod:`safeshift.lint.observed`).
+    """
+    result = _lint(statements, dialect_name, table_sizes, destructive_ok, settings, use_squawk, server_version, observed)
     return result.findings, _infos(result)
 
 
@@ -213,6 +221,7 @@ def _lint(
     settings: LintSettings | None,
     use_squawk: bool,
     server_version: Version = None,
+    observed: Mapping[int, Seen] | None = None,
 ) -> _Result:
     dialect = normalize_dialect(dialect_name)
     settings = settings or LintSettings()
@@ -279,16 +288,28 @@ def _lint(
         ctx.advance(stmt)
     if dialect == "postgresql" and use_squawk:
         findings = _with_squawk(findings, statements, sizes_at, fresh, settings, assumed, version)
+    if observed is not None:  # before the suppressions: an allow comment may name SS097 too
+        findings.extend(judge(statements, findings, observed, settings, sizes))
     suppressions, problems = parse_suppressions(statements)
     findings.extend(problems)
     # a migration rendered for several databases carries suppressions for each: one naming a
     # squawk rule is meant for PostgreSQL, and unused elsewhere by design
     portable = (lambda s: any(c.startswith("squawk:") for c in s.codes)) if dialect != "postgresql" else None
-    findings.extend(apply_suppressions(findings, suppressions, _codes_of, portable))
+    findings.extend(apply_suppressions(findings, suppressions, _codes_of, _expected_unused(portable, observed is None)))
     for finding in unlintable(findings):  # an inline reason first, then [lint] unlintable / disable
         counted(finding, settings)
     findings.sort(key=lambda f: (f.statement if f.statement is not None else -1, -SEVERITY_RANK[f.severity], f.code))
     return _Result(statements, findings, sizes_at, fresh, version)
+
+
+def _expected_unused(
+    portable: Callable[[Suppression], bool] | None, unobserved: bool
+) -> Callable[[Suppression], bool] | None:
+    """Suppressions that match nothing by design: another database's (``portable``), and one naming
+    SS097 when nothing was observed (it waits for ``safeshift lint --observe`` and the runs)."""
+    if not unobserved:
+        return portable
+    return lambda s: OBSERVED_LOCK in s.codes or (portable is not None and portable(s))
 
 
 def _parse_all(texts: list[str], dialect: str) -> list[Statement]:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from safeshift.app.notify import Notifier
     from safeshift.app.watch import WatchSample
     from safeshift.migrators import Migrator
+    from safeshift.migrators.base import Rendered
     from safeshift.run.phases.approve import Approval
     from safeshift.run.recovery import RunRecord
     from safeshift.run.state import Backup, Decision, Maintenance, Revisions, Snapshot
@@ -127,6 +128,7 @@ class RunContext:
     backfill_upto: list[str | None] = field(default_factory=list)  # per backfill step: upgrade to this first
     current_phase: str = "run"  # the phase a third-party log record is journaled under
     notifier: Notifier | None = None  # the plan's [[notify]] webhooks (run/notices.py says what they hear)
+    rendered: list[Rendered] | None = None  # the pending migration as preflight's lint rendered it
 
     @classmethod
     def create(

@@ -63,15 +63,22 @@ def _each_revision(ctx: RunContext, sql_dialect: SqlDialect, whole: Exception) -
 
 
 def _validation(ctx: RunContext) -> str:
-    """What the validate step did (it runs in a dry run too), or why it did not."""
+    """What the validate step did (it runs in a dry run too), or why it did not; and whether the
+    migration's locks were observed there."""
+    observed = ctx.result.observed
+    seen = ""
+    if observed is not None:
+        seen = f"; locks not observed: {observed.skipped}" if observed.skipped else (
+            f"; the locks of the {len(observed.statements)} statements that ran observed there (see observed)"
+        )
     skipped = skipped_because(ctx)
     if skipped is not None:
-        return f"post-checks on a schema-only copy: skipped ({skipped})"
+        return f"post-checks on a schema-only copy: skipped ({skipped}){seen}"
     target = ctx.result.target_revision or ctx.plan.migration.target
     count = len(ctx.post_checks)
     return (
         f"schema-only copy (no rows) migrated to {target}: every post-check ran there without an error "
-        f"({count} check{'s' if count != 1 else ''})"
+        f"({count} check{'s' if count != 1 else ''}){seen}"
     )
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from safeshift.app.watch import WatchResult
     from safeshift.checks.base import CheckResult
     from safeshift.dialects.base import BackupInfo, ServerFacts
+    from safeshift.run.observe import Observation
     from safeshift.run.writes import Writes
 
 Outcome = Literal[
@@ -210,6 +211,7 @@ class Rehearsal:
     output: dict[str, Any] | None = None
     backfills: list[dict[str, Any]] = field(default_factory=list)
     lock_classes: list[LockClass] = field(default_factory=list)
+    observed: Observation | None = None  # the locks each statement took on the copy
 
     @property
     def predicted_apply_seconds(self) -> float | None:
@@ -228,6 +230,7 @@ class Rehearsal:
             "output": self.output,
             "backfills": self.backfills,
             "lock_classes": [lc.to_dict() for lc in self.lock_classes],
+            "observed": self.observed.to_dict() if self.observed is not None else None,
         }
 
 
@@ -287,6 +290,7 @@ class RunResult:
     digest: str | None = None
     approval: ApprovalRecord | None = None
     rehearsal: Rehearsal | None = None
+    observed: Observation | None = None  # validate's schema-only copy: the locks each statement took
     report: str | None = None
     report_md: str | None = None
     journal: str | None = None
@@ -332,6 +336,7 @@ class RunResult:
             "digest": self.digest,
             "approval": self.approval.to_dict() if self.approval else {},
             "rehearsal": self.rehearsal.to_dict() if self.rehearsal else {},
+            "observed": self.observed.to_dict() if self.observed is not None else None,
             "report": self.report,
             "report_md": self.report_md,
             "journal": self.journal,

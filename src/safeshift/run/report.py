@@ -221,6 +221,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             where = f.get("table") or (f"statement {f['statement']}" if f.get("statement") is not None else "the migration")
             suppressed = f"yes: {f.get('reason') or ''}" if f.get("suppressed") else ""
             lines.append(f"| {f['code']} | {f['severity']} | {where} | {f['message']} | {suppressed} |")
+    for observed in (data.get("observed"), (data.get("rehearsal") or {}).get("observed")):
+        lines += observed_lines(observed)
     if data.get("statements"):
         lines += ["", "## Planned statements", ""]
         for st in data["statements"]:
@@ -257,6 +259,27 @@ _FATE = {
     "saved": "DISCARDED by the restore and saved to `{saved_to}`: a person must re-apply them",
     "stopped": "still in the database: the rollback stopped before a restore would discard them; maintenance stays on",
 }
+
+
+def observed_lines(observed: dict[str, Any] | None) -> list[str]:
+    """The statements that ran on a copy, each with the lint's lock and the locks it took there."""
+    if not observed:
+        return []
+    lines = ["", f"## Observed locks ({observed.get('where', 'a copy')})", ""]
+    if observed.get("skipped"):
+        return [*lines, f"- Not observed: {observed['skipped']}"]
+    lines += ["| # | statement | declared | observed | rewrote | finding |", "|---:|---|---|---|---|---|"]
+    for st in observed.get("statements", []):
+        locks = ", ".join(
+            lock["mode"] if lock["relation"].startswith("(") else f"{lock['mode']} on {lock['relation']}" for lock in st["observed"]
+        )
+        seen = "; ".join(part for part in (locks, st.get("note") or "") if part) or "nothing held"
+        found = "; ".join(f"{f['code']} {f['severity']}: {f['message']}" for f in st.get("findings", []))
+        sql = " ".join(st["sql"].split())[:120].replace("|", "\\|")
+        lines.append(f"| {st['index']} | `{sql}` | {st['declared']} | {seen} | {', '.join(st['rewrote']) or 'no'} | {found} |")
+    if observed.get("reads_not_listed"):
+        lines.append(f"\n{observed['reads_not_listed']} reads that changed nothing are not listed.")
+    return lines
 
 
 def _writes_lines(writes: dict[str, Any] | None) -> list[str]:

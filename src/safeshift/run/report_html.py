@@ -342,10 +342,30 @@ def _sql(data: dict[str, Any]) -> str:
     return _section("sql", "SQL that ran", "".join(parts))
 
 
+def _observed(observed: dict[str, Any] | None) -> str:
+    """The statements that ran on a copy, each with the lint's lock and the locks it took there."""
+    if not observed:
+        return ""
+    head = f"<h3>Observed locks on {e(observed.get('where', 'a copy'))}</h3>"
+    if observed.get("skipped"):
+        return head + _none(f"Not observed: {observed['skipped']}")
+    rows, classes = [], []
+    for st in observed.get("statements", []):
+        locks = ", ".join(
+            lock["mode"] if lock["relation"].startswith("(") else f"{lock['mode']} on {lock['relation']}" for lock in st["observed"]
+        )
+        seen = "; ".join(part for part in (locks, st.get("note") or "") if part) or "nothing held"
+        found = "".join(f'<div class="failx">{e(f["code"])} {e(f["severity"])}: {e(f["message"])}</div>' for f in st.get("findings", []))
+        rows.append([e(st["index"]), f"<pre>{e(st['sql'])}</pre>{found}", e(st["declared"]), e(seen), e(", ".join(st["rewrote"]) or "no")])
+        classes.append("warn" if st.get("findings") else "")
+    return head + _table(["#", "statement", "declared", "observed", "rewrote"], rows, numeric=(0,), classes=classes)
+
+
 def _lint(data: dict[str, Any]) -> str:
     findings = data.get("lint") or []
+    observed = "".join(_observed(o) for o in (data.get("observed"), (data.get("rehearsal") or {}).get("observed")))
     if not findings:
-        return _section("lint", "Lint", _none("No lint finding."))
+        return _section("lint", "Lint", _none("No lint finding.") + observed)
     rows, classes = [], []
     for f in findings:
         where = f.get("table") or (f"statement {f['statement']}" if f.get("statement") is not None else "the migration")
@@ -356,7 +376,7 @@ def _lint(data: dict[str, Any]) -> str:
     head = f"<p>Advice for {e(version)}.</p>" if version else ""
     if unlinted:  # what no rule judged is named first, with how it counts
         head += f"<p>Not linted ({len(unlinted)}):</p><ul>" + "".join(f"<li>{e(text)}</li>" for text in unlinted) + "</ul>"
-    return _section("lint", "Lint", head + _table(["code", "severity", "where", "finding", "suppressed"], rows, classes=classes))
+    return _section("lint", "Lint", head + _table(["code", "severity", "where", "finding", "suppressed"], rows, classes=classes) + observed)
 
 
 def _schema(data: dict[str, Any]) -> str:

@@ -189,6 +189,7 @@ def _lint(ctx: RunContext, ph: PhaseResult) -> None:
     facts = ctx.result.facts
     version = lint.resolve_version(ctx.dialect.name, live=facts.version, setting=settings.server_version)
     pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
+    ctx.rendered = pieces  # the observation on a copy carries their suppressions over to what ran
     statements = [sql for piece in pieces if piece.error is None for sql in piece.statements]
     unrendered = [f for piece in pieces if piece.error is not None for f in lint.not_rendered(piece.revision, piece.error, settings)]
     findings = unrendered + lint.lint_statements(

@@ -1,12 +1,15 @@
 """Rehearse: apply and verify on a scratch copy restored from the fresh backup, timing every statement.
 
-The target is not touched. On MySQL/MariaDB the server is also asked, on a second copy,
-which lock class each DDL needs.
+The target is not touched. Every statement is also observed there (``[lint] observe``: the
+locks it took, linted from what ran; a finding at or above ``fail_on`` blocks the run), and on
+MySQL/MariaDB the server is asked, on a second copy, which lock class each DDL needs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import event
@@ -17,6 +20,7 @@ from safeshift.checks import run_checks
 from safeshift.dialects import get_dialect
 from safeshift.errors import ConfigError, ExitCode
 from safeshift.migrators.base import Output, output_of
+from safeshift.run import observe
 from safeshift.run.context import RunContext, error_text, failure_message
 from safeshift.run.outcome import LockClass, Rehearsal, Stop
 from safeshift.run.phases.apply import backfill_progress, migrate
@@ -32,11 +36,13 @@ def rehearse(ctx: RunContext) -> Rehearsal:
             ctx.result.rehearsal = rehearsal
             timer = StatementTimer(engine)
             scratch = get_dialect(url)
+            recording = ctx.migrator.renders_sql  # what runs through our connection can be captured
             with engine.connect() as conn:
                 scratch.prepare_apply_session(conn, ctx.plan.apply.lock_timeout)
                 if conn.in_transaction():
                     conn.commit()
-                failure = apply_on_copy(ctx, conn, rehearsal)
+                with observe.recording(conn) if recording else contextlib.nullcontext() as recorder:
+                    failure = apply_on_copy(ctx, conn, rehearsal)
                 if failure is None:
                     started = time.perf_counter()
                     results = run_checks(ctx.post_checks, ctx.check_context(conn, ctx.result.snapshot))
@@ -45,8 +51,8 @@ def rehearse(ctx: RunContext) -> Rehearsal:
                     failed = [r for r in results if not r.passed]
                     if failed:
                         failure = failure_message("post-check on the copy", failed)
-        if failure is None and ctx.dialect.asks_lock_classes and ctx.migrator.renders_sql:
-            rehearsal.lock_classes = _probe_lock_classes(ctx)
+        if failure is None and recorder is not None:
+            _observed(ctx, rehearsal, recorder)
         rehearsal.statements = timer.slowest(20)
         rehearsal.statement_count = timer.count
         rehearsal.passed = failure is None
@@ -55,6 +61,9 @@ def rehearse(ctx: RunContext) -> Rehearsal:
         )
         if failure is not None:
             raise Stop("blocked", f"rehearsal failed, nothing changed on the target: {failure}", ExitCode.CHECKS_FAILED)
+        if rehearsal.observed is not None:
+            ph.detail["observed"] = rehearsal.observed.summary()
+            observe.stop_if_blocking(rehearsal.observed)
         return rehearsal
 
 
@@ -108,45 +117,31 @@ def apply_on_copy(ctx: RunContext, conn: Connection, rehearsal: Rehearsal) -> st
     return failure
 
 
-def _probe_lock_classes(ctx: RunContext) -> list[LockClass]:
-    """Ask the server which lock class each DDL needs, on a second scratch copy.
+def _observed(ctx: RunContext, rehearsal: Rehearsal, recorder: observe.Recorder) -> None:
+    """What each statement took on the copy (``[lint] observe``), and on MySQL/MariaDB the lock
+    class the server accepts for each DDL, asked on a second copy where what ran is replayed
+    (:func:`safeshift.run.observe.replay`: ALGORITHM=INSTANT, then INPLACE with LOCK=NONE)."""
 
-    Each DDL is re-issued with ALGORITHM=INSTANT, then INPLACE/LOCK=NONE (refused at once
-    when it would block); one that needs a copy is then run as written, so the statements
-    after it see the schema they expect.
-    """
-    from safeshift import lint
+    @contextlib.contextmanager
+    def second_copy() -> Iterator[Connection]:
+        with ctx.scratch("probe") as (_url, engine), engine.connect() as conn:
+            yield conn
 
-    found: list[LockClass] = []
-    result = ctx.result
-    pieces = ctx.migrator.render_each(result.start_revision, result.target_revision or "head", ctx.dialect.name)
-    statements: list[str] = []
-    for piece in pieces:  # a revision that cannot be rendered offline is named, the others probed
-        if piece.error is not None:
-            found.append(LockClass(f"revision {piece.revision or '?'}", None, f"not rendered offline: {piece.error}"))
-        statements.extend(piece.statements)
-    with ctx.scratch("probe") as (_url, engine), engine.connect() as conn:
-        for sql in statements:
-            text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
-            if not text:
-                continue
-            shown = " ".join(text.split())[:200]
-            head = " ".join(text.split()[:2]).upper()
-            try:
-                if head in ("ALTER TABLE", "CREATE INDEX", "CREATE UNIQUE", "DROP INDEX"):
-                    lock_class = lint.probe_lock_class(conn, text)
-                    if lock_class == "copy":
-                        conn.exec_driver_sql(text.rstrip(";"))
-                    found.append(LockClass(shown, lock_class))
-                else:
-                    conn.exec_driver_sql(text.rstrip(";"))
-                if conn.in_transaction():
-                    conn.commit()
-            except Exception as exc:  # a probe must never fail the rehearsal itself
-                if conn.in_transaction():
-                    conn.rollback()
-                found.append(LockClass(shown, None, error_text(exc)))
-    return found
+    if ctx.plan.lint.observe:
+        observed = observe.conclude(ctx, recorder, "the rehearsal's copy", second_copy)
+    elif ctx.dialect.asks_lock_classes:  # the lock classes still: the rehearsal always asked them
+        with second_copy() as conn:
+            kept = recorder.kept
+            observed = observe.Observation("the rehearsal's copy", skipped="[lint] observe = false")
+            observed.replayed = [(r.text, done) for r, done in zip(kept, observe.replay(conn, kept), strict=True)]
+    else:
+        return
+    rehearsal.observed = observed
+    rehearsal.lock_classes = [
+        LockClass(" ".join(sql.split())[:200], done.lock_class, done.error)
+        for sql, done in observed.replayed
+        if done.lock_class is not None or done.error is not None
+    ]
 
 
 class StatementTimer:
