@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from safeshift.demo import BreakMode, DbKind, DemoResult
     from safeshift.demo.relationships import RelationshipsDemoResult
     from safeshift.dialects import BackupInfo, Dialect
+    from safeshift.lint.report import LintReport
     from safeshift.run import Approval, Observer, RunResult
     from safeshift.run.history import History, RunReport
     from safeshift.run.observe import Observation
@@ -475,49 +476,6 @@ def report(plan: PlanLike, run_id: str, *, workdir: Path | None = None, fmt: str
 # -- lint ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class LintReport:
-    """Findings of the pending migration (or of SQL files) and the per-statement lock view."""
-
-    source: str
-    dialect: str
-    findings: list[lint.Finding]
-    statements: list[lint.StatementInfo]
-    fail_on: str
-    server_version: lint.ServerVersion | None = None  # the server the advice is for
-    observed: Observation | None = None  # --observe: each statement that ran, with the locks it took
-
-    @property
-    def blocking(self) -> list[lint.Finding]:
-        from safeshift.lint import blocking_findings
-
-        return blocking_findings(self.findings, self.fail_on)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.blocking else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        from safeshift.lint import unlintable
-
-        return {
-            "source": self.source,
-            "dialect": self.dialect,
-            "fail_on": self.fail_on,
-            "blocking": len(self.blocking),
-            "server_version": self.server_version.to_dict() if self.server_version else None,
-            "not_linted": [f.message for f in unlintable(self.findings)],
-            "findings": [f.to_dict() for f in self.findings],
-            "statements": [s.to_dict() for s in self.statements],
-            "observed": self.observed.to_dict() if self.observed is not None else None,
-        }
-
-    def sarif(self) -> dict[str, Any]:
-        from safeshift.lint import to_sarif
-
-        return to_sarif(self.findings, self.source, self.server_version)
-
-
 def lint_plan(
     plan: PlanLike | None,
     files: list[Path] | None = None,
@@ -539,7 +497,13 @@ def lint_plan(
     """
     from safeshift import lint
     from safeshift.config.models import DEFAULT_PLAN
+    from safeshift.lint.report import LintReport
     from safeshift.migrators import get_migrator
+
+    def _written(report: LintReport, to: Path | None) -> LintReport:
+        if to is not None:  # SARIF 2.1.0 for CI
+            to.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
+        return report
 
     if files and (target is not None or observe):
         raise ConfigError(f"{'--observe' if observe else '--target'}: lints the plan's pending migration; SQL files are linted as given")
@@ -596,17 +560,10 @@ def lint_plan(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if observed is not None:  # what ran on the copy, linted there (run/observe.py)
-        return _sarif(LintReport(source, name, observed.findings, observed.infos, settings.fail_on, version, observed), sarif)
+        return _written(LintReport(source, name, observed.findings, observed.infos, settings.fail_on, version, observed), sarif)
     options: dict[str, Any] = {"destructive_ok": loaded is not None and loaded.backup.verifies, "settings": settings}
     linted, infos = lint.lint_and_annotate(statements, name, sizes, server_version=version, **options)
-    return _sarif(LintReport(source, name, unrendered + linted, infos, settings.fail_on, version), sarif)
-
-
-def _sarif(report: LintReport, sarif: Path | None) -> LintReport:
-    """``report``, also written as SARIF 2.1.0 to ``sarif`` when given (for CI)."""
-    if sarif is not None:
-        sarif.write_text(json.dumps(report.sarif(), indent=2) + "\n", encoding="utf-8")
-    return report
+    return _written(LintReport(source, name, unrendered + linted, infos, settings.fail_on, version), sarif)
 
 
 # -- the demos (an optional extra: fastapi, uvicorn) ---------------------------------------------
@@ -694,11 +651,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``History``, ``RunReport`` and ``BaselineResult`` on first use (their modules load more)."""
+    """``History``, ``RunReport``, ``LintReport`` and ``BaselineResult`` on first use (their modules load more)."""
     if name in ("History", "RunReport"):
         from safeshift.run import history
 
         return getattr(history, name)
+    if name == "LintReport":
+        from safeshift.lint.report import LintReport
+
+        return LintReport
     if name == "BaselineResult":
         from safeshift.adopt.baseline import BaselineResult
 

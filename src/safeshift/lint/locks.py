@@ -97,6 +97,13 @@ def _pg_mode(stmt: Statement) -> str:
     return ACCESS_EXCLUSIVE if kind == "OTHER" else "none"
 
 
+def _share_update_set(action: exp.AlterSet) -> bool:
+    """``SET (fillfactor = ...)`` and ``SET WITHOUT CLUSTER`` take SHARE UPDATE EXCLUSIVE; SET
+    LOGGED/UNLOGGED, ACCESS METHOD and TABLESPACE copy the table under ACCESS EXCLUSIVE."""
+    option = str(action.args.get("option") or "").upper()
+    return bool(action.args.get("expressions")) or option == "WITHOUT CLUSTER"
+
+
 def _pg_alter_mode(stmt: Statement, tree: exp.Expression | None) -> str:
     """The strongest lock among an ALTER TABLE's subcommands (PostgreSQL takes the strongest)."""
     if stmt.has(r"\bVALIDATE\s+CONSTRAINT\b"):
@@ -110,8 +117,8 @@ def _pg_alter_mode(stmt: Statement, tree: exp.Expression | None) -> str:
     for action in actions:
         if isinstance(action, exp.AddConstraint) and any(True for _ in action.find_all(exp.ForeignKey)):
             modes.append("SHARE ROW EXCLUSIVE")
-        elif isinstance(action, exp.AlterSet) and not action.args.get("tablespace"):
-            modes.append(SHARE_UPDATE_EXCLUSIVE)  # SET STATISTICS / storage parameters
+        elif isinstance(action, exp.AlterSet) and _share_update_set(action):
+            modes.append(SHARE_UPDATE_EXCLUSIVE)  # storage parameters, SET WITHOUT CLUSTER
         else:
             modes.append(ACCESS_EXCLUSIVE)
     order = [SHARE_UPDATE_EXCLUSIVE, "SHARE ROW EXCLUSIVE", ACCESS_EXCLUSIVE]
