@@ -170,3 +170,17 @@ def test_a_run_is_blocked_at_preflight_by_a_statement_it_could_not_parse(items_d
 def test_words_sqlglot_reads_as_an_expression_are_not_a_statement(dialect: str, sql: str) -> None:
     # sqlglot parses "FROBNICATE users" as "FROBNICATE AS users": no rule could judge it
     assert [f.code for f in lint_statements([sql], dialect, use_squawk=False)] == ["SS000"]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+def test_an_explain_is_understood_but_an_explain_analyze_is_not(dialect: str) -> None:
+    """The backfill asks for a plan (EXPLAIN) on the copy the observation captures: a plan locks
+    nothing worth a finding. EXPLAIN ANALYZE runs its statement, which no rule judged: SS000."""
+    from safeshift.lint import lint_and_annotate
+
+    findings, infos = lint_and_annotate(
+        ["EXPLAIN (FORMAT JSON) UPDATE items SET score = qty * 2 WHERE id <= 25", "EXPLAIN ANALYZE UPDATE items SET a = 1"],
+        dialect, use_squawk=False,
+    )
+    assert infos[0].kind == "EXPLAIN" and infos[0].lock == "none"
+    assert [(f.statement, f.code) for f in findings if f.code == "SS000"] == ([(1, "SS000")] if dialect != "mysql" else [])

@@ -46,7 +46,7 @@ _NONE = LockLevel("none", "nothing")
 def lock_level(stmt: Statement, version: ServerVersion | None = None) -> LockLevel:
     """The lock ``stmt`` takes in its dialect (on MySQL/MariaDB: on this server version, default
     the newest behaviour)."""
-    if stmt.kind in ("COMMENT", "BEGIN", "COMMIT", "ROLLBACK", "SET", "SAVEPOINT", "DO"):
+    if stmt.kind in ("COMMENT", "BEGIN", "COMMIT", "ROLLBACK", "SET", "SAVEPOINT", "DO", "EXPLAIN"):
         return _NONE
     if stmt.dialect == "postgresql":
         mode = _pg_mode(stmt)

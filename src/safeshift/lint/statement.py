@@ -85,6 +85,8 @@ _TEXT_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("ALTER SEQUENCE", re.compile(r"^\s*ALTER\s+SEQUENCE\b", re.I)),
     ("REFRESH MATERIALIZED VIEW", re.compile(r"^\s*REFRESH\s+MATERIALIZED\s+VIEW\b(?:\s+CONCURRENTLY)?\s+" + _IDENT, re.I)),
     ("SAVEPOINT", re.compile(r"^\s*(?:SAVEPOINT|RELEASE)\b", re.I)),
+    # a plan only (the backfill asks one for its batch estimate); EXPLAIN ANALYZE runs the statement
+    ("EXPLAIN", re.compile(r"^\s*EXPLAIN\b(?!\s*(?:\([^)]*\bANALY[SZ]E\b|ANALY[SZ]E\b))", re.I)),
 ]
 _VERB = re.compile(r"^\s*([A-Za-z]+)")
 # What a statement may start with. sqlglot reads any words as an expression ("FROBNICATE users" is
