@@ -33,7 +33,7 @@ from safeshift.lint.model import (
     blocking_findings,
     table_sizes_from_facts,
 )
-from safeshift.lint.probe import probe_lock_class
+from safeshift.lint.probe import can_probe, probe_lock_class
 from safeshift.lint.rules import Rule, rule_classes
 from safeshift.lint.sarif import to_sarif
 from safeshift.lint.sqltext import split_script
@@ -51,6 +51,7 @@ __all__ = [
     "TableSize",
     "annotate",
     "blocking_findings",
+    "can_probe",
     "lint_and_annotate",
     "lint_dialect",
     "lint_statements",

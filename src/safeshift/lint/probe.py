@@ -50,6 +50,15 @@ def _probes(statement: str) -> list[tuple[LockClass, str]]:
     raise ValueError(f"probe_lock_class: only ALTER TABLE, CREATE INDEX and DROP INDEX ... ON can be probed, not {stmt.kind}")
 
 
+def can_probe(statement: str) -> bool:
+    """Whether the server can be asked which lock class ``statement`` needs."""
+    try:
+        _probes(statement)
+    except ValueError:
+        return False
+    return True
+
+
 def probe_lock_class(conn: Connection, statement: str) -> LockClass:
     """``instant``, ``inplace`` (online: LOCK=NONE) or ``copy`` (needs a copy or a blocking lock).
 

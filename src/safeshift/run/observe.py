@@ -165,6 +165,11 @@ class Replayed:
     error: str | None = None
 
 
+def _askable(r: Ran) -> bool:
+    """A statement the server can be asked about (DDL carries no parameters)."""
+    return not r.parameters and lint.can_probe(r.statement)
+
+
 def replay(conn: Connection, ran: list[Ran]) -> list[Replayed]:
     """Run ``ran`` again in order on ``conn`` (a copy of the state before them), asking the server
     for each ALTER TABLE / CREATE INDEX / DROP INDEX: INSTANT, then INPLACE with LOCK=NONE
@@ -264,9 +269,12 @@ def judge(
     kept = recorder.kept
     seen = {i: r.seen for i, r in enumerate(kept)}
     replayed: list[Replayed] = []
-    if ctx.dialect.asks_lock_classes and replay_on is not None and kept:
-        with replay_on() as conn:
+    if ctx.dialect.asks_lock_classes and replay_on is not None and any(_askable(r) for r in kept):
+        with replay_on() as conn:  # a second copy: only when there is a DDL to ask the server about
             replayed = replay(conn, kept)
+    elif ctx.dialect.asks_lock_classes and replay_on is not None:  # nothing the server could be asked
+        replayed = [Replayed() for _ in kept]
+    if replayed:
         for i, done in enumerate(replayed):
             locks = [HeldLock(STATEMENT_TABLE, done.lock_class)] if done.lock_class else []
             note = f"replay failed: {done.error}" if done.error else None if locks else NOT_ASKED
