@@ -17,18 +17,16 @@ inside the functions that use them, so ``import safeshift.api`` stays cheap and
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from safeshift.errors import ConfigError, ConnectError, LockError, SafeshiftError
+from safeshift.errors import ConfigError, ConnectError, LockError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
 
     from safeshift import lint
     from safeshift.adopt import InitResult, ToolRevisions
@@ -150,23 +148,6 @@ class CheckReport:
         }
 
 
-@contextlib.contextmanager
-def _connected(dialect: Dialect) -> Iterator[Connection]:
-    """A connection to the plan's database; a driver's failure is one line naming the (masked) URL."""
-    from safeshift.secrets import first_line, safe_url
-
-    engine = dialect.create_engine()
-    try:
-        with engine.connect() as conn:
-            yield conn
-    except SafeshiftError:
-        raise
-    except Exception as exc:
-        raise ConnectError(f"cannot connect to {safe_url(dialect.url)}: {first_line(exc)}") from None
-    finally:
-        engine.dispose()
-
-
 def _open(plan: Plan) -> Dialect:
     from safeshift.dialects import get_dialect
     from safeshift.secrets import register_url
@@ -195,7 +176,7 @@ def check(plan: PlanLike, phase: str = "post") -> CheckReport:
     if not checks:
         where = f"[[checks.{phase}]]"
         return CheckReport(phase, [], [f"no {phase}-checks defined in {loaded.source.name} ({where}): nothing was checked"])
-    with _connected(dialect) as conn:
+    with dialect.connected() as conn:
         missing = missing_references(checks, conn)  # the plan's mistake (exit 2), not a failed check
         if missing:
             raise PlanProblems(loaded.source.name, [str(m) for m in missing])
@@ -545,7 +526,7 @@ def lint_plan(
                 raise ConfigError(
                     f"{loaded.source.name}: migration.engine: {migrator.name} migrations are commands; there is no SQL to lint"
                 )
-            with _connected(dialect) as conn:
+            with dialect.connected() as conn:
                 facts = dialect.server_facts(conn)
                 current = migrator.current(conn)
             live = facts.version

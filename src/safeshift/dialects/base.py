@@ -176,6 +176,24 @@ class Dialect(ABC):
     def check_reachable(self) -> None:
         """Raise ``ConnectError`` with one line when the database cannot be used at all."""
 
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[Connection]:
+        """A connection of its own engine (disposed after); a driver's failure is one line naming
+        the masked URL (``ConnectError``), a SafeshiftError passes as it is."""
+        from safeshift.errors import ConnectError, SafeshiftError
+        from safeshift.secrets import first_line, safe_url
+
+        engine = self.create_engine()
+        try:
+            with engine.connect() as conn:
+                yield conn
+        except SafeshiftError:
+            raise
+        except Exception as exc:
+            raise ConnectError(f"cannot connect to {safe_url(self.url)}: {first_line(exc)}") from None
+        finally:
+            engine.dispose()
+
     def check_tools(self) -> None:
         """Raise ``ConfigError`` naming the package when a backup tool is missing."""
 

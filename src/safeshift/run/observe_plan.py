@@ -12,11 +12,10 @@ import tempfile
 from pathlib import Path
 
 from safeshift.config.models import Plan
-from safeshift.errors import ConfigError, ConnectError, SafeshiftError
+from safeshift.errors import ConfigError, SafeshiftError
 from safeshift.run import observe
 from safeshift.run.context import Options, RunContext, error_text
 from safeshift.run.phases.validate import WHERE, migrate_copy
-from safeshift.secrets import safe_url
 
 
 def observe_pending(plan: Plan) -> tuple[observe.Observation, str, str]:
@@ -31,20 +30,12 @@ def observe_pending(plan: Plan) -> tuple[observe.Observation, str, str]:
     if why is not None:
         raise ConfigError(f"lint --observe: cannot observe this migration: {why}")
     ctx.dialect.check_reachable()
-    engine = ctx.dialect.create_engine()
-    try:
-        with engine.connect() as conn:
-            ctx.result.facts = ctx.dialect.server_facts(conn)
-            conn.rollback()
-            start = ctx.migrator.current(conn)
-            target = ctx.migrator.resolve_target(plan.migration.target)
-            pending = ctx.migrator.pending(conn, plan.migration.target)
-    except SafeshiftError:
-        raise
-    except Exception as exc:
-        raise ConnectError(f"cannot connect to {safe_url(ctx.url)}: {error_text(exc)}") from None
-    finally:
-        engine.dispose()
+    with ctx.dialect.connected() as conn:
+        ctx.result.facts = ctx.dialect.server_facts(conn)
+        conn.rollback()
+        start = ctx.migrator.current(conn)
+        target = ctx.migrator.resolve_target(plan.migration.target)
+        pending = ctx.migrator.pending(conn, plan.migration.target)
     ctx.result.start_revision, ctx.result.target_revision = start, target
     covers = f"{ctx.migrator.name} {start or 'base'}→{target}"
     if not pending:
