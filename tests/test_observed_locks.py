@@ -348,3 +348,36 @@ def test_a_justification_written_for_the_rendered_sql_covers_what_ran(db: ItemsD
     _, plain, _ = lint_cli(plan)  # rendered offline: the SS097 part waits for an observation, not unused
     assert not [f for f in plain["findings"] if f["code"] == "SS091"], plain["findings"]
     assert code == ExitCode.CHECKS_FAILED  # the unjustified index of 0002 still counts
+
+
+@pytest.mark.parametrize("db_kind", ["mysql"])
+def test_the_replay_copy_is_made_only_for_a_statement_the_server_can_be_asked_about(
+    items_db: ItemsDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MariaDB is asked on a second schema-only copy; a migration with no ALTER TABLE or
+    CREATE/DROP INDEX needs none (every run pays for it otherwise)."""
+    from helpers import items_plan
+    from safeshift.run import observe
+
+    labels: list[str] = []
+    real = observe.schema_copy
+
+    def counting(ctx: Any, label: str, folder: Path | None = None) -> Any:
+        labels.append(label)
+        return real(ctx, label, folder)
+
+    monkeypatch.setattr(observe, "schema_copy", counting)
+    plain = api.run_plan(items_plan(tmp_path / "plain"), dry_run=True)  # CREATE TABLE extra: nothing to ask
+    assert plain.outcome == "planned" and plain.observed is not None, plain.message
+    assert "replay" not in labels
+    assert all(s.note == observe.NOT_ASKED for s in plain.observed.statements if "CREATE TABLE" in s.sql)
+    indexed = items_plan(tmp_path / "indexed")
+    up = indexed.parent / "migrations" / "0001_extra.up.sql"
+    up.write_text(up.read_text() + "\nCREATE INDEX ix_items_qty ON items (qty);\n")
+    down = indexed.parent / "migrations" / "0001_extra.down.sql"
+    down.write_text("DROP INDEX ix_items_qty ON items;\n" + down.read_text())
+    asked = api.run_plan(indexed, dry_run=True)
+    assert asked.outcome == "planned" and asked.observed is not None, asked.message
+    assert "replay" in labels
+    index = next(s for s in asked.observed.statements if "CREATE INDEX" in s.sql)
+    assert [lock.mode for lock in index.locks] == ["inplace"], index
