@@ -14,12 +14,13 @@ and fail in CI (``CI=true``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 
 from safeshift.dialects import get_dialect
 
@@ -286,31 +287,30 @@ def failing_revision(head: str, table: str) -> str:
 
 
 # -- reading a database back, on the test's own connection (never through safeshift's checks) --
-def table_names(url: URL) -> set[str]:
-    """The tables the database at ``url`` has now."""
+@contextlib.contextmanager
+def _reading(url: URL) -> Iterator[Connection]:
+    """A connection of an engine of its own, disposed after."""
     engine = get_dialect(url).create_engine()
     try:
         with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
+            yield conn
     finally:
         engine.dispose()
+
+
+def table_names(url: URL) -> set[str]:
+    """The tables the database at ``url`` has now."""
+    with _reading(url) as conn:
+        return set(inspect(conn).get_table_names())
 
 
 def column_names(url: URL, table: str) -> set[str]:
     """The columns ``table`` has now."""
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return {str(c["name"]) for c in inspect(conn).get_columns(table)}
-    finally:
-        engine.dispose()
+    with _reading(url) as conn:
+        return {str(c["name"]) for c in inspect(conn).get_columns(table)}
 
 
 def query(url: URL, sql: str) -> list[Any]:
     """Every row ``sql`` returns, as tuples."""
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
+    with _reading(url) as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]

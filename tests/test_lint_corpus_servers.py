@@ -11,6 +11,7 @@ A case's ``-- verify:`` header says what the server does with it:
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,18 +73,25 @@ def test_every_dialect_has_verified_labels() -> None:
         assert len(_verified(dialect)) >= 8, dialect
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    url = scratch_url("postgresql", tmp_path_factory.mktemp("pg"), "ss_corpus")
+@contextlib.contextmanager
+def _base_database(kind: str, folder: Path) -> Iterator[Engine]:
+    """A scratch database of ``kind`` holding the corpus's base tables, dropped after."""
+    url = scratch_url(kind, folder, "ss_corpus")
     engine = get_dialect(url).create_engine()
     try:
         with engine.begin() as conn:
-            for sql in _BASE["postgresql"]:
+            for sql in _BASE[kind]:
                 conn.exec_driver_sql(sql)
         yield engine
     finally:
         engine.dispose()
-        drop_scratch("postgresql", url)
+        drop_scratch(kind, url)
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with _base_database("postgresql", tmp_path_factory.mktemp("pg")) as engine:
+        yield engine
 
 
 @pytest.mark.parametrize("case", _verified("postgresql"), ids=_ids(_verified("postgresql")))
@@ -109,16 +117,8 @@ def test_postgresql_label(postgres: Engine, case: Case) -> None:
 
 @pytest.fixture
 def mariadb(tmp_path: Path) -> Iterator[Engine]:
-    url = scratch_url("mysql", tmp_path, "ss_corpus")
-    engine = get_dialect(url).create_engine()
-    try:
-        with engine.begin() as conn:
-            for sql in _BASE["mysql"]:
-                conn.exec_driver_sql(sql)
+    with _base_database("mysql", tmp_path) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        drop_scratch("mysql", url)
 
 
 @pytest.mark.parametrize("case", _verified("mysql"), ids=_ids(_verified("mysql")))
