@@ -28,12 +28,12 @@ import re
 import sqlite3
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from safeshift import faults
+from safeshift.background import Background
 from safeshift.dialects import _tools
 from safeshift.errors import BackupError
 
@@ -99,22 +99,12 @@ def _sqlite_table_same(conn: sqlite3.Connection, table: str) -> bool:
 
 def _both(before: Callable[[], Sums], now: Callable[[], Sums]) -> tuple[Sums, Sums]:
     """Both sides at once (each mostly waits on its own tool); an error in either is raised."""
-    out: dict[str, Sums] = {}
-    errors: list[BaseException] = []
-
-    def run(label: str, fn: Callable[[], Sums]) -> None:
-        try:
-            out[label] = fn()
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, args=("now", now), daemon=True)
-    thread.start()
-    run("before", before)
-    thread.join()
-    if errors:
-        raise errors[0]
-    return out["before"], out["now"]
+    live = Background(now, "safeshift-live-rows")
+    try:
+        first = before()
+    finally:
+        live.wait()
+    return first, live.result()
 
 
 @contextlib.contextmanager

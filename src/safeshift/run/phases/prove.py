@@ -5,14 +5,13 @@ Unknown (unreachable, a hash that cannot be computed) counts as not equal.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from safeshift.background import Background
 from safeshift.checks import Check, CheckResult, capture_baseline
 from safeshift.dialects.base import SchemaShape
 from safeshift.run.context import RunContext, error_text
@@ -64,7 +63,7 @@ def _prove(ctx: RunContext, quick: bool = False) -> Proof:
         missing = [c for c in comparable if c.name not in ctx.baseline]
         by_backup = bool(missing) and ctx.plan.rollback.prove_contents == "backup" and result.backup is not None
         # not quick: the rows are compared with the backup (dump tools, files) while the server counts and checks
-        job = _Job(lambda: _compared_with_backup(ctx, missing, ph.detail)) if by_backup and not quick else None
+        job = Background(lambda: _compared_with_backup(ctx, missing, ph.detail), "safeshift-proof-rows") if by_backup and not quick else None
         seen = _Seen(revision, schema, comparable, missing, differences, changed)
         try:
             return _rows_and_verdict(ctx, conn, ph, seen, quick, job)
@@ -74,7 +73,7 @@ def _prove(ctx: RunContext, quick: bool = False) -> Proof:
 
 
 def _rows_and_verdict(
-    ctx: RunContext, conn: Connection, ph: PhaseResult, seen: _Seen, quick: bool, job: _Job | None
+    ctx: RunContext, conn: Connection, ph: PhaseResult, seen: _Seen, quick: bool, job: Background[list[CheckResult]] | None
 ) -> Proof:
     """Row counts, pre-checks and row comparisons, then the verdict."""
     result = ctx.result
@@ -189,34 +188,6 @@ def _compared_with_backup(ctx: RunContext, checks: list[Check[Any]], detail: dic
         )
         for t in sorted(same)
     ]
-
-
-class _Job:
-    """A function run in a thread of its own; :meth:`result` waits and returns (or raises) its
-    outcome in the caller's thread. The direct comparison mostly waits on a dump tool and
-    parses files, so it overlaps the server's counting and the pre-checks."""
-
-    def __init__(self, fn: Callable[[], list[CheckResult]]) -> None:
-        self._fn = fn
-        self._out: list[CheckResult] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="safeshift-proof-rows", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._out = self._fn()
-        except BaseException as exc:  # re-raised by result(), in the caller's thread
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> list[CheckResult]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._out
 
 
 def _baseline_from_backup(ctx: RunContext, checks: list[Check[Any]]) -> dict[str, Any]:
